@@ -1,0 +1,56 @@
+"""One way to save a figure: PNG + SVG, stable names, a fixed style, reproducible bytes."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "image.cmap": "gray",
+    "svg.hashsalt": "ppstudy",  # stable element ids in SVG output
+}
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+@contextmanager
+def style():
+    """Apply the book's fixed plotting style inside a ``with`` block."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def apply_style() -> None:
+    """Apply the book's fixed plotting style globally (used at the top of every chapter)."""
+    matplotlib.rcParams.update(STYLE)
+
+
+def save_figure(fig, out_dir: str | Path, name: str) -> dict[str, Path]:
+    """Save ``fig`` as ``out_dir/name.png`` and ``out_dir/name.svg``; return both paths.
+
+    Names are lower-case, stable identifiers (``fig4_far_frr``), so a rerun overwrites the same files.
+    Metadata that changes between runs (dates, software versions) is left out.
+    """
+    from ppstudy import InputError
+
+    if not _NAME.match(name):
+        raise InputError(f"figure name {name!r}: use lower-case letters, digits, '_' and '-'")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"png": out / f"{name}.png", "svg": out / f"{name}.svg"}
+    fig.savefig(paths["png"], bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(paths["svg"], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    return paths

@@ -1,0 +1,5 @@
+import sys
+
+from ppstudy.cli import main
+
+sys.exit(main())

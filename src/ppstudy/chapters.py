@@ -1,0 +1,60 @@
+"""The book's chapters and where the project lives on disk."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ppstudy import InputError
+
+
+@dataclass(frozen=True)
+class Chapter:
+    name: str
+    title: str
+    study: str  # module with the chapter's logic and its FIGURES registry
+
+    def notebook(self, root: Path | None = None) -> Path:
+        return (root or project_root()) / "book" / f"{self.name}.md"
+
+    def params_dir(self, root: Path | None = None) -> Path:
+        return (root or project_root()) / "book" / "params" / self.name
+
+
+CHAPTERS: dict[str, Chapter] = {c.name: c for c in (
+    Chapter("etc", "EtC images and SVMs (Kawamura, Kinoshita, Kiya)", "ppstudy.studies.etc"),
+    Chapter("pixel", "Pixel-based encryption and the adaptation network (Sirichotedumrong et al.)",
+            "ppstudy.studies.pixel"),
+    Chapter("deid", "Structural de-identification with order-preserving encryption (Ko et al.)",
+            "ppstudy.studies.deid"),
+    Chapter("cup", "Matching encrypted images: the IEEE Big Data Cup 2022 (Thing)", "ppstudy.studies.cup"),
+)}
+
+
+def get(name: str) -> Chapter:
+    try:
+        return CHAPTERS[name]
+    except KeyError:
+        raise InputError(f"unknown chapter {name!r} (chapters: {', '.join(CHAPTERS)})") from None
+
+
+def _is_root(p: Path) -> bool:
+    return (p / "_toc.yml").is_file() and (p / "book").is_dir()
+
+
+def project_root() -> Path:
+    """The checkout holding ``_toc.yml`` and ``book/``: ``$PPSTUDY_ROOT``, the working directory or a parent
+    of it, or the checkout this package is installed from (editable install)."""
+    env = os.environ.get("PPSTUDY_ROOT")
+    if env:
+        p = Path(env).expanduser().resolve()
+        if not _is_root(p):
+            raise InputError(f"PPSTUDY_ROOT={env} does not hold _toc.yml and book/")
+        return p
+    here = Path.cwd().resolve()
+    for p in (here, *here.parents, *Path(__file__).resolve().parents):
+        if _is_root(p):
+            return p
+    raise InputError("cannot find the ppstudy book (_toc.yml and book/): run inside the checkout "
+                     "or set PPSTUDY_ROOT")

@@ -1,0 +1,112 @@
+"""Chapter parameters: the notebook's parameters cell, the profile YAMLs, and command-line overrides.
+
+The parameters cell holds literals only, so its names, defaults and types are read with :mod:`ast`
+without executing anything. A profile YAML (``book/params/<chapter>/<profile>.yml``) and ``-p NAME VALUE``
+overrides may only set names that cell declares, with values of a compatible type.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ppstudy import InputError
+from ppstudy.chapters import Chapter
+
+#: names every chapter declares and the runner injects
+RUNNER_PARAMS = ("profile", "run_dir")
+
+
+def parameters_cell(nb) -> dict[str, Any]:
+    """Names and default values of the cell tagged ``parameters`` (literals only)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            break
+    else:
+        raise InputError("the notebook has no cell tagged 'parameters'")
+    out: dict[str, Any] = {}
+    for node in ast.parse(cell.source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise InputError(f"parameters cell: only `name = literal` lines are allowed (line {node.lineno})")
+        try:
+            out[node.targets[0].id] = ast.literal_eval(node.value)
+        except ValueError:
+            raise InputError(f"parameters cell: {node.targets[0].id} is not a literal") from None
+    return out
+
+
+def profiles(chapter: Chapter, root: Path | None = None) -> list[str]:
+    d = chapter.params_dir(root)
+    return sorted(p.stem for p in d.glob("*.yml")) if d.is_dir() else []
+
+
+def profile_values(chapter: Chapter, profile: str, root: Path | None = None) -> dict[str, Any]:
+    path = chapter.params_dir(root) / f"{profile}.yml"
+    if not path.is_file():
+        raise InputError(f"unknown profile {profile!r} for chapter {chapter.name!r} "
+                         f"(profiles: {', '.join(profiles(chapter, root)) or 'none'})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of parameter names to values")
+    return data
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def _coerce(name: str, default: Any, value: Any, source: str) -> Any:
+    if not _type_ok(default, value):
+        raise InputError(f"parameter {name}: expected {type(default).__name__}, got {value!r} "
+                         f"({type(value).__name__}) from {source}")
+    if isinstance(default, float) and isinstance(value, int):
+        value = float(value)
+    if isinstance(default, tuple) and isinstance(value, list):
+        value = tuple(value)
+    return value
+
+
+def parse_override(text: str) -> Any:
+    """A command-line value, read as YAML: ``30`` is an int, ``0.1`` a float, ``true`` a bool, ``[1, 2]`` a list."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def resolve(chapter: Chapter, nb, profile: str, overrides: dict[str, Any] | None = None,
+            root: Path | None = None) -> dict[str, Any]:
+    """Parameters for one run: the notebook's defaults, then the profile YAML, then the overrides.
+
+    Returns only the values that differ from the parameters cell's source (what papermill injects).
+    """
+    defaults = parameters_cell(nb)
+    missing = [n for n in RUNNER_PARAMS if n not in defaults]
+    if missing:
+        raise InputError(f"chapter {chapter.name}: its parameters cell lacks {', '.join(missing)}")
+    merged: dict[str, Any] = {}
+    for source, values in ((f"{profile}.yml", profile_values(chapter, profile, root)),
+                           ("the command line", overrides or {})):
+        for name, value in values.items():
+            if name not in defaults:
+                raise InputError(f"unknown parameter {name!r} for chapter {chapter.name} (from {source}; "
+                                 f"parameters: {', '.join(sorted(defaults))})")
+            if name in RUNNER_PARAMS:
+                raise InputError(f"parameter {name!r} is set by the runner, not by {source}")
+            merged[name] = _coerce(name, defaults[name], value, source)
+    merged["profile"] = profile
+    return merged

@@ -51,6 +51,7 @@ def save_figure(fig, out_dir: str | Path, name: str) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"png": out / f"{name}.png", "svg": out / f"{name}.svg"}
-    fig.savefig(paths["png"], bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(paths["svg"], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    with matplotlib.rc_context({"svg.hashsalt": STYLE["svg.hashsalt"]}):
+        fig.savefig(paths["png"], bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(paths["svg"], bbox_inches="tight", metadata={"Date": None, "Creator": None})
     return paths

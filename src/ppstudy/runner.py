@@ -32,7 +32,7 @@ def runs_root(root: Path | None = None) -> Path:
 
 
 def run_dir(chapter: str, profile: str, root: Path | None = None) -> Path:
-    return runs_root(root) / chapter / profile
+    return runs_root(root) / _chapters.get(chapter).name / profile
 
 
 def read_notebook(chapter: _chapters.Chapter, root: Path | None = None):

@@ -163,10 +163,15 @@ def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None =
 STATIC_PAGES = ("intro.md", "rerun.md", "references.md")
 
 
+def build_root(root: Path | None = None) -> Path:
+    env = os.environ.get("PPSTUDY_BUILD")
+    return Path(env).expanduser().resolve() if env else (root or _chapters.project_root()) / "_build"
+
+
 def stage_book(profile: str = "smoke", root: Path | None = None) -> Path:
     """Copy the book's static pages and the executed chapter notebooks into ``_build/stage``."""
     root = root or _chapters.project_root()
-    stage = root / "_build" / "stage"
+    stage = build_root(root) / "stage"
     if stage.exists():
         shutil.rmtree(stage)
     (stage / "book").mkdir(parents=True)
@@ -198,15 +203,17 @@ def build_book(profile: str = "smoke", *, root: Path | None = None, rerun: bool 
             print(f"ppstudy: running chapter {name} [{profile}]", file=sys.stderr, flush=True)
             run(name, profile, root=root, progress=progress)
     stage = stage_book(profile, root)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output", str(root / "_build"),
-           "--builder", "html"]
+    out = build_root(root)
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jb is None:
+        raise PPStudyError("jupyter-book is not installed in this environment (pip install 'jupyter-book>=1.0.4,<2')")
+    cmd = [jb, "build", str(stage), "--path-output", str(out), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
-    if jb:
-        cmd[:3] = [jb]
     proc = subprocess.run(cmd, cwd=root)
     if proc.returncode != 0:
         raise PPStudyError(f"jupyter-book build failed (exit {proc.returncode}); see the log above")
-    html = root / "_build" / "_build" / "html"
-    return html / "index.html"
+    index = out / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise PPStudyError(f"jupyter-book finished but {index} does not exist")
+    return index

@@ -25,6 +25,17 @@ def _config_inited(app, config) -> None:
     config.mathjax_path = MATHJAX_ENTRY
 
 
+def _page_context(app, pagename, templatename, context, doctree) -> None:
+    """Set the theme's default colour mode and drop sphinx-thebe's scripts: the book has no live kernels, and jupyter-book registers thebe's
+    configuration twice, which the browser reports as a redeclared constant."""
+    if not context.get("default_mode"):
+        context["default_mode"] = "light"  # else pydata-sphinx-theme logs "invalid theme mode" on a first visit
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [s for s in scripts
+                                   if "thebe" not in (str(s) + str(getattr(s, "attributes", {}).get("body", "")))]
+
+
 def _copy_mathjax(app, exc) -> None:
     if exc is not None or app.builder.format != "html":
         return
@@ -35,5 +46,6 @@ def _copy_mathjax(app, exc) -> None:
 
 def setup(app):
     app.connect("config-inited", _config_inited, priority=900)
+    app.connect("html-page-context", _page_context)
     app.connect("build-finished", _copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

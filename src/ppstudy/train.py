@@ -1,0 +1,444 @@
+"""The one training loop of the book: data resident on the device, batched augmentation and encryption.
+
+Every chapter that trains a network calls :func:`fit` (and :func:`evaluate`). The API in one example::
+
+    from ppstudy import train
+    from ppstudy.models import resnet18_cifar
+
+    res = train.fit(
+        resnet18_cifar(),
+        train=(x_train, y_train),          # uint8 images, NHWC numpy or NCHW torch, any channel count
+        test=(x_test, y_test),             # optional; evaluated after every epoch
+        schedule=train.paper_schedule(epochs=300),   # or train.fast_schedule(epochs=30)
+        transform=my_encrypt,              # optional torch callable on a uint8 NCHW batch (on the device)
+        augment_before_transform=False,    # False: augmentation in the cloud, after encryption
+        augment=train.Augment(pad=4, flip=True),
+        loss="ce",                         # "ce" (integer labels) or "bce" (0/1 labels, one logit)
+        seed=0, checkpoint_dir="runs/.../ckpt", device=None,   # None: cuda if available, else cpu
+    )
+    res.history          # list of per-epoch dicts: epoch, loss, train_acc, test_acc, lr, seconds
+    res.images_per_s     # training throughput (images / second of training steps)
+    res.test_acc         # accuracy after the last epoch
+
+Pipeline of one training batch (all on the device, no Python loop over images):
+``uint8 batch -> [augment] -> transform -> [augment] -> float / 255 -> normalise -> model``.
+``augment_before_transform=True`` is the paper's "augmentation in the client" (shift/flip the plain image,
+then encrypt with the fixed key); ``False`` is "augmentation in the cloud" (encrypt, then shift/flip the
+encrypted image). ``transform`` may return uint8 (divided by 255) or float (used as is) with any channel
+count; with ``transform=None`` the images are used as they are (e.g. already encrypted once, or the
+6-channel pairs of the Big Data Cup chapter).
+
+Augmentation (:class:`Augment`): random shift = zero-pad by ``pad`` and crop back at a random offset
+(torchvision's ``RandomCrop(32, padding=4)``), random horizontal flip; batched with index arithmetic.
+
+Schedules (:class:`Schedule`): a recipe that builds the optimizer and scheduler for a model and says
+whether the scheduler steps per epoch or per batch. :func:`paper_schedule` is Sirichotedumrong et al.'s
+(SGD momentum 0.9, lr 0.1 divided by 10 at 150 and 225 of 300 epochs, weight decay 5e-4, batch 128;
+milestones scale with ``epochs``); :func:`fast_schedule` is a one-cycle SGD (Nesterov) schedule with
+label smoothing. Any torch optimizer/scheduler can be given through ``Schedule(make=...)``.
+
+Determinism and resume: every random draw of epoch ``e`` (shuffling, shifts, flips) comes from a
+generator seeded with ``(seed, e)``, so an epoch does not depend on what ran before it. With
+``checkpoint_dir`` set, a checkpoint (model, optimizer, scheduler, AMP scaler, global RNG states, epoch,
+history) is written atomically (temporary file + rename) after every epoch; calling :func:`fit` again with
+the same arguments resumes after the last finished epoch and, on CPU, ends with weights bit-identical to
+an uninterrupted run (tested in tests/test_train.py). A checkpoint written for other settings (a different
+fingerprint) is refused with :class:`ppstudy.InputError` instead of being silently mixed in.
+
+GPU: AMP (bfloat16 autocast) and channels_last are switched on only when the device is CUDA.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ppstudy import InputError
+
+CHECKPOINT = "checkpoint.pt"
+
+
+# --------------------------------------------------------------------------- schedules
+@dataclass(frozen=True)
+class Schedule:
+    """How to optimise: ``make(model, steps_per_epoch) -> (optimizer, scheduler or None)``.
+
+    ``interval`` is ``"epoch"`` (scheduler.step() after every epoch) or ``"step"`` (after every batch).
+    """
+
+    epochs: int
+    batch_size: int
+    make: Callable[[nn.Module, int], tuple[torch.optim.Optimizer, Any]]
+    interval: str = "epoch"
+    label_smoothing: float = 0.0
+    name: str = "custom"
+    describe: dict = field(default_factory=dict)
+
+
+def _no_decay_groups(model: nn.Module, weight_decay: float):
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def paper_schedule(epochs: int = 300, *, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
+                   batch_size: int = 128, milestones: tuple[float, ...] = (0.5, 0.75), gamma: float = 0.1) -> Schedule:
+    """The paper's recipe: SGD(momentum 0.9, wd 5e-4), lr 0.1 divided by 10 at 50% and 75% of the epochs
+    (150 and 225 of 300), batch 128."""
+    _check_pos_int("epochs", epochs)
+    ms = sorted({max(1, round(m * epochs)) for m in milestones})
+
+    def make(model, steps_per_epoch):
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=ms, gamma=gamma)
+
+    return Schedule(epochs, batch_size, make, "epoch", 0.0, "paper",
+                    dict(optimizer="SGD", lr=lr, momentum=momentum, weight_decay=weight_decay,
+                         milestones=ms, gamma=gamma, batch_size=batch_size, epochs=epochs))
+
+
+def fast_schedule(epochs: int = 30, *, max_lr: float = 0.2, momentum: float = 0.9, weight_decay: float = 5e-4,
+                  batch_size: int = 256, label_smoothing: float = 0.1, pct_start: float = 0.25) -> Schedule:
+    """A modern short recipe: one-cycle learning rate (linear warm-up, cosine-free linear anneal to ~0),
+    SGD with Nesterov momentum, no weight decay on BN/bias, label smoothing 0.1."""
+    _check_pos_int("epochs", epochs)
+
+    def make(model, steps_per_epoch):
+        opt = torch.optim.SGD(_no_decay_groups(model, weight_decay), lr=max_lr, momentum=momentum, nesterov=True)
+        sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                                                  pct_start=pct_start, anneal_strategy="linear",
+                                                  div_factor=10.0, final_div_factor=100.0)
+        return opt, sch
+
+    return Schedule(epochs, batch_size, make, "step", label_smoothing, "fast",
+                    dict(optimizer="SGD-nesterov", max_lr=max_lr, momentum=momentum, weight_decay=weight_decay,
+                         one_cycle_pct_start=pct_start, label_smoothing=label_smoothing, batch_size=batch_size,
+                         epochs=epochs))
+
+
+def _check_pos_int(name, v):
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        raise InputError(f"{name} must be a positive integer, got {v!r}")
+
+
+# --------------------------------------------------------------------------- augmentation
+@dataclass(frozen=True)
+class Augment:
+    """Random shift (zero padding ``pad`` then a random crop back to the input size) and horizontal flip."""
+
+    pad: int = 4
+    flip: bool = True
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        n, c, h, w = x.shape
+        if self.pad:
+            p = self.pad
+            xp = torch.nn.functional.pad(x, (p, p, p, p))
+            dy = torch.randint(0, 2 * p + 1, (n,), generator=gen).to(x.device)
+            dx = torch.randint(0, 2 * p + 1, (n,), generator=gen).to(x.device)
+            rows = (dy[:, None] + torch.arange(h, device=x.device)[None])  # n, h
+            cols = (dx[:, None] + torch.arange(w, device=x.device)[None])  # n, w
+            idx = torch.arange(n, device=x.device)
+            # advanced indexing -> (n, h, w, c); back to NCHW
+            x = xp.permute(0, 2, 3, 1)[idx[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+        if self.flip:
+            f = (torch.rand(n, generator=gen) < 0.5).to(x.device)
+            x = torch.where(f[:, None, None, None], x.flip(3), x)
+        return x.contiguous()
+
+
+# --------------------------------------------------------------------------- data
+def as_nchw_uint8(x, *, name: str = "images") -> torch.Tensor:
+    """uint8 NHWC numpy (or NCHW torch) -> uint8 NCHW torch tensor (CPU)."""
+    if isinstance(x, torch.Tensor):
+        if x.dtype != torch.uint8 or x.ndim != 4:
+            raise InputError(f"{name}: expected a uint8 NCHW tensor, got {x.dtype} {tuple(x.shape)}")
+        return x
+    if not isinstance(x, np.ndarray):
+        raise InputError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
+    if x.dtype != np.uint8:
+        raise InputError(f"{name}: expected dtype uint8, got {x.dtype}")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise InputError(f"{name}: expected NxHxWxC images, got shape {x.shape}")
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def _labels(y, n, loss, name):
+    y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise InputError(f"{name}: expected {n} labels, got shape {tuple(y.shape)}")
+    if loss == "bce":
+        if not bool(((y == 0) | (y == 1)).all()):
+            raise InputError(f"{name}: binary loss needs 0/1 labels")
+        return y.float()
+    if y.dtype.is_floating_point:
+        raise InputError(f"{name}: class labels must be integers, got {y.dtype}")
+    return y.long()
+
+
+def _to_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+def compute_normalization(x: torch.Tensor, transform=None, *, batch: int = 1024, limit: int = 10000):
+    """Per-channel mean and std of ``transform(x)`` (scaled to [0, 1]) over up to ``limit`` images."""
+    x = x[:limit]
+    s = s2 = None
+    count = 0
+    for i in range(0, x.shape[0], batch):
+        b = x[i:i + batch]
+        b = _to_float(transform(b) if transform else b).double()
+        cs, cs2 = b.sum((0, 2, 3)), (b * b).sum((0, 2, 3))
+        s, s2 = (cs, cs2) if s is None else (s + cs, s2 + cs2)
+        count += b.shape[0] * b.shape[2] * b.shape[3]
+    mean = s / count
+    std = (s2 / count - mean ** 2).clamp_min(1e-12).sqrt()
+    return mean.float(), std.float()
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class TrainResult:
+    model: nn.Module
+    history: list[dict]
+    images_per_s: float
+    train_seconds: float
+    resumed_from: int  # epochs already done when this call started (0 for a fresh run)
+    normalization: tuple[list[float], list[float]]
+
+    @property
+    def test_acc(self) -> float | None:
+        return self.history[-1].get("test_acc") if self.history else None
+
+
+def _device(device) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`fit`; a corrupt or foreign file raises InputError."""
+    path = Path(path)
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise InputError(f"no checkpoint at {path}") from None
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a truncated file
+        raise InputError(f"checkpoint {path} is corrupt: {e}") from None
+    if not isinstance(ck, dict) or "model" not in ck or "epoch" not in ck:
+        raise InputError(f"{path} is not a ppstudy training checkpoint")
+    return ck
+
+
+# --------------------------------------------------------------------------- loop
+def _loss_fn(loss: str, label_smoothing: float):
+    if loss == "ce":
+        ce = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        return ce
+    if loss == "bce":
+        bce = nn.BCEWithLogitsLoss()
+
+        def f(logits, y):
+            t = y * (1 - label_smoothing) + 0.5 * label_smoothing
+            return bce(logits.reshape(-1), t)
+        return f
+    raise InputError(f"loss must be 'ce' or 'bce', got {loss!r}")
+
+
+def _correct(logits, y, loss):
+    if loss == "bce":
+        return ((logits.reshape(-1) > 0).float() == y).sum()
+    return (logits.argmax(1) == y).sum()
+
+
+def _prepare(xb, yb, *, transform, augment, before, gen, mean, std, channels_last, train):
+    if train and augment is not None and before:
+        xb = augment(xb, gen)
+    if transform is not None:
+        xb = transform(xb)
+    if train and augment is not None and not before:
+        xb = augment(xb, gen)
+    xb = (_to_float(xb) - mean) / std
+    if channels_last:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    return xb
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x, y, *, transform=None, batch_size: int = 512, device=None,
+             normalization=None, loss: str = "ce") -> float:
+    """Accuracy of ``model`` on uint8 images ``x`` (NHWC numpy or NCHW torch) after ``transform``."""
+    dev = _device(device)
+    xt = as_nchw_uint8(x, name="test images").to(dev)
+    yt = _labels(y, xt.shape[0], loss, "test labels").to(dev)
+    if normalization is None:
+        normalization = compute_normalization(xt, transform)
+    mean, std = (torch.as_tensor(v, dtype=torch.float32, device=dev)[None, :, None, None] for v in normalization)
+    cuda = dev.type == "cuda"
+    was = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, xt.shape[0], batch_size):
+        xb = _prepare(xt[i:i + batch_size], None, transform=transform, augment=None, before=False, gen=None,
+                      mean=mean, std=std, channels_last=cuda, train=False)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            out = model(xb)
+        correct += int(_correct(out.float(), yt[i:i + batch_size], loss))
+    model.train(was)
+    return correct / max(1, xt.shape[0])
+
+
+def _fingerprint(**kw) -> str:
+    return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Callable | None = None,
+        augment: Augment | None = Augment(), augment_before_transform: bool = False, loss: str = "ce",
+        normalization=None, seed: int = 0, device=None, checkpoint_dir: str | os.PathLike | None = None,
+        progress: bool = True, desc: str = "train", eval_batch_size: int = 512, amp: bool | None = None,
+        on_epoch_end: Callable[[int, dict], None] | None = None, max_steps_per_epoch: int | None = None,
+        tag: str = "") -> TrainResult:
+    """Train ``model`` on ``train = (images, labels)``; see the module docstring for the pipeline.
+
+    ``normalization``: ``(mean, std)`` per channel of the network input, or None to measure it on the
+    (transformed, un-augmented) training images. ``on_epoch_end(epoch, record)`` is called after the
+    checkpoint of each epoch is written (tests use it to simulate a kill). ``max_steps_per_epoch`` caps the
+    batches per epoch (benchmarks). ``tag`` goes into the checkpoint fingerprint (e.g. a table row name).
+    """
+    from tqdm import tqdm
+
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    dev = _device(device)
+    cuda = dev.type == "cuda"
+    use_amp = cuda if amp is None else (amp and cuda)
+    lossf = _loss_fn(loss, schedule.label_smoothing)
+    xtr = as_nchw_uint8(train[0], name="training images")
+    ytr = _labels(train[1], xtr.shape[0], loss, "training labels")
+    n = xtr.shape[0]
+    bs = schedule.batch_size
+    _check_pos_int("batch_size", bs)
+    steps = n // bs if n >= bs else 1  # drop the last partial batch (as torch DataLoader drop_last)
+    if max_steps_per_epoch:
+        steps = min(steps, max_steps_per_epoch)
+    xtr, ytr = xtr.to(dev), ytr.to(dev)
+    if test is not None:
+        xte = as_nchw_uint8(test[0], name="test images").to(dev)
+        yte = _labels(test[1], xte.shape[0], loss, "test labels").to(dev)
+
+    torch.manual_seed(seed)
+    if normalization is None:
+        normalization = compute_normalization(xtr, transform)
+    mean, std = (torch.as_tensor(v, dtype=torch.float32, device=dev)[None, :, None, None] for v in normalization)
+    norm_list = (mean.flatten().tolist(), std.flatten().tolist())
+
+    model = model.to(dev)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    opt, sched = schedule.make(model, steps)
+    scaler = None  # bfloat16 autocast needs no gradient scaling
+
+    fp = _fingerprint(n=n, shape=tuple(xtr.shape), schedule=schedule.describe, sname=schedule.name,
+                      epochs=schedule.epochs, seed=seed, loss=loss, augment=repr(augment),
+                      before=augment_before_transform, params=sum(p.numel() for p in model.parameters()),
+                      steps=steps, tag=tag)
+    ck_path = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir else None
+    history: list[dict] = []
+    start = 0
+    if ck_path is not None and ck_path.exists():
+        ck = load_checkpoint(ck_path)
+        if ck.get("fingerprint") != fp:
+            raise InputError(f"checkpoint {ck_path} was written for other settings (fingerprint "
+                             f"{ck.get('fingerprint')} != {fp}): delete it or use another checkpoint_dir")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if sched is not None and ck.get("scheduler") is not None:
+            sched.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        if cuda and ck["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        history = list(ck["history"])
+        start = int(ck["epoch"])
+    resumed_from = start
+
+    train_time = 0.0
+    train_images = 0
+    for epoch in range(start, schedule.epochs):
+        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + epoch)
+        perm = torch.randperm(n, generator=gen).to(dev)
+        model.train()
+        t0 = time.perf_counter()
+        tot_loss = torch.zeros((), device=dev)
+        tot_correct = torch.zeros((), device=dev)
+        seen = 0
+        bar = tqdm(range(steps), desc=f"{desc} {epoch + 1}/{schedule.epochs}", disable=not progress,
+                   leave=False, mininterval=1.0)
+        for s in bar:
+            idx = perm[s * bs:(s + 1) * bs]
+            xb = _prepare(xtr[idx], None, transform=transform, augment=augment, before=augment_before_transform,
+                          gen=gen, mean=mean, std=std, channels_last=cuda, train=True)
+            yb = ytr[idx]
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                out = model(xb)
+                lo = lossf(out.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            lo.backward()
+            opt.step()
+            if sched is not None and schedule.interval == "step":
+                sched.step()
+            tot_loss += lo.detach() * yb.shape[0]
+            tot_correct += _correct(out.detach().float(), yb, loss)
+            seen += yb.shape[0]
+        if cuda:
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        train_time += dt
+        train_images += seen
+        lr = opt.param_groups[0]["lr"]
+        if sched is not None and schedule.interval == "epoch":
+            sched.step()
+        rec = {"epoch": epoch + 1, "loss": float(tot_loss) / max(1, seen), "train_acc": float(tot_correct) / max(1, seen),
+               "lr": lr, "seconds": dt, "images_per_s": seen / dt if dt > 0 else None}
+        if test is not None:
+            rec["test_acc"] = evaluate(model, xte, yte, transform=transform, batch_size=eval_batch_size, device=dev,
+                                       normalization=(mean.flatten(), std.flatten()), loss=loss)
+        history.append(rec)
+        if ck_path is not None:
+            _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "scheduler": sched.state_dict() if sched is not None else None,
+                          "scaler": scaler, "epoch": epoch + 1, "history": history, "fingerprint": fp,
+                          "rng": {"torch": torch.get_rng_state(),
+                                  "cuda": torch.cuda.get_rng_state_all() if cuda else None,
+                                  "numpy": np.random.get_state()}}, ck_path)
+        if progress:
+            tqdm.write(f"{desc} epoch {epoch + 1}/{schedule.epochs}: loss {rec['loss']:.4f} "
+                       f"train {rec['train_acc']:.4f}" + (f" test {rec['test_acc']:.4f}" if 'test_acc' in rec else ""))
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, rec)
+    ips = train_images / train_time if train_time > 0 else (
+        float(np.mean([h["images_per_s"] for h in history if h.get("images_per_s")])) if history else math.nan)
+    return TrainResult(model, history, ips, train_time, resumed_from, norm_list)

@@ -210,6 +210,41 @@ def compute_normalization(x: torch.Tensor, transform=None, *, batch: int = 1024,
     return mean.float(), std.float()
 
 
+def gather_xor_transform(gather, mask, shape, *, out_shape=None, device=None):
+    """A cipher of the form ``y.ravel() = x.ravel()[gather] ^ mask`` (on flattened HWC images, as the
+    numpy ciphers store it) as a torch callable on uint8 NCHW batches, evaluated on the batch's device.
+
+    ``shape`` is the plain (H, W, C); ``out_shape`` the cipher's (default: the same). Used to run a
+    pixel/EtC/chaotic cipher inside :func:`fit` without leaving the GPU.
+    """
+    h, w, c = shape
+    oh, ow, oc = out_shape or shape
+    gather = np.asarray(gather, dtype=np.int64).reshape(-1)
+    mask = np.broadcast_to(np.asarray(mask, dtype=np.uint8), gather.shape)
+    if gather.size != oh * ow * oc:
+        raise InputError(f"gather index of {gather.size} entries does not fit the cipher shape {(oh, ow, oc)}")
+    # flat HWC position -> flat CHW position, for the plain and the cipher layout
+    hwc_to_chw = np.arange(h * w * c).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+    out_chw_to_hwc = np.arange(oh * ow * oc).reshape(oh, ow, oc).transpose(2, 0, 1).reshape(-1)
+    g = torch.from_numpy(hwc_to_chw[gather[out_chw_to_hwc]])
+    m = torch.from_numpy(np.ascontiguousarray(mask[out_chw_to_hwc]))
+    cache: dict = {}
+
+    def transform(x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.uint8 or tuple(x.shape[1:]) != (c, h, w):
+            raise InputError(f"cipher transform: expected uint8 N x {c} x {h} x {w}, got {x.dtype} {tuple(x.shape)}")
+        dev = x.device
+        if dev not in cache:
+            cache[dev] = (g.to(dev), m.to(dev))
+        gi, mi = cache[dev]
+        y = x.reshape(x.shape[0], -1).index_select(1, gi) ^ mi
+        return y.reshape(x.shape[0], oc, oh, ow)
+
+    if device is not None:
+        cache[torch.device(device)] = (g.to(device), m.to(device))
+    return transform
+
+
 # --------------------------------------------------------------------------- results
 @dataclass
 class TrainResult:

@@ -1,0 +1,183 @@
+"""Tanaka's learnable image encryption (ICCE-TW 2018), the block-based baseline of the pixel chapter.
+
+1. The image (H, W, 3) is divided into ``block x block`` blocks (4 x 4).
+2. Every 8-bit value is split into its upper and lower 4 bits, giving a 6-channel image of 4-bit values
+   (channels ``R_hi, G_hi, B_hi, R_lo, G_lo, B_lo``; the channel order is our choice, the paper is silent).
+3. Intensity reversal: the values at key-selected positions of the ``6 * block^2`` (= 96) positions of a
+   block are replaced by ``15 - v``.
+4. Shuffle: the 96 values of every block are permuted with the same key pattern.
+
+The same key is used for every block and every image, so the key space is ``96! * 2^96`` (Eq. 5 of
+Sirichotedumrong et al.; in general ``(6b^2)! * 2^(6b^2)``). The cipher image is (H, W, 6) uint8 with
+values 0..15 — the block adaptation network (:class:`ppstudy.models.BlockAdaptationNetwork`) reads it.
+
+Implementation: the key precomputes one gather index over the flattened (H, W, 6) split image and an XOR
+mask (15 on reversed positions; ``15 - v == v ^ 15`` for 4-bit ``v``), so a batch is encrypted with two
+bit operations, one ``np.take`` and one XOR.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ppstudy import InputError
+
+CHANNELS = ("R_hi", "G_hi", "B_hi", "R_lo", "G_lo", "B_lo")
+
+
+def _as_shape(shape, block) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise InputError(f"image shape must be (H, W, 3), got {shape!r}") from None
+    if len(shape) == 2:
+        shape = (*shape, 3)
+    if len(shape) != 3 or shape[2] != 3 or min(shape) < 1:
+        raise InputError(f"Tanaka's encryption needs colour images of shape (H, W, 3), got {shape!r}")
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise InputError(f"block size must be a positive integer, got {block!r}")
+    if shape[0] % block or shape[1] % block:
+        raise InputError(f"image of {shape[0]}x{shape[1]} pixels is not divisible into {block}x{block} blocks")
+    return shape  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, eq=False)
+class TanakaKey:
+    """``perm[j]``: the in-block position (0..6b^2-1, ordered (row, col, channel)) whose value goes to
+    position ``j`` of every cipher block; ``reverse[j]``: whether cipher position ``j`` is reversed."""
+
+    shape: tuple[int, int, int]
+    block: int
+    perm: np.ndarray = field(repr=False)
+    reverse: np.ndarray = field(repr=False)
+    gather: np.ndarray = field(repr=False, init=False)
+    mask: np.ndarray = field(repr=False, init=False)
+    inverse: np.ndarray = field(repr=False, init=False)
+
+    def __post_init__(self):
+        shape = _as_shape(self.shape, self.block)
+        b = int(self.block)
+        d = 6 * b * b
+        perm = np.asarray(self.perm)
+        rev = np.asarray(self.reverse)
+        if perm.shape != (d,) or not np.array_equal(np.sort(perm), np.arange(d)):
+            raise InputError(f"perm must be a permutation of {d} in-block positions")
+        if rev.shape != (d,) or rev.dtype != bool:
+            raise InputError(f"reverse must be a bool array of {d} entries")
+        h, w, _ = shape
+        # flat index of split image (H, W, 6) for (block row, block col, in-block r, c, ch)
+        idx = np.arange(h * w * 6).reshape(h // b, b, w // b, b, 6).transpose(0, 2, 1, 3, 4).reshape(-1, d)
+        gather = idx[:, perm]                      # cipher block j-th value <- plain position perm[j]
+        out = np.empty(h * w * 6, np.int64)
+        out[idx.reshape(-1)] = gather.reshape(-1)  # cipher image in the same (H, W, 6) layout
+        mask = np.empty(h * w * 6, np.uint8)
+        mask[idx.reshape(-1)] = np.broadcast_to(rev.astype(np.uint8) * np.uint8(15), idx.shape).reshape(-1)
+        for name, v in (("shape", shape), ("block", b), ("perm", perm), ("reverse", rev), ("gather", out),
+                        ("mask", mask), ("inverse", np.argsort(out))):
+            if isinstance(v, np.ndarray):
+                v = v.copy()
+                v.setflags(write=False)
+            object.__setattr__(self, name, v)
+
+    @property
+    def cipher_shape(self) -> tuple[int, int, int]:
+        return (self.shape[0], self.shape[1], 6)
+
+    def __repr__(self) -> str:
+        return f"TanakaKey(shape={self.shape}, block={self.block})"
+
+
+def keygen(shape, block: int = 4, *, seed: int | np.random.SeedSequence | None = None) -> TanakaKey:
+    """A random key for images of ``shape`` (H, W, 3) and ``block x block`` blocks."""
+    shape = _as_shape(shape, block)
+    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    d = 6 * block * block
+    return TanakaKey(shape, int(block), rng.permutation(d), rng.integers(0, 2, d).astype(bool))
+
+
+def split(x: np.ndarray) -> np.ndarray:
+    """(…, 3) uint8 -> (…, 6) upper and lower 4-bit planes."""
+    return np.concatenate([x >> 4, x & 15], axis=-1)
+
+
+def merge(s: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`split`."""
+    return (s[..., :3] << 4) | s[..., 3:]
+
+
+def _batch(x, shape, what):
+    if not isinstance(x, np.ndarray):
+        raise InputError(f"{what}: expected a numpy array, got {type(x).__name__}")
+    if x.dtype != np.uint8:
+        raise InputError(f"{what}: expected dtype uint8, got {x.dtype}")
+    if x.shape == shape:
+        return x[None], None
+    if x.ndim == 4 and x.shape[1:] == shape:
+        return x, x.shape[0]
+    raise InputError(f"{what}: shape {x.shape} does not fit the key, made for {what} of shape {shape} "
+                     f"(one image or a batch N x {' x '.join(map(str, shape))})")
+
+
+def _check_key(key):
+    if not isinstance(key, TanakaKey):
+        raise InputError(f"expected a TanakaKey, got {type(key).__name__}")
+    return key
+
+
+def _gather_xor(xf, index, mask, chunk=1024):
+    out = np.empty((xf.shape[0], index.size), np.uint8)
+    for i in range(0, xf.shape[0], chunk):  # chunks of images, not pixels
+        o = out[i:i + chunk]
+        np.take(xf[i:i + chunk], index, axis=1, out=o)
+        np.bitwise_xor(o, mask, out=o)
+    return out
+
+
+def encrypt(x: np.ndarray, key: TanakaKey) -> np.ndarray:
+    """Encrypt uint8 (H, W, 3) or (N, H, W, 3) -> (…, H, W, 6) uint8 with values 0..15."""
+    key = _check_key(key)
+    xb, n = _batch(x, key.shape, "images")
+    s = split(xb).reshape(xb.shape[0], -1)
+    out = _gather_xor(s, key.gather, key.mask).reshape(xb.shape[0], *key.cipher_shape)
+    return out if n is not None else out[0]
+
+
+def decrypt(y: np.ndarray, key: TanakaKey) -> np.ndarray:
+    """Exact inverse of :func:`encrypt`; refuses values above 15 (not a Tanaka cipher image)."""
+    key = _check_key(key)
+    yb, n = _batch(y, key.cipher_shape, "cipher images")
+    if yb.size and yb.max() > 15:
+        raise InputError("cipher images: values above 15 — not a Tanaka cipher image (4-bit planes)")
+    s = _gather_xor(yb.reshape(yb.shape[0], -1), key.inverse, key.mask[key.inverse])
+    out = merge(s.reshape(yb.shape[0], *key.cipher_shape))
+    return out if n is not None else out[0]
+
+
+def key_space(block: int = 4) -> int:
+    """``(6 b^2)! * 2^(6 b^2)``: ``96! * 2^96`` for 4x4 blocks (Eq. 5)."""
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise InputError(f"block size must be a positive integer, got {block!r}")
+    d = 6 * block * block
+    return math.factorial(d) * 2 ** d
+
+
+def key_space_log2(block: int = 4) -> float:
+    d = 6 * block * block
+    return math.lgamma(d + 1) / math.log(2) + d
+
+
+def torch_transform(key: TanakaKey, device=None):
+    """The cipher as a torch callable: uint8 N x 3 x H x W -> uint8 N x 6 x H x W (any device)."""
+    import torch
+
+    from ppstudy.train import gather_xor_transform
+
+    g = gather_xor_transform(key.gather, key.mask, key.cipher_shape, device=device)
+
+    def transform(x):
+        return g(torch.cat([x >> 4, x & 15], dim=1))
+
+    return transform

@@ -49,7 +49,8 @@ PAPER_TABLE1 = {20: (0.0223, 0.000744), 40: (0.0247, 0.000835), 60: (0.0271, 0.0
 PAPER_TABLE2 = {20: (0.0504, 0.000448), 40: (0.0644, 0.00112), 60: (0.0732, 0.00779), 80: (0.0863, 0.00855)}
 PAPER_TABLES = {"linear": PAPER_TABLE1, "rbf": PAPER_TABLE2}
 
-ARRAYS = "arrays.npz"
+#: the array files a run leaves beside results.json for its figures
+ARRAY_FILES = ("steps", "examples", "curves")
 
 
 # ---------------------------------------------------------------------- data
@@ -86,6 +87,15 @@ def encrypt_condition(images: np.ndarray, owners: np.ndarray, condition: int, *,
     return cipher.encrypt_groups(images, owners, keys), keys
 
 
+def encrypt_conditions(data: dict[str, Any], *, block: int = 8, key_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """All images under key condition 1 (key from ``key_seed``) and key condition 2 (keys per person,
+    spawned from ``key_seed + 1``), each person being the client that owns its images."""
+    x, y = data["images"], data["labels"]
+    x1, _ = encrypt_condition(x, y, 1, block=block, key_seed=key_seed)
+    x2, _ = encrypt_condition(x, y, 2, block=block, key_seed=key_seed + 1)
+    return x1, x2
+
+
 # ---------------------------------------------------------------------- pipeline
 def n_components(n_pixels: int, ratio: int, n_train: int) -> int:
     """``n_pixels / ratio`` rounded, capped at ``n_train - 1`` (the rank of the centred training set:
@@ -93,17 +103,88 @@ def n_components(n_pixels: int, ratio: int, n_train: int) -> int:
     return int(max(1, min(round(n_pixels / ratio), n_train - 1)))
 
 
-def reduce(x_train: np.ndarray, x_query: np.ndarray, dims: Sequence[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """PCA to ``max(dims)`` components fitted on the training images (exact LAPACK SVD: no random
-    sketch, which would not commute with the key), then per ``d`` the first ``d`` components z-scored with
-    training statistics. Yields ``(d, F_train, F_query)``."""
+class ExactPCA:
+    """PCA of uint8 images through *exactly computed* centred Gram matrices (dual PCA).
+
+    With ``X`` the ``n x d`` training images, ``n^2 (X - mu)(X - mu)^T = n^2 X X^T - n (t 1^T + 1 t^T) +
+    s.s`` where ``s = X^T 1`` and ``t = X s`` are integers, so the centred Gram matrix is computed without any
+    rounding (``X X^T`` in float64 BLAS is exact: every partial sum is an integer below ``2^53``; the rest in
+    int64). Its eigenvectors ``U`` and eigenvalues ``lam`` give the principal-component scores of any image
+    ``x``: ``z = (x - mu)^T (X - mu)^T U / sqrt(lam)`` — again from an exact cross Gram matrix. These are the
+    scores of ordinary PCA (up to one sign per component), but since an EtC key with a common key maps
+    ``X -> X Q^T + b`` and leaves every centred inner product unchanged, the encrypted Gram matrices are
+    *bitwise* the plain ones: the whole pipeline downstream sees identical numbers.
+    """
+
+    def __init__(self, n_components: int):
+        self.n_components = int(n_components)
+
+    @staticmethod
+    def _flat(x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
+            raise InputError("ExactPCA needs uint8 images (exact integer arithmetic)")
+        return x.reshape(len(x), -1)
+
+    def fit(self, x: np.ndarray) -> "ExactPCA":
+        xi = self._flat(x)
+        n, d = xi.shape
+        if not 2 <= self.n_components + 1 <= n:
+            raise InputError(f"ExactPCA: {self.n_components} components need more than {self.n_components} "
+                             f"training images, got {n}")
+        if 255 * 255 * d >= 2 ** 53 or n * n * 255 * 255 * d >= 2 ** 62:
+            raise InputError(f"ExactPCA: {n} images of {d} pixels exceed exact integer arithmetic")
+        self._x, self._n = xi, n
+        self._s = xi.sum(axis=0, dtype=np.int64)
+        self._u = int(self._s @ self._s)
+        self._t = xi.astype(np.int64) @ self._s
+        g = self._centred_gram(xi, self._t)
+        lam, vec = np.linalg.eigh(g.astype(np.float64) / (n * n))
+        k = self.n_components
+        lam, vec = lam[::-1][:k], vec[:, ::-1][:, :k]
+        if lam[-1] <= 0:
+            raise InputError(f"ExactPCA: the training images span fewer than {k} dimensions")
+        # a deterministic sign per component: the largest entry of each eigenvector positive
+        flip = np.sign(vec[np.argmax(np.abs(vec), axis=0), np.arange(k)])
+        self.explained_variance_ = lam / (n - 1)  # as sklearn.decomposition.PCA
+        self._proj = vec * flip / np.sqrt(lam)
+        return self
+
+    def _centred_gram(self, q: np.ndarray, tq: np.ndarray) -> np.ndarray:
+        """``n^2 (q - mu) . (x_i - mu)`` for every row of ``q`` and training image ``x_i``, exactly (int64)."""
+        n = self._n
+        dot = np.rint(q.astype(np.float64) @ self._x.astype(np.float64).T).astype(np.int64)  # exact
+        return n * n * dot - n * (tq[:, None] + self._t[None, :]) + self._u
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        q = self._flat(x)
+        if q.shape[1] != self._x.shape[1]:
+            raise InputError(f"ExactPCA: images of {q.shape[1]} pixels, fitted on {self._x.shape[1]}")
+        c = self._centred_gram(q, q.astype(np.int64) @ self._s)
+        return (c.astype(np.float64) / (self._n * self._n)) @ self._proj
+
+
+def reduce(x_train: np.ndarray, x_query: np.ndarray, dims: Sequence[int], *,
+           method: str = "exact") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """PCA to ``max(dims)`` components fitted on the training images, then per ``d`` the first ``d``
+    components z-scored with training statistics (``StandardScaler``). Yields ``(d, F_train, F_query)``.
+
+    ``method="exact"``: :class:`ExactPCA` (exact Gram matrices: a common key gives bitwise the plain
+    features). ``method="sklearn"``: ``sklearn.decomposition.PCA`` with the exact LAPACK SVD (no random
+    sketch, which would not commute with the key) — the same up to floating-point rounding.
+    """
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    a = x_train.reshape(len(x_train), -1).astype(np.float64)
-    b = x_query.reshape(len(x_query), -1).astype(np.float64)
-    pca = PCA(n_components=max(dims), svd_solver="full").fit(a)
-    za, zb = pca.transform(a), pca.transform(b)
+    if method == "exact":
+        pca = ExactPCA(max(dims)).fit(x_train)
+        za, zb = pca.transform(x_train), pca.transform(x_query)
+    elif method == "sklearn":
+        a = x_train.reshape(len(x_train), -1).astype(np.float64)
+        b = x_query.reshape(len(x_query), -1).astype(np.float64)
+        pca = PCA(n_components=max(dims), svd_solver="full").fit(a)
+        za, zb = pca.transform(a), pca.transform(b)
+    else:
+        raise InputError(f"reduction method must be 'exact' or 'sklearn', got {method!r}")
     for d in dims:
         sc = StandardScaler().fit(za[:, :d])
         yield d, sc.transform(za[:, :d]), sc.transform(zb[:, :d])
@@ -137,14 +218,15 @@ def ovr_scores(k_train: np.ndarray, y_train: np.ndarray, k_query: np.ndarray, cl
 
 
 def pipeline(x_train: np.ndarray, y_train: np.ndarray, x_query: np.ndarray, *, ratios: Sequence[int] = RATIOS,
-             kernels: Sequence[str] = KERNELS, C: float = 1.0, n_jobs: int = 1) -> Iterator[dict[str, Any]]:
+             kernels: Sequence[str] = KERNELS, C: float = 1.0, n_jobs: int = 1,
+             method: str = "exact") -> Iterator[dict[str, Any]]:
     """The whole cloud-side pipeline; yields one result per (ratio, kernel) with its kernel matrices and
     scores (a generator, so that a plain and an encrypted run can be compared in lockstep without keeping
     every kernel matrix)."""
     classes = np.unique(y_train)
     n_pixels = int(np.prod(x_train.shape[1:]))
     dims = [n_components(n_pixels, r, len(x_train)) for r in ratios]
-    for r, (d, ftr, fq) in zip(ratios, reduce(x_train, x_query, dims)):
+    for r, (d, ftr, fq) in zip(ratios, reduce(x_train, x_query, dims, method=method)):
         for kind in kernels:
             ktr, kq, gamma = kernel_matrices(kind, ftr, fq)
             scores = ovr_scores(ktr, y_train, kq, classes, C=C, n_jobs=n_jobs)
@@ -189,19 +271,20 @@ def raw_kernel_differences(x_plain: np.ndarray, x_enc: np.ndarray) -> dict[str, 
 # ---------------------------------------------------------------------- the study
 def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = RATIOS,
               kernels: Sequence[str] = KERNELS, C: float = 1.0, key_seed: int = 0, n_jobs: int = 1,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, float_control: bool = True) -> dict[str, Any]:
     """Plain, key condition 1 and key condition 2 through the same pipeline.
 
     Returns ``{"rows": [...per condition/ratio/kernel: eer, dims...], "invariance": [...max abs diffs
     of kernels and decision values, condition 1 vs plain...], "curves": {...}, "raw": {...}}``.
+    With ``float_control`` the comparison is repeated with scikit-learn's floating-point PCA
+    (``*_float`` columns of the invariance rows).
     """
     from tqdm import tqdm
 
     x, y = data["images"], data["labels"]
     tr, q = data["train_idx"], data["query_idx"]
     ytr, yq = y[tr], y[q]
-    x1, _ = encrypt_condition(x, y, 1, block=block, key_seed=key_seed)
-    x2, _ = encrypt_condition(x, y, 2, block=block, key_seed=key_seed + 1)
+    x1, x2 = encrypt_conditions(data, block=block, key_seed=key_seed)
     kw = dict(ratios=ratios, kernels=kernels, C=C, n_jobs=n_jobs)
     total = len(ratios) * len(kernels)
     rows, inv, curves = [], [], {}
@@ -223,11 +306,18 @@ def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = R
                     "max_abs_K": float(np.abs(p["K_query"]).max()),
                     "max_abs_score": float(np.abs(p["scores"]).max()),
                     "eer_plain": p["eer"], "eer_condition1": e["eer"]})
+    if float_control:
+        kwf = dict(kw, method="sklearn")
+        pairs = zip(pipeline(x[tr], ytr, x[q], **kwf), pipeline(x1[tr], ytr, x1[q], **kwf))
+        for row, (p, e) in zip(inv, tqdm(pairs, total=total, desc="control: floating-point PCA",
+                                         disable=not progress)):
+            row["max_abs_K_float"] = max(max_abs_diff(p["K_train"], e["K_train"]),
+                                         max_abs_diff(p["K_query"], e["K_query"]))
+            row["max_abs_decision_float"] = max_abs_diff(p["scores"], e["scores"])
     for e in tqdm(evaluate(pipeline(x2[tr], ytr, x2[q], **kw), yq), total=total, desc="key condition 2",
                   disable=not progress):
         record("condition 2", e)
-    return {"rows": rows, "invariance": inv, "curves": curves,
-            "raw": raw_kernel_differences(x[tr], x1[tr]), "examples": example_images(data, x1, x2)}
+    return {"rows": rows, "invariance": inv, "curves": curves, "raw": raw_kernel_differences(x[tr], x1[tr])}
 
 
 def example_images(data: dict[str, Any], x1: np.ndarray, x2: np.ndarray, n: int = 4) -> dict[str, np.ndarray]:
@@ -255,15 +345,21 @@ def steps_illustration(block: int = 16, size: int = 256, seed: int = 1) -> dict[
     return out
 
 
-def save_arrays(run_dir: str | Path, study: dict[str, Any], steps: dict[str, np.ndarray]) -> Path:
-    arrays = {f"example/{k}": v for k, v in study["examples"].items()}
-    arrays.update({f"steps/{k}": v for k, v in steps.items()})
-    for key, c in study["curves"].items():
-        for k, v in c.items():
-            arrays[f"curve/{key}/{k}"] = v
-    path = Path(run_dir) / ARRAYS
+def save_arrays(run_dir: str | Path, name: str, groups: dict[str, dict[str, np.ndarray]]) -> Path:
+    """Save arrays for the figures as ``run_dir/<name>.npz`` with keys ``<group>/<key>``; ``name`` is one of
+    :data:`ARRAY_FILES`. Curves come from :func:`curve_arrays`."""
+    if name not in ARRAY_FILES:
+        raise InputError(f"array file must be one of {ARRAY_FILES}, got {name!r}")
+    arrays = {f"{g}/{k}": np.asarray(v) for g, d in groups.items() for k, v in d.items()}
+    path = Path(run_dir) / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)
     return path
+
+
+def curve_arrays(study: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """The study's FAR/FRR curves as groups ``curve/<condition>/<kernel>/<ratio>`` for :func:`save_arrays`."""
+    return {f"curve/{key}": c for key, c in study["curves"].items()}
 
 
 def table_rows(study: dict[str, Any], kernel: str) -> list[dict[str, Any]]:
@@ -280,10 +376,10 @@ def table_rows(study: dict[str, Any], kernel: str) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- figures
-def _arrays(run_dir: str | Path) -> dict[str, np.ndarray]:
-    path = Path(run_dir) / ARRAYS
+def _arrays(run_dir: str | Path, name: str) -> dict[str, np.ndarray]:
+    path = Path(run_dir) / f"{name}.npz"
     if not path.is_file():
-        raise InputError(f"no {ARRAYS} in {run_dir}: run the chapter first")
+        raise InputError(f"no {path.name} in {run_dir}: run the chapter first")
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
@@ -291,7 +387,7 @@ def _arrays(run_dir: str | Path) -> dict[str, np.ndarray]:
 def fig1_steps(manifest: dict, run_dir: str | Path):
     import matplotlib.pyplot as plt
 
-    a = _arrays(run_dir)
+    a = _arrays(run_dir, "steps")
     names = ["plain", *cipher.STEPS]
     titles = ["plain", "+ block scramble", "+ rotation/inversion", "+ negative-positive", "+ colour shuffle"]
     fig, ax = plt.subplots(1, len(names) + 1, figsize=(2.2 * (len(names) + 1.6), 2.6),
@@ -310,7 +406,7 @@ def fig1_steps(manifest: dict, run_dir: str | Path):
 def fig3_examples(manifest: dict, run_dir: str | Path):
     import matplotlib.pyplot as plt
 
-    a = _arrays(run_dir)
+    a = _arrays(run_dir, "examples")
     rows = [("plain", "plain"), ("condition1", "EtC, common key\n(condition 1)"),
             ("condition2", "EtC, own key per person\n(condition 2)")]
     n = a["example/plain"].shape[0]
@@ -332,7 +428,7 @@ def fig4_far_frr(manifest: dict, run_dir: str | Path):
     """FAR and FRR against the threshold under key condition 1: plain and encrypted curves coincide."""
     import matplotlib.pyplot as plt
 
-    a = _arrays(run_dir)
+    a = _arrays(run_dir, "curves")
     ratios = sorted({int(k.split("/")[3]) for k in a if k.startswith("curve/plain/")})
     kernels = [k for k in KERNELS if any(x.startswith(f"curve/plain/{k}/") for x in a)]
     fig, ax = plt.subplots(len(kernels), len(ratios), figsize=(3.2 * len(ratios), 2.8 * len(kernels)),
@@ -340,18 +436,20 @@ def fig4_far_frr(manifest: dict, run_dir: str | Path):
     for i, kern in enumerate(kernels):
         for j, r in enumerate(ratios):
             axi = ax[i, j]
-            for cond, style, lab in (("plain", "-", "not encrypted"), ("condition 1", (0, (4, 3)), "encrypted")):
+            for cond, lab in (("plain", "not encrypted"), ("condition 1", "encrypted (common key)")):
                 c = f"curve/{cond}/{kern}/{r}/"
-                axi.plot(a[c + "threshold"], a[c + "far"], color="C0", ls=style, lw=1.6 if cond == "plain" else 1.2,
-                         label=f"FAR, {lab}")
-                axi.plot(a[c + "threshold"], a[c + "frr"], color="C3", ls=style, lw=1.6 if cond == "plain" else 1.2,
-                         label=f"FRR, {lab}")
+                wide = dict(lw=3.5, alpha=0.45, ls="-") if cond == "plain" else dict(lw=1.0, ls=(0, (3, 2)))
+                axi.plot(a[c + "threshold"], a[c + "far"], color="C0" if cond == "plain" else "navy",
+                         label=f"FAR, {lab}", **wide)
+                axi.plot(a[c + "threshold"], a[c + "frr"], color="C3" if cond == "plain" else "darkred",
+                         label=f"FRR, {lab}", **wide)
             axi.set_title(f"{'linear' if kern == 'linear' else 'RBF'} kernel, ratio 1/{r}")
             axi.set_xlabel("threshold (SVM decision value)")
         ax[i, 0].set_ylabel("error rate")
-    ax[0, -1].legend(loc="center right", fontsize=7)
+    handles, labels = ax[0, 0].get_legend_handles_labels()
     fig.suptitle(f"FAR/FRR, key condition 1 — {manifest.get('data', '')}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     return fig
 
 
@@ -376,6 +474,7 @@ def fig_tables(manifest: dict, run_dir: str | Path):
         axi.set_xlabel("reduction ratio")
     ax[0].set_ylabel("EER (log; 0 drawn at 1e-5)")
     ax[1].legend(fontsize=7)
+    fig.suptitle(f"measured: {manifest.get('profile', '')} — {manifest.get('data', '')}", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,240 @@
+"""Order-preserving encryption (Boldyreva, Chenette, Lee, O'Neill 2009) through pyope, as a lookup table.
+
+Ko et al. (IEEE Access 2020) encrypt the coordinates of a vector image with pyope's OPE. pyope encrypts
+one Python ``int`` at a time by a recursive binary search over the ciphertext range: every level draws a
+hypergeometric sample from pseudo-random coins (HMAC-SHA256 of the node, then AES-CTR), so one value
+costs ~log2(out size) samples, and a 50x50 image has thousands of coordinates.
+
+Here a key is turned once into a **table** of the ciphertexts of every plaintext of the input domain, so
+that encrypting a batch of coordinates is one ``numpy.take``. The table is built by walking pyope's
+recursion tree depth first (:func:`build_table`): every internal node of the tree is sampled exactly once
+and its two halves are visited, instead of re-sampling the path from the root for each plaintext. The
+values are pyope's own (its ``tape_gen``, ``sample_hgd`` and ``sample_uniform`` are called with the same
+arguments as its ``encrypt_recursive``); the tests compare the table with ``pyope.ope.OPE.encrypt``. Built
+tables are cached on disk under ``<ppstudy cache>/ope/`` keyed by a SHA-256 of the key and the ranges.
+
+Ranges of the paper: the text says "OPE output values were bounded between -99999 and 99999" and "the
+offset value is set to -796" (the encryption of 0 with the key ``jX4ZXXmM3qTgAjez/1j/EVz5tCcmQ711bz8hqIMJap0=``).
+With that key and output range, pyope gives ``Enc(0) = -796`` exactly for the input range -9999..9999 (and
+not for -999..999, -32768..32767, or an input range equal to the output range, which would make OPE the
+identity), so :data:`PAPER_IN_RANGE` is -9999..9999 and :data:`PAPER_OUT_RANGE` -99999..99999.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ppstudy import InputError
+
+#: the key printed in the paper (Sec. V-A), as the bytes pyope receives
+PAPER_KEY = b"jX4ZXXmM3qTgAjez/1j/EVz5tCcmQ711bz8hqIMJap0="
+#: the paper's OPE ranges (input range recovered from the published offset -796, see the module docstring)
+PAPER_IN_RANGE = (-9999, 9999)
+PAPER_OUT_RANGE = (-99999, 99999)
+#: the offset the paper reports (Enc(0) under PAPER_KEY)
+PAPER_OFFSET = -796
+
+
+def _check_range(name: str, r) -> tuple[int, int]:
+    try:
+        a, b = r
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a pair (start, end) of integers, got {r!r}") from None
+    for v in (a, b):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise InputError(f"{name} must hold integers, got {r!r}")
+    a, b = int(a), int(b)
+    if a > b:
+        raise InputError(f"{name}: start {a} is greater than end {b}")
+    return a, b
+
+
+@dataclass(frozen=True)
+class OPEKey:
+    """An OPE key: the secret bytes pyope receives and the input and output ranges (both inclusive)."""
+
+    secret: bytes = field(repr=False)
+    in_range: tuple[int, int] = PAPER_IN_RANGE
+    out_range: tuple[int, int] = PAPER_OUT_RANGE
+
+    def __post_init__(self):
+        if not isinstance(self.secret, bytes):
+            raise InputError(f"OPE key: the secret must be bytes, got {type(self.secret).__name__}")
+        if len(self.secret) < 16:
+            raise InputError(f"OPE key: the secret has {len(self.secret)} bytes; use at least 16")
+        ir = _check_range("OPE key in_range", self.in_range)
+        orr = _check_range("OPE key out_range", self.out_range)
+        if ir[1] - ir[0] > orr[1] - orr[0]:
+            raise InputError(f"OPE key: the input range {ir} is larger than the output range {orr}")
+        object.__setattr__(self, "in_range", ir)
+        object.__setattr__(self, "out_range", orr)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the secret and the ranges (names the cached table; reveals nothing usable)."""
+        h = hashlib.sha256(b"ppstudy-ope-v1\0" + self.secret + repr((self.in_range, self.out_range)).encode())
+        return h.hexdigest()
+
+    def __repr__(self) -> str:
+        return f"OPEKey(in_range={self.in_range}, out_range={self.out_range}, id={self.fingerprint[:12]})"
+
+
+def keygen(*, seed: int | np.random.SeedSequence | None = None, in_range=PAPER_IN_RANGE,
+           out_range=PAPER_OUT_RANGE) -> OPEKey:
+    """A random key: 32 random bytes, base64-encoded as pyope's ``OPE.generate_key`` does.
+
+    ``seed=None`` draws from OS entropy (``numpy.random.SeedSequence``); a seed makes it reproducible.
+    """
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    raw = np.random.default_rng(ss).bytes(32)
+    return OPEKey(base64.b64encode(raw), in_range, out_range)
+
+
+def paper_key() -> OPEKey:
+    """The key and ranges of the paper's experiments."""
+    return OPEKey(PAPER_KEY, PAPER_IN_RANGE, PAPER_OUT_RANGE)
+
+
+def pyope_cipher(key: OPEKey):
+    """pyope's own cipher object for ``key`` (slow; one recursive encryption per call)."""
+    from pyope.ope import OPE, ValueRange
+
+    if not isinstance(key, OPEKey):
+        raise InputError(f"expected an OPEKey, got {type(key).__name__}")
+    return OPE(key.secret, ValueRange(*key.in_range), ValueRange(*key.out_range))
+
+
+def build_table(key: OPEKey) -> np.ndarray:
+    """Ciphertexts of every plaintext of ``key.in_range`` (int64 array, index = plaintext - start).
+
+    Depth-first walk of pyope's recursion: each node ``(in_range, out_range)`` draws its split point once
+    with the coins of its middle ciphertext, exactly as ``OPE.encrypt_recursive`` does, then both halves
+    are visited; leaves (one plaintext) draw their ciphertext uniformly from their output range.
+    """
+    import pyope.stat as stat
+    from pyope.ope import ValueRange
+
+    ope = pyope_cipher(key)
+    i0, i1 = key.in_range
+    table = np.empty(i1 - i0 + 1, dtype=np.int64)
+    stack = [(i0, i1, key.out_range[0], key.out_range[1])]
+    while stack:
+        a, b, c, d = stack.pop()
+        in_range, out_range = ValueRange(a, b), ValueRange(c, d)
+        if a == b:
+            table[a - i0] = stat.sample_uniform(out_range, ope.tape_gen(a))
+            continue
+        in_size, out_size = b - a + 1, d - c + 1
+        mid = (c - 1) + int(math.ceil(out_size / 2.0))
+        x = stat.sample_hgd(in_range, out_range, mid, ope.tape_gen(mid))
+        stack.append((a, x, c, mid))                   # plaintexts <= x
+        if x < b:                                      # the right half may hold no plaintext
+            stack.append((x + 1, (a - 1) + in_size, mid + 1, (c - 1) + out_size))
+    return table
+
+
+def _cache_path(key: OPEKey) -> Path:
+    from ppstudy.data.registry import cache_dir
+
+    return cache_dir() / "ope" / f"{key.fingerprint}.npy"
+
+
+def _check_table(table: np.ndarray, key: OPEKey) -> bool:
+    n = key.in_range[1] - key.in_range[0] + 1
+    return (table.dtype == np.int64 and table.shape == (n,) and bool(np.all(np.diff(table) > 0))
+            and table[0] >= key.out_range[0] and table[-1] <= key.out_range[1])
+
+
+_MEMO: dict[str, np.ndarray] = {}
+
+
+def table(key: OPEKey, *, cache: bool = True) -> np.ndarray:
+    """The (read-only) lookup table of ``key``: from memory, from the disk cache, or built and cached."""
+    if not isinstance(key, OPEKey):
+        raise InputError(f"expected an OPEKey, got {type(key).__name__}")
+    fp = key.fingerprint
+    if fp in _MEMO:
+        return _MEMO[fp]
+    t = None
+    path = _cache_path(key) if cache else None
+    if path is not None and path.exists():
+        try:
+            t = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            t = None
+        if t is not None and not _check_table(t, key):
+            t = None  # corrupt or foreign file: rebuild it
+    if t is None:
+        t = build_table(key)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+                np.save(tmp, t)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only cache only costs a rebuild next time
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    t.setflags(write=False)
+    _MEMO[fp] = t
+    return t
+
+
+def _as_int_array(x, name: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise InputError(f"{name}: expected integers, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            raise InputError(f"{name}: OPE encrypts integers; got non-integer values")
+    return a.astype(np.int64)
+
+
+def encrypt(x, key: OPEKey) -> np.ndarray:
+    """Encrypt integers (any shape) by table look-up; equal to pyope's ``encrypt`` value by value."""
+    t = table(key)
+    a = _as_int_array(x, "plaintexts")
+    lo, hi = key.in_range
+    if a.size and (a.min() < lo or a.max() > hi):
+        raise InputError(f"plaintexts outside the key's input range {key.in_range}: "
+                         f"min {int(a.min())}, max {int(a.max())}")
+    return t[a - lo]
+
+
+def decrypt(y, key: OPEKey) -> np.ndarray:
+    """Invert :func:`encrypt`; a value that is no ciphertext of ``key`` raises InputError."""
+    t = table(key)
+    a = _as_int_array(y, "ciphertexts")
+    i = np.clip(np.searchsorted(t, a), 0, t.size - 1)
+    if a.size and not np.array_equal(t[i], a):
+        raise InputError("ciphertexts: some values are not ciphertexts of this key")
+    return i + key.in_range[0]
+
+
+def encrypt_real(v, key: OPEKey) -> np.ndarray:
+    """Monotone extension of OPE to real coordinates: ``Enc`` on integers, linear in between.
+
+    ``f(v) = Enc(floor v) + (v - floor v) * (Enc(floor v + 1) - Enc(floor v))``; strictly increasing, so
+    the order of the coordinates is kept (vtracer, like imagetracerjs, writes fractional coordinates).
+    """
+    t = table(key)
+    v = np.asarray(v, dtype=np.float64)
+    lo, hi = key.in_range
+    if v.size and (not np.all(np.isfinite(v)) or v.min() < lo or v.max() > hi):
+        raise InputError(f"coordinates outside the key's input range {key.in_range}")
+    f = np.floor(v)
+    i = f.astype(np.int64) - lo
+    j = np.minimum(i + 1, t.size - 1)
+    return t[i] + (v - f) * (t[j] - t[i])
+
+
+def key_space_log2(key_bytes: int = 32) -> float:
+    """log2 of the number of keys pyope can receive from ``generate_key`` (``key_bytes`` random bytes)."""
+    return 8.0 * key_bytes

@@ -1,0 +1,306 @@
+"""The pixel chapter: Sirichotedumrong, Maekawa, Kinoshita, Kiya (ICIP 2019).
+
+Everything the notebook ``book/pixel.md`` computes lives here: the data (CIFAR-10 or the smoke set), the
+eight cipher/model configurations of Table 2, the client/cloud augmentation comparison of Table 3, the
+encrypted-image examples of Fig. 4, the key-space figures and the key-recovery measurement. Figures are
+drawn from the run manifest and ``arrays.npz`` in the run directory (``FIGURES``), so ``ppstudy figures
+pixel`` redraws them without retraining.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ppstudy import InputError
+
+ARRAYS = "arrays.npz"
+
+#: Table 2 of the paper: accuracy (%) with augmentation in the cloud (ResNet-18, CIFAR-10)
+PAPER_TABLE2 = {
+    "plain": 92.98, "step2": 85.15, "step2_adapt": 86.99, "step23": 82.51, "step23_adapt": 86.16,
+    "tanaka": 56.41, "etc": 69.03, "chaotic": 58.59,
+}
+#: Table 3 of the paper: accuracy (%) with augmentation in the client / in the cloud
+PAPER_TABLE3 = {
+    "step2": (92.94, 85.15), "step2_adapt": (90.65, 86.99), "tanaka": (85.84, 56.41),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One row of Table 2: a cipher (``cipher`` name) and whether an adaptation network is used."""
+
+    name: str
+    label: str
+    cipher: str          # "none" | "pixel2" | "pixel23" | "tanaka" | "etc" | "chaotic"
+    adaptation: str      # "none" | "pixel" (1x1 network, M1=8, M2=32) | "block" (Tanaka's)
+
+
+CONFIGS: dict[str, Config] = {c.name: c for c in (
+    Config("plain", "Plain image", "none", "none"),
+    Config("step2", "Proposed (step 2) without adaptation", "pixel2", "none"),
+    Config("step2_adapt", "Proposed (step 2) with adaptation", "pixel2", "pixel"),
+    Config("step23", "Proposed (steps 2 and 3) without adaptation", "pixel23", "none"),
+    Config("step23_adapt", "Proposed (steps 2 and 3) with adaptation", "pixel23", "pixel"),
+    Config("tanaka", "Tanaka's scheme [6]", "tanaka", "block"),
+    Config("etc", "EtC [9, 10]", "etc", "none"),
+    Config("chaotic", "Pixel-based [16] (logistic map + RC4)", "chaotic", "none"),
+)}
+TABLE3_ROWS = ("step2", "step2_adapt", "tanaka")
+ETC_BLOCK = 4  # the paper does not give the EtC block size for 32x32 images; we use Tanaka's 4x4
+
+
+# ------------------------------------------------------------------------------------------- data
+def load_data(data: str, n_train: int, n_test: int, seed: int):
+    """``(x_train, y_train, x_test, y_test, class_names, description)`` for ``data`` = smoke | cifar10.
+
+    ``n_train``/``n_test`` are totals; 0 means the whole split (CIFAR-10). The smoke set is balanced.
+    """
+    from ppstudy.data import cifar10
+
+    if data == "smoke":
+        k = 8
+        xtr, ytr, xte, yte, names = cifar10.smoke_dataset(max(1, n_train // k), max(1, n_test // k), seed=seed)
+        desc = (f"SMOKE data, not CIFAR-10: {len(xtr)} training / {len(xte)} test 32x32 patches of "
+                f"{len(names)} scikit-image photographs (class = photograph)")
+        return xtr, ytr, xte, yte, names, desc
+    if data == "cifar10":
+        xtr, ytr = cifar10.load("train")
+        xte, yte = cifar10.load("test")
+        rng = np.random.default_rng(seed)
+        if n_train and n_train < len(xtr):
+            i = np.sort(rng.choice(len(xtr), n_train, replace=False))
+            xtr, ytr = xtr[i], ytr[i]
+        if n_test and n_test < len(xte):
+            i = np.sort(rng.choice(len(xte), n_test, replace=False))
+            xte, yte = xte[i], yte[i]
+        return xtr, ytr, xte, yte, cifar10.CLASSES, f"CIFAR-10 ({len(xtr)} training / {len(xte)} test images)"
+    raise InputError(f"data must be 'smoke' or 'cifar10', got {data!r}")
+
+
+# ------------------------------------------------------------------------------------------- ciphers
+def make_keys(shape=(32, 32, 3), seed: int = 2019) -> dict[str, Any]:
+    """One key per cipher (each used for the whole data set), reproducible from ``seed``."""
+    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+
+    ss = np.random.SeedSequence(seed).spawn(5)
+    return {
+        "pixel2": pixel.keygen(shape, seed=ss[0], shuffle=False),
+        "pixel23": pixel.keygen(shape, seed=ss[1], shuffle=True),
+        "tanaka": tanaka.keygen(shape, 4, seed=ss[2]),
+        "etc": etc.keygen(shape, block=ETC_BLOCK, seed=ss[3]),
+        "chaotic": chaotic.keygen(shape, seed=ss[4]),
+    }
+
+
+def encrypt_numpy(cipher: str, x: np.ndarray, keys: dict) -> np.ndarray:
+    """Encrypt uint8 NHWC images with the numpy cipher ``cipher``."""
+    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+
+    mod = {"pixel2": pixel, "pixel23": pixel, "tanaka": tanaka, "etc": etc, "chaotic": chaotic}
+    if cipher == "none":
+        return x
+    return mod[cipher].encrypt(x, keys[cipher])
+
+
+def torch_transform(cipher: str, keys: dict, device=None) -> Callable | None:
+    """The cipher as a device-side torch callable on uint8 NCHW batches (None for plain images)."""
+    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+    from ppstudy.train import gather_xor_transform
+
+    if cipher == "none":
+        return None
+    if cipher in ("pixel2", "pixel23"):
+        return pixel.torch_transform(keys[cipher], device)
+    if cipher == "tanaka":
+        return tanaka.torch_transform(keys[cipher], device)
+    if cipher == "chaotic":
+        return chaotic.torch_transform(keys[cipher], device)
+    if cipher == "etc":
+        k = keys["etc"]
+        perm, flip = etc.permutation(k)
+        return gather_xor_transform(perm, flip.astype(np.uint8) * 255, k.shape, out_shape=k.cipher_shape,
+                                    device=device)
+    raise InputError(f"unknown cipher {cipher!r}")
+
+
+def make_model(cfg: Config, num_classes: int, width: int, seed: int):
+    import torch
+
+    from ppstudy.models import AdaptationNetwork, BlockAdaptationNetwork, resnet18_cifar, with_adaptation
+
+    torch.manual_seed(seed)
+    net = resnet18_cifar(num_classes, width=width)
+    if cfg.adaptation == "pixel":
+        return with_adaptation(AdaptationNetwork(3, 8, 32, 3), net)
+    if cfg.adaptation == "block":
+        return with_adaptation(BlockAdaptationNetwork(6, 4, 3), net)
+    return net
+
+
+def make_schedule(schedule: str, epochs: int, batch_size: int, lr: float):
+    from ppstudy import train
+
+    if schedule == "paper":
+        return train.paper_schedule(epochs, lr=lr, batch_size=batch_size)
+    if schedule == "fast":
+        return train.fast_schedule(epochs, max_lr=lr, batch_size=batch_size)
+    raise InputError(f"schedule must be 'paper' or 'fast', got {schedule!r}")
+
+
+def train_row(cfg: Config, placement: str, data, keys, *, schedule, width: int, seed: int, device=None,
+              checkpoint_dir: str | None = None, progress: bool = True) -> dict:
+    """Train and test one configuration with augmentation in the ``client`` or the ``cloud``."""
+    from ppstudy import train
+
+    if placement not in ("client", "cloud"):
+        raise InputError(f"placement must be 'client' or 'cloud', got {placement!r}")
+    xtr, ytr, xte, yte, names = data[:5]
+    dev = train._device(device or None)
+    model = make_model(cfg, len(names), width, seed)
+    ck = str(Path(checkpoint_dir) / f"{cfg.name}_{placement}") if checkpoint_dir else None
+    res = train.fit(model, (xtr, ytr), (xte, yte), schedule=schedule,
+                    transform=torch_transform(cfg.cipher, keys, dev), augment=train.Augment(pad=4, flip=True),
+                    augment_before_transform=(placement == "client"), seed=seed, device=dev, checkpoint_dir=ck,
+                    progress=progress, desc=f"{cfg.name}/{placement}", tag=f"pixel:{cfg.name}:{placement}")
+    return {"config": cfg.name, "placement": placement, "accuracy": 100.0 * res.test_acc,
+            "best_accuracy": 100.0 * max(h["test_acc"] for h in res.history),
+            "images_per_s": res.images_per_s, "train_seconds": res.train_seconds,
+            "params": sum(p.numel() for p in res.model.parameters()),
+            "history": [{k: h[k] for k in ("epoch", "loss", "train_acc", "test_acc", "lr")} for h in res.history]}
+
+
+# ------------------------------------------------------------------------------------------- security
+def key_space_rows(shape=(32, 32, 3)) -> list[dict]:
+    """Key-space sizes (log2 and decimal digits) of the ciphers compared in the chapter."""
+    from ppstudy.ciphers import etc, pixel, tanaka
+
+    def digits(v: int) -> int:
+        return len(str(v))
+
+    rows = []
+    for label, ks, paper in (
+        ("Proposed, step 2: 2^(3n)", pixel.key_space(shape, shuffle=False), "2^{3n}"),
+        ("Proposed, steps 2+3: 2^(3n) 6^n", pixel.key_space(shape), "2^{3n} 6^n"),
+        ("Tanaka: 96! 2^96", tanaka.key_space(4), "96! 2^96"),
+        (f"EtC ({ETC_BLOCK}x{ETC_BLOCK} blocks)", etc.key_space(shape, ETC_BLOCK), None),
+    ):
+        rows.append({"cipher": label, "paper_formula": paper, "measured_log2": _log2_int(ks),
+                     "measured_decimal_digits": digits(ks)})
+    return rows
+
+
+def _log2_int(v: int) -> float:
+    e = v.bit_length() - 1
+    return e + math.log2((v >> max(0, e - 52)) / (1 << min(e, 52)))
+
+
+def attack_rows(x_plain: np.ndarray, x_public: np.ndarray, keys: dict, counts: list[int]) -> list[dict]:
+    """Key recovery from ``count`` cipher images of one key, for step 2 and steps 2+3."""
+    from ppstudy import attacks
+    from ppstudy.ciphers import pixel
+
+    rows = []
+    for cipher, shuffle in (("pixel2", False), ("pixel23", True)):
+        k = keys[cipher]
+        y = pixel.encrypt(x_plain, k)
+        for n in counts:
+            r = attacks.pixel_key_recovery(y[:n], x_public, shuffle=shuffle)
+            s = attacks.pixel_key_score(r["key"], k, x_public)
+            best = max(attacks.pixel_key_score(c, k)["key_bits"] for c in r["candidates"])
+            rows.append({"cipher": "steps 2+3" if shuffle else "step 2", "cipher_images": int(min(n, len(y))),
+                         "measured_negpos_bits": s["negpos_bits"], "measured_permutations": s["permutations"],
+                         "measured_key_bits": s["key_bits"], "measured_best_of_global_candidates": best,
+                         "measured_values_decrypted": s["values"]})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- figures
+def _imshow(ax, img, title):
+    ax.imshow(img, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+def fig4_examples(manifest: dict, run_dir: Path):
+    """Fig. 4 (and Fig. 1): one image encrypted by every cipher of the chapter."""
+    import matplotlib.pyplot as plt
+
+    a = np.load(Path(run_dir) / ARRAYS)
+    cols = [("plain", "plain"), ("step2", "proposed step 2"), ("step23", "proposed steps 2+3"),
+            ("tanaka_hi", "Tanaka (upper 4 bits)"), ("tanaka_lo", "Tanaka (lower 4 bits)"),
+            ("etc", f"EtC ({ETC_BLOCK}x{ETC_BLOCK})"), ("chaotic", "logistic + RC4 [16]")]
+    rows = [r for r in ("small", "large") if f"fig4_{r}_plain" in a]
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.6 * len(cols), 1.8 * len(rows)), squeeze=False)
+    for i, r in enumerate(rows):
+        for j, (key, title) in enumerate(cols):
+            _imshow(axes[i, j], a[f"fig4_{r}_{key}"], title if i == 0 else "")
+    fig.tight_layout()
+    return fig
+
+
+def fig_training_curves(manifest: dict, run_dir: Path):
+    """Test accuracy per epoch of every trained row (cloud and client augmentation)."""
+    import matplotlib.pyplot as plt
+
+    runs = manifest["values"].get("training_runs", [])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+    for ax, placement in zip(axes, ("cloud", "client")):
+        for r in runs:
+            if r["placement"] != placement:
+                continue
+            h = r["history"]
+            ax.plot([e["epoch"] for e in h], [100 * e["test_acc"] for e in h], marker="o", ms=3,
+                    label=CONFIGS[r["config"]].label)
+        ax.set_title(f"augmentation in the {placement}")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=6)
+    axes[0].set_ylabel("test accuracy (%)")
+    fig.tight_layout()
+    return fig
+
+
+def fig_key_recovery(manifest: dict, run_dir: Path):
+    """Fraction of the key recovered against the number of cipher images the attacker holds."""
+    import matplotlib.pyplot as plt
+
+    rows = manifest["tables"]["attack"]["rows"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for c in ("step 2", "steps 2+3"):
+        rr = [r for r in rows if r["cipher"] == c]
+        ax.plot([r["cipher_images"] for r in rr], [r["measured_key_bits"] for r in rr], marker="o", label=c)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("cipher images encrypted with one key")
+    ax.set_ylabel("fraction of key bits recovered")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+FIGURES: dict[str, Callable[[dict, Path], Any]] = {
+    "fig4_examples": fig4_examples,
+    "training_curves": fig_training_curves,
+    "key_recovery": fig_key_recovery,
+}
+
+
+def example_arrays(x_small: np.ndarray, keys: dict, large: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Images for Fig. 4: ``x_small`` (32x32x3) with the study keys, ``large`` with fresh keys of its shape."""
+    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+
+    def row(img, ks):
+        t = tanaka.encrypt(img, ks["tanaka"])
+        return {"plain": img, "step2": pixel.encrypt(img, ks["pixel2"]), "step23": pixel.encrypt(img, ks["pixel23"]),
+                "tanaka_hi": (t[..., :3] * 17).astype(np.uint8), "tanaka_lo": (t[..., 3:] * 17).astype(np.uint8),
+                "etc": etc.encrypt(img, ks["etc"]), "chaotic": chaotic.encrypt(img, ks["chaotic"])}
+
+    out = {f"fig4_small_{k}": v for k, v in row(x_small, keys).items()}
+    if large is not None:
+        out.update({f"fig4_large_{k}": v for k, v in row(large, make_keys(large.shape, seed=7)).items()})
+    return out

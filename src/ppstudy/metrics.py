@@ -75,3 +75,131 @@ def authentication_errors(scores: np.ndarray, labels, classes) -> dict:
     thr, far, frr = far_frr(g, i)
     return {"thresholds": thr, "far": far, "frr": frr, "eer": _eer_from_curve(far, frr),
             "n_genuine": int(g.size), "n_impostor": int(i.size)}
+
+
+# --- cup ---
+
+#: the IEEE Big Data Cup 2022 leaderboard weights of subtasks 1, 2, 3 (Thing 2022, Sec. V)
+CUP_WEIGHTS = (0.1, 0.3, 0.6)
+
+
+def weighted_score(accuracies, weights=CUP_WEIGHTS) -> float:
+    """The leaderboard score ``sum_i w_i * Acc_i`` of the challenge (weights 0.1 / 0.3 / 0.6)."""
+    acc = np.asarray(accuracies, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if acc.shape != w.shape:
+        raise InputError(f"weighted_score: {acc.size} accuracies for {w.size} weights")
+    if np.any((acc < 0) | (acc > 1)):
+        raise InputError(f"weighted_score: accuracies must lie in [0, 1], got {acc.tolist()}")
+    return float(np.dot(w, acc))
+
+
+def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) confidence interval of a proportion ``k / n`` (scipy.stats.binomtest)."""
+    from scipy.stats import binomtest
+
+    if not (0 < level < 1):
+        raise InputError(f"binomial_ci: level must be in (0, 1), got {level}")
+    if n < 1 or not 0 <= k <= n:
+        raise InputError(f"binomial_ci: need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def chance_ceiling(weights=CUP_WEIGHTS, *, chance_subtasks=(2,), n_test: int | None = None,
+                   level: float = 0.95) -> float:
+    """Best leaderboard score when the subtasks in ``chance_subtasks`` (0-based) can only be guessed.
+
+    Perfect accuracy elsewhere and accuracy 1/2 on a balanced test set where the encryption is
+    semantically secure give ``sum w_i (others) + w_chance / 2`` (0.7 for the Big Data Cup). With
+    ``n_test`` graded pairs, guessing lands above 1/2 by luck: the ``level`` quantile of
+    Binomial(n_test, 1/2) / n_test replaces 1/2 (the ceiling a lucky submission reaches).
+    """
+    from scipy.stats import binom
+
+    w = np.asarray(weights, dtype=float)
+    chance = 0.5 if n_test is None else float(binom.ppf(level, int(n_test), 0.5)) / int(n_test)
+    acc = np.ones_like(w)
+    acc[list(chance_subtasks)] = chance
+    return float(np.dot(w, acc))
+
+
+# --- deid ---
+# Ko et al. (IEEE Access 2020), Sec. IV-D: SSIM (scikit-image, Wang et al. 2004, 7x7 uniform window,
+# data range 255, colour channels averaged) and the normalised L2 distance, combined into
+#   SSIM_Pos = SSIM_Dei - SSIM_Vec                          (Eq. 4)
+#   DI(a)    = SSIM_Dei * a + L2norm_Dei * (1 - a)          (Eq. 5)
+#   SDIM(a)  = SSIM_Pos + DI(a)                             (Eq. 6)
+# "Normalised L2" is read as the root-mean-square difference of images scaled to [0, 1]
+# (||x - y||_2 / sqrt(#values)), which lies in [0, 1] like the paper's values; the paper does not say.
+# Every index is the mean over the images, as in the paper's Table 2.
+
+
+def _pairs(x, y, what):
+    for name, a in (("reference", x), (what, y)):
+        if not isinstance(a, np.ndarray) or a.dtype != np.uint8:
+            raise InputError(f"{name} images: expected a uint8 numpy array, got "
+                             f"{getattr(a, 'dtype', type(a).__name__)}")
+    if x.shape != y.shape:
+        raise InputError(f"{what} images of shape {y.shape} do not match the reference images {x.shape}: "
+                         f"resize the originals to the compared size first")
+    if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] == 3):
+        x, y = x[None], y[None]
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x, y = x[..., 0], y[..., 0]
+    if x.ndim not in (3, 4) or min(x.shape[1:3]) < 7:
+        raise InputError(f"{what}: expected HxW(x3) images of at least 7x7 (or a batch), got {x.shape}")
+    return x, y
+
+
+def ssim_images(x: np.ndarray, y: np.ndarray, *, what: str = "compared") -> np.ndarray:
+    """Per-image SSIM of ``y`` against ``x`` (uint8, same shape; RGB averaged over channels)."""
+    from skimage.metrics import structural_similarity
+
+    x, y = _pairs(x, y, what)
+    colour = x.ndim == 4
+    return np.array([structural_similarity(a, b, data_range=255, channel_axis=-1 if colour else None)
+                     for a, b in zip(x, y)])
+
+
+def l2norm_images(x: np.ndarray, y: np.ndarray, *, what: str = "compared") -> np.ndarray:
+    """Per-image normalised L2 distance: RMS of ``(x - y) / 255``."""
+    x, y = _pairs(x, y, what)
+    d = (x.astype(np.float64) - y.astype(np.float64)).reshape(len(x), -1) / 255.0
+    return np.sqrt((d * d).mean(1))
+
+
+def _alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 <= alpha <= 1:
+        raise InputError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    return float(alpha)
+
+
+def ssim_pos(ssim_dei: float, ssim_vec: float) -> float:
+    """Eq. 4: SSIM_Pos = SSIM_Dei - SSIM_Vec."""
+    return float(ssim_dei) - float(ssim_vec)
+
+
+def di(ssim_dei: float, l2norm_dei: float, alpha: float = 0.5) -> float:
+    """Eq. 5: DI(alpha) = SSIM_Dei * alpha + L2norm_Dei * (1 - alpha)."""
+    a = _alpha(alpha)
+    return float(ssim_dei) * a + float(l2norm_dei) * (1 - a)
+
+
+def sdim(ssim_pos_value: float, di_value: float) -> float:
+    """Eq. 6: SDIM(alpha) = SSIM_Pos + DI(alpha)."""
+    return float(ssim_pos_value) + float(di_value)
+
+
+def deid_indices(originals: np.ndarray, vectorized: np.ndarray, deidentified: np.ndarray,
+                 alpha: float = 0.5) -> dict:
+    """Table 2's columns (a)-(f), averaged over the images: SSIM_Vec, SSIM_Dei, SSIM_Pos, L2norm_Dei,
+    DI(alpha), SDIM(alpha). ``originals`` must already have the size of the other two."""
+    a = _alpha(alpha)
+    s_vec = float(ssim_images(originals, vectorized, what="vectorized").mean())
+    s_dei = float(ssim_images(originals, deidentified, what="de-identified").mean())
+    l2 = float(l2norm_images(originals, deidentified, what="de-identified").mean())
+    pos = ssim_pos(s_dei, s_vec)
+    d = di(s_dei, l2, a)
+    return {"SSIM_vec": s_vec, "SSIM_dei": s_dei, "SSIM_pos": pos, "L2norm_dei": l2, "DI": d,
+            "SDIM": sdim(pos, d), "alpha": a, "n": int(len(_pairs(originals, vectorized, "vectorized")[0]))}

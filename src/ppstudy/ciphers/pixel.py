@@ -119,7 +119,7 @@ def _gather_xor(xf, index, mask, chunk=2048):
     out = np.empty_like(xf)
     for i in range(0, xf.shape[0], chunk):  # loop over chunks of images (cache-sized), not pixels
         o = out[i:i + chunk]
-        np.take(xf[i:i + chunk], index, axis=1, out=o)
+        np.take(xf[i:i + chunk], index, axis=1, out=o, mode="clip")  # a checked permutation: clip never clips
         np.bitwise_xor(o, mask, out=o)
     return out
 

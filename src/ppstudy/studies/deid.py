@@ -1,0 +1,305 @@
+"""Study code of the structural de-identification chapter (Ko et al., IEEE Access 2020).
+
+The chapter ``book/deid.md`` calls these functions; every number it shows comes from them. Paper values
+are kept in ``PAPER_*`` dictionaries and only ever appear in ``paper...`` columns.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ppstudy import InputError
+from ppstudy import metrics as M
+from ppstudy.ciphers import deid, ope
+
+# --------------------------------------------------------------------------- the paper's numbers
+#: Table 2: size -> (SSIM_Vec, SSIM_Dei, SSIM_Pos, L2norm_Dei, DI, SDIM), means over 10,000 CIFAR-10 test images
+PAPER_TABLE2 = {
+    32: (0.6673, 0.3477, -0.3196, 0.2949, 0.32130, 0.00170),
+    36: (0.7034, 0.3589, -0.3445, 0.2729, 0.31590, -0.02860),
+    42: (0.7368, 0.3584, -0.3784, 0.2577, 0.30805, -0.07035),
+    46: (0.7545, 0.3434, -0.4111, 0.2527, 0.29805, -0.11305),
+    48: (0.7630, 0.3388, -0.4242, 0.2505, 0.29465, -0.12955),
+    50: (0.7705, 0.3355, -0.4350, 0.2510, 0.29325, -0.14175),
+    52: (0.7783, 0.3484, -0.4299, 0.2387, 0.29355, -0.13635),
+    54: (0.7844, 0.3606, -0.4238, 0.2290, 0.29480, -0.12900),
+    58: (0.7943, 0.3616, -0.4327, 0.2253, 0.29345, -0.13925),
+    62: (0.8036, 0.3947, -0.4089, 0.2028, 0.29875, -0.11015),
+    64: (0.8086, 0.4033, -0.4053, 0.1974, 0.30035, -0.10495),
+    75: (0.8245, 0.4077, -0.4168, 0.1821, 0.29490, -0.12190),
+    100: (0.8438, 0.4823, -0.3615, 0.1408, 0.31155, -0.04995),
+}
+TABLE2_COLUMNS = ("SSIM_vec", "SSIM_dei", "SSIM_pos", "L2norm_dei", "DI", "SDIM")
+#: Table 3: size -> (SDIM, accuracy vectorized %, accuracy de-identified %)
+PAPER_TABLE3 = {32: (0.0017, 82.17, 81.26), 42: (-0.0703, 85.55, 85.88), 50: (-0.1417, 86.76, 87.10),
+                64: (-0.1049, 87.75, 87.48)}
+#: Table 4: de-identified size (from 50x50) -> (accuracy %, evaluation time ms per image)
+PAPER_TABLE4 = {75: (79.16, 0.4000), 100: (81.29, 0.6000), 150: (85.32, 1.2001), 200: (85.77, 2.1014),
+                224: (87.10, 3.0003)}
+#: Table 5: index -> (RGB, gray), 50x50 -> 224x224; gray accuracy 83.56 % (text of Sec. V-B-3)
+PAPER_TABLE5 = {"SSIM_vec": (0.7705, 0.8112), "SSIM_dei": (0.3355, 0.2363), "SSIM_pos": (-0.4350, -0.5749),
+                "SDIM": (-0.1417, -0.2452)}
+PAPER_GRAY_ACCURACY = 83.56
+#: Table 6: method -> accuracy %
+PAPER_TABLE6 = {"plain": 91.68, "pixel": 82.16, "deid": 87.10}
+
+
+# --------------------------------------------------------------------------- data
+def load_data(source: str, *, n_train: int, n_test: int, seed: int = 0) -> dict:
+    """Labelled 32x32 colour images: ``"smoke"`` (bundled photographs, offline) or ``"cifar10"``."""
+    from ppstudy.data import cifar10
+
+    if source == "smoke":
+        k = len(__import__("ppstudy.data.bundled", fromlist=["x"]).COLOUR_PHOTOGRAPHS)
+        xtr, ytr, xte, yte, names = cifar10.smoke_dataset(max(1, -(-n_train // k)), max(1, -(-n_test // k)),
+                                                          seed=seed)
+        desc = f"SMOKE data, not CIFAR-10: patches of {k} bundled photographs"
+    elif source == "cifar10":
+        xtr, ytr = cifar10.load("train")
+        xte, yte = cifar10.load("test")
+        names = cifar10.CLASSES
+        desc = "CIFAR-10"
+    else:
+        raise InputError(f"data source must be 'smoke' or 'cifar10', got {source!r}")
+    rng = np.random.default_rng(seed)
+    itr = np.sort(rng.permutation(len(xtr))[:n_train]) if n_train < len(xtr) else np.arange(len(xtr))
+    ite = np.sort(rng.permutation(len(xte))[:n_test]) if n_test < len(xte) else np.arange(len(xte))
+    desc += f", {len(itr)}/{len(ite)} train/test"
+    return {"x_train": xtr[itr], "y_train": ytr[itr], "x_test": xte[ite], "y_test": yte[ite],
+            "classes": tuple(names), "description": desc}
+
+
+def to_gray(x: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma, uint8 (N x H x W)."""
+    g = x[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return np.clip(np.rint(g), 0, 255).astype(np.uint8)
+
+
+def resize_batch(x: np.ndarray, size: int) -> np.ndarray:
+    return np.stack([deid.resize(im, size) for im in x]) if len(x) else x
+
+
+# --------------------------------------------------------------------------- Table 2 / 5
+def indices_at(images: np.ndarray, key, settings: deid.Settings, *, alpha: float = 0.5, workers: int = 1,
+               keep: int = 0) -> tuple[dict, dict]:
+    """Table 2's indices for one setting. Originals are compared at the output size (bilinear up-sampling
+    of the 32x32 originals), the vectorized image is ``Rasterize(Vectorize(x))`` at the same size."""
+    t0 = time.perf_counter()
+    dei = deid.deidentify(images, key, settings, workers=workers)
+    t_dei = time.perf_counter() - t0
+    vec = deid.vector_images(images, settings, workers=workers)
+    ref = resize_batch(images, settings.out_size)
+    r = M.deid_indices(ref, vec, dei, alpha=alpha)
+    r["deid_ms_per_image"] = 1e3 * t_dei / max(1, len(images))
+    return r, {"original": ref[:keep], "vector": vec[:keep], "deid": dei[:keep]}
+
+
+def table2_rows(images, key, sizes, out_size: int, *, alpha=0.5, workers=1, progress=True, density=None):
+    from tqdm import tqdm
+
+    rows, examples = [], {}
+    for s in tqdm(list(sizes), desc="Table 2 sizes", disable=not progress):
+        r, ex = indices_at(images, key, deid.Settings(size=int(s), out_size=out_size, density=density),
+                           alpha=alpha, workers=workers, keep=8)
+        examples[int(s)] = ex
+        row = {"size": f"{s}x{s}"}
+        for j, c in enumerate(TABLE2_COLUMNS):
+            p = PAPER_TABLE2.get(int(s))
+            row[f"paper {c}"] = p[j] if p else None
+            row[f"measured {c}"] = r[c]
+        rows.append(row)
+    return rows, examples
+
+
+# --------------------------------------------------------------------------- classification
+def classifier(arch: str, num_classes: int, *, in_chans: int = 3):
+    from ppstudy.models.inception import inception_resnet_v2
+
+    return inception_resnet_v2(num_classes, in_chans=in_chans, arch=arch,
+                               min_input=75 if arch == "inception_resnet_v2" else None)
+
+
+def train_eval(x_train, y_train, x_test, y_test, *, arch: str, epochs: int, batch_size: int, seed: int = 0,
+               num_classes: int = 10, checkpoint_dir=None, tag: str = "", progress: bool = True,
+               schedule: str = "rmsprop") -> dict:
+    """Train ``arch`` from scratch with the shared loop (augmentation: shift by 1/8 of the side and flip,
+    after encryption as in the paper's cloud setting) and return test accuracy and evaluation time."""
+    import torch
+
+    from ppstudy import train
+    from ppstudy.models.inception import rmsprop_schedule
+
+    torch.manual_seed(seed)
+    in_chans = 1 if x_train.ndim == 3 or x_train.shape[-1] == 1 else 3
+    model = classifier(arch, num_classes, in_chans=in_chans)
+    sched = rmsprop_schedule(epochs, batch_size=batch_size) if schedule == "rmsprop" else \
+        train.fast_schedule(epochs, batch_size=batch_size)
+    side = x_train.shape[1]
+    res = train.fit(model, (x_train, y_train), (x_test, y_test), schedule=sched,
+                    augment=train.Augment(pad=max(1, side // 8), flip=True), seed=seed,
+                    checkpoint_dir=checkpoint_dir, progress=progress, desc=tag or "train", tag=tag)
+    t0 = time.perf_counter()
+    acc = train.evaluate(res.model, x_test, y_test, normalization=res.normalization)
+    ms = 1e3 * (time.perf_counter() - t0) / max(1, len(x_test))
+    return {"accuracy": 100.0 * acc, "eval_ms_per_image": ms, "train_images_per_s": res.images_per_s,
+            "epochs": epochs}
+
+
+def pixel_encrypt(x_train, x_test, out_size: int, seed: int):
+    """The previous chapter's pixel-based cipher (neg-pos + colour shuffle) on images stretched to
+    ``out_size``, one key for the data set (as Ko et al. ran it)."""
+    from ppstudy.ciphers import pixel
+
+    a, b = resize_batch(x_train, out_size), resize_batch(x_test, out_size)
+    key = pixel.keygen(a.shape[1:], seed=seed)
+    return pixel.encrypt(a, key), pixel.encrypt(b, key)
+
+
+# --------------------------------------------------------------------------- security
+def security_rows(images, key, settings: deid.Settings, *, workers=1) -> tuple[list[dict], dict]:
+    """How much of the original each image still shows: SSIM/L2 to the original (at the output size) of
+    the de-identified image, of the raster-only resize-back, and of the leaked-SVG inversions."""
+    from ppstudy import attacks as A
+
+    ref = resize_batch(images, settings.out_size)
+    vec = deid.vector_images(images, settings, workers=workers)
+    dei = deid.deidentify(images, key, settings, workers=workers)
+    back = A.resize_back(dei, settings.size)
+    rank = A.svg_leak_attack(images, key, settings, method="rank")
+    lin = A.svg_leak_attack(images, key, settings, method="linear")
+    poly = deid.Settings(size=settings.size, out_size=settings.out_size, mode="polygon", path_precision=0,
+                         density=settings.density)
+    pvec = deid.vector_images(images, poly, workers=workers)
+    prank = A.svg_leak_attack(images, key, poly, method="rank")
+    pdei = deid.deidentify(images, key, poly, workers=workers)
+    rows = []
+    for name, imgs, extra, vref in (
+            ("polygon trace, vectorized (no OPE)", pvec, {}, pvec),
+            ("polygon trace, de-identified", pdei, {}, pvec),
+            ("polygon trace, leaked SVG: rank inversion (no key)", prank["images"], prank, pvec)):
+        rows.append({"image compared with the original": name,
+                     "measured SSIM": float(M.ssim_images(ref, imgs).mean()),
+                     "measured SSIM to the vectorized image": float(M.ssim_images(vref, imgs).mean()),
+                     "measured L2norm": float(M.l2norm_images(ref, imgs).mean()),
+                     "measured coordinate MAE (px)": extra.get("coord_mae"),
+                     "measured coordinates recovered exactly (%)": 100 * extra["coord_exact"] if extra else None})
+    rows_spline = []
+    for name, imgs, extra in (("vectorized (no OPE): upper bound", vec, {}),
+                              ("de-identified image as released", dei, {}),
+                              ("raster only: resize back to the traced size", back, {}),
+                              ("leaked SVG: rank inversion (no key)", rank["images"], rank),
+                              ("leaked SVG: linear inversion (no key)", lin["images"], lin)):
+        rows_spline.append({"image compared with the original": name,
+                            "measured SSIM": float(M.ssim_images(ref, imgs).mean()),
+                            "measured SSIM to the vectorized image": float(M.ssim_images(vec, imgs).mean()),
+                            "measured L2norm": float(M.l2norm_images(ref, imgs).mean()),
+                            "measured coordinate MAE (px)": extra.get("coord_mae"),
+                            "measured coordinates recovered exactly (%)": 100 * extra["coord_exact"] if extra else None})
+    return rows_spline + rows, {"original": ref[:6], "deid": dei[:6], "back": back[:6], "rank": prank["images"][:6]}
+
+
+# --------------------------------------------------------------------------- arrays + figures
+def save_arrays(run_dir, name: str, arrays: dict) -> Path:
+    path = Path(run_dir) / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
+    return path
+
+
+def _arrays(run_dir, name):
+    path = Path(run_dir) / f"{name}.npz"
+    if not path.exists():
+        raise InputError(f"{path} is missing: run the chapter first")
+    return np.load(path)
+
+
+def _show(ax, img):
+    img = np.squeeze(img)
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def fig9_examples(manifest: dict, run_dir):
+    """Fig. 9 style: originals, vectorized, de-identified (RGB) and the gray pair (Fig. 12)."""
+    import matplotlib.pyplot as plt
+
+    a = _arrays(run_dir, "fig9")
+    rows = [("original", "(a) original"), ("vector", "(b) vectorized"), ("deid", "(c) de-identified"),
+            ("gray_original", "gray original"), ("gray_deid", "gray de-identified")]
+    rows = [r for r in rows if r[0] in a.files]
+    n = a["original"].shape[0]
+    fig, ax = plt.subplots(len(rows), n, figsize=(1.5 * n + 1, 1.6 * len(rows)), squeeze=False)
+    for i, (k, label) in enumerate(rows):
+        for j in range(n):
+            _show(ax[i, j], a[k][j])
+        ax[i, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def fig_table2(manifest: dict, run_dir):
+    """Table 2's indices against the image size: this run (solid) and the paper (dashed)."""
+    import matplotlib.pyplot as plt
+
+    t = manifest["tables"]["table2"]
+    sizes = [int(r["size"].split("x")[0]) for r in t["rows"]]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    for c, col in zip(TABLE2_COLUMNS, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        tgt = ax[0] if c in ("SSIM_vec", "SSIM_dei", "L2norm_dei") else ax[1]
+        tgt.plot(sizes, [r[f"measured {c}"] for r in t["rows"]], "o-", color=col, label=f"{c} (this run)")
+        ps = [(s, r[f"paper {c}"]) for s, r in zip(sizes, t["rows"]) if r[f"paper {c}"] is not None]
+        if ps:
+            tgt.plot(*zip(*ps), "x--", color=col, alpha=0.7, label=f"{c} (paper)")
+    for a_, title in zip(ax, ("similarity and distance", "combined indices (lower = 'better' for the paper)")):
+        a_.set_xlabel("size before vectorization (pixels)")
+        a_.set_title(title)
+        a_.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def fig_warp(manifest: dict, run_dir):
+    """Where a coordinate of the 50x50 trace lands in the 224x224 output: OPE vs a plain rescale."""
+    import matplotlib.pyplot as plt
+
+    a = _arrays(run_dir, "warp")
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax[0].plot(a["x"], a["linear"], "k--", label="plain rescale")
+    ax[0].plot(a["x"], a["landed"], "-", label="position OPE + rescale")
+    ax[0].set_xlabel("coordinate in the trace")
+    ax[0].set_ylabel("pixel in the output")
+    ax[0].legend()
+    ax[1].plot(a["x"], a["landed"] - a["linear"], ".-")
+    ax[1].set_xlabel("coordinate in the trace")
+    ax[1].set_ylabel("displacement (output pixels)")
+    ax[1].set_title("what the OPE step moves")
+    fig.tight_layout()
+    return fig
+
+
+def fig_attack(manifest: dict, run_dir):
+    import matplotlib.pyplot as plt
+
+    a = _arrays(run_dir, "attack")
+    rows = [("original", "original"), ("deid", "de-identified"), ("back", "resize back\n(raster only)"),
+            ("rank", "rank inversion of a\nleaked polygon SVG")]
+    n = a["original"].shape[0]
+    fig, ax = plt.subplots(len(rows), n, figsize=(1.5 * n + 1.2, 1.6 * len(rows)), squeeze=False)
+    for i, (k, label) in enumerate(rows):
+        for j in range(n):
+            _show(ax[i, j], a[k][j])
+        ax[i, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {
+    "fig9_examples": fig9_examples,
+    "fig_table2": fig_table2,
+    "fig_warp": fig_warp,
+    "fig_attack": fig_attack,
+}

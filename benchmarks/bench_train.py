@@ -2,7 +2,7 @@
 batch 128 on 32x32 images encrypted on the device by the pixel cipher, for a few steps. CPU here; the
 same script runs on a GPU (AMP + channels_last switch on automatically). Prints figures only.
 
-    .venv/bin/python benchmarks/bench_train.py [--steps 5] [--width 64] [--device cpu]
+    .venv/bin/python benchmarks/bench_train.py [--steps 3] [--width 64] [--device cpu]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--width", type=int, nargs="*", default=[64, 16])
     ap.add_argument("--device", default=None)

@@ -9,6 +9,7 @@ pixel`` redraws them without retraining.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,11 +164,22 @@ def train_row(cfg: Config, placement: str, data, keys, *, schedule, width: int, 
     xtr, ytr, xte, yte, names = data[:5]
     dev = train._device(device or None)
     model = make_model(cfg, len(names), width, seed)
-    ck = str(Path(checkpoint_dir) / f"{cfg.name}_{placement}") if checkpoint_dir else None
+    # checkpoints live in a directory named by everything that determines the run (data, key, schedule,
+    # model), so a rerun with other parameters starts afresh instead of refusing a foreign checkpoint
+    h = hashlib.sha256()
+    for part in (xtr, ytr, xte, yte):
+        h.update(np.ascontiguousarray(part).tobytes())
+    key = keys.get(cfg.cipher)
+    for attr in ("gather", "mask"):
+        if key is not None and hasattr(key, attr):
+            h.update(np.ascontiguousarray(getattr(key, attr)).tobytes())
+    h.update(repr((cfg, placement, schedule.name, schedule.describe, width, seed)).encode())
+    run_id = h.hexdigest()[:12]
+    ck = str(Path(checkpoint_dir) / f"{cfg.name}_{placement}_{run_id}") if checkpoint_dir else None
     res = train.fit(model, (xtr, ytr), (xte, yte), schedule=schedule,
                     transform=torch_transform(cfg.cipher, keys, dev), augment=train.Augment(pad=4, flip=True),
                     augment_before_transform=(placement == "client"), seed=seed, device=dev, checkpoint_dir=ck,
-                    progress=progress, desc=f"{cfg.name}/{placement}", tag=f"pixel:{cfg.name}:{placement}")
+                    progress=progress, desc=f"{cfg.name}/{placement}", tag=f"pixel:{run_id}")
     return {"config": cfg.name, "placement": placement, "accuracy": 100.0 * res.test_acc,
             "best_accuracy": 100.0 * max(h["test_acc"] for h in res.history),
             "images_per_s": res.images_per_s, "train_seconds": res.train_seconds,

@@ -102,3 +102,16 @@ def test_bad_input():
         pixel.PixelKey((1, 1, 3), (2, 3), np.zeros((1, 1, 3), bool), np.array([[6]]))
     with pytest.raises(InputError, match="steps"):
         pixel.PixelKey((1, 1, 3), (3,), np.zeros((1, 1, 3), bool), np.array([[0]]))
+
+
+def test_study_device_transforms_equal_the_numpy_ciphers():
+    from ppstudy.studies import pixel as study
+
+    keys = study.make_keys((32, 32, 3), seed=1)
+    x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    for cipher in ("pixel2", "pixel23", "tanaka", "etc", "chaotic"):
+        y = study.encrypt_numpy(cipher, x, keys)
+        yt = study.torch_transform(cipher, keys)(xt).numpy().transpose(0, 2, 3, 1)
+        assert np.array_equal(yt, y), cipher
+    assert study.torch_transform("none", keys) is None

@@ -259,6 +259,7 @@ def fig4_examples(manifest: dict, run_dir: Path):
 def fig_training_curves(manifest: dict, run_dir: Path):
     """Test accuracy per epoch of every trained row (cloud and client augmentation)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     runs = manifest["values"].get("training_runs", [])
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
@@ -270,6 +271,7 @@ def fig_training_curves(manifest: dict, run_dir: Path):
             ax.plot([e["epoch"] for e in h], [100 * e["test_acc"] for e in h], marker="o", ms=3,
                     label=CONFIGS[r["config"]].label)
         ax.set_title(f"augmentation in the {placement}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.legend(fontsize=6)
     axes[0].set_ylabel("test accuracy (%)")

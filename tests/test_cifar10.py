@@ -90,3 +90,13 @@ def test_smoke_dataset():
     assert np.array_equal(a[0], xtr)
     with pytest.raises(InputError):
         cifar10.smoke_dataset(0)
+
+
+def test_study_loads_cifar10_subsets(cache):
+    from ppstudy.studies import pixel as study
+
+    xtr, ytr, xte, yte, names, desc = study.load_data("cifar10", 7, 2, 0)
+    assert xtr.shape == (7, 32, 32, 3) and xte.shape == (2, 32, 32, 3) and names == cifar10.CLASSES
+    assert "CIFAR-10" in desc
+    with pytest.raises(InputError):
+        study.load_data("mnist", 1, 1, 0)

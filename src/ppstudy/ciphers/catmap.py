@@ -153,7 +153,7 @@ def keygen(shape, *, mode: str = "tile", tile: int = 32, seed=None) -> CatMapKey
         raise InputError(f"cat map: canvas must be square, got {h}x{w}")
     if n < 3 or h % n:
         raise InputError(f"cat map: tile {n} must be >= 3 and divide the canvas side {h}")
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
     while True:
         a, b = (int(v) for v in rng.integers(1, n, size=2))
         p = period(a, b, n)

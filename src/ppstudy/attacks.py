@@ -275,15 +275,18 @@ class MultisetMatcher:
         return (self.distance(originals, encoded) <= self.threshold).astype(np.int64)
 
 
-def recover_catmap(originals: np.ndarray, encoded: np.ndarray, tile: int, *, candidates: int = 4):
+def recover_catmap(originals: np.ndarray, encoded: np.ndarray, tile: int, *, candidates: int = 4,
+                   max_candidates: int = 64, verify_pairs: int = 4):
     """Known-plaintext attack on the cat map: recover its effective matrix ``A = M(a, b)^k mod tile``.
 
     The map is linear: the pixel at tile-local ``(1, 0)`` moves to ``A[:, 0]`` and the one at ``(0, 1)``
     to ``A[:, 1]``. For each of these two positions, every candidate destination is scored by how well
     the encoded values there agree with the originals' values across all tiles, channels and pairs
     (mean absolute difference, so it tolerates re-encoded or slightly different originals); the best
-    ``candidates`` of each are combined, those with determinant 1 are checked by decrypting all pairs,
-    and the best is returned. Returns ``(matrix, mean_abs_error_after_inversion)``.
+    ``candidates`` of each (all tied best ones, up to ``max_candidates``, where flat image regions make
+    several destinations agree equally well) are combined, those with determinant 1 are checked by
+    decrypting the first ``verify_pairs`` pairs, and the best is returned.
+    Returns ``(matrix, mean_abs_error_after_inversion)`` (the error over all pairs).
     """
     from ppstudy.ciphers import catmap
 
@@ -294,22 +297,26 @@ def recover_catmap(originals: np.ndarray, encoded: np.ndarray, tile: int, *, can
     cols = []
     for p in (1 * tile + 0, 0 * tile + 1):  # local (1, 0) and (0, 1), flat r * tile + c
         cost = np.abs(e - o[..., p:p + 1]).mean(axis=(0, 1, 2))  # over pairs, tiles, channels -> t^2
-        best = np.argsort(cost, kind="stable")[:candidates]
+        order = np.argsort(cost, kind="stable")
+        ties = int(np.sum(cost <= cost[order[0]] + 1e-9))
+        best = order[:min(max(candidates, ties), max_candidates)]
         cols.append([divmod(int(q), tile) for q in best])
     shape = originals.shape[1:3]
+    vo, ve = originals[:verify_pairs], encoded[:verify_pairs]
     best_m, best_err = None, np.inf
     for r0, c0 in cols[0]:
         for r1, c1 in cols[1]:
             m = (r0, r1, c0, c1)  # columns: A (1,0)^T = (r0, c0), A (0,1)^T = (r1, c1)
             if (m[0] * m[3] - m[1] * m[2]) % tile != 1 % tile:
                 continue
-            dec = catmap.apply_matrix(encoded, shape, tile, m, inverse=True)
-            err = float(np.abs(dec.astype(np.int16) - originals).mean())
+            dec = catmap.apply_matrix(ve, shape, tile, m, inverse=True)
+            err = float(np.abs(dec.astype(np.int16) - vo).mean())
             if err < best_err:
                 best_m, best_err = m, err
     if best_m is None:
         raise InputError("recover_catmap: no invertible candidate map; are these cat-map pairs with this tile?")
-    return best_m, best_err
+    dec = catmap.apply_matrix(encoded, shape, tile, best_m, inverse=True)
+    return best_m, float(np.abs(dec.astype(np.int16) - originals).mean())
 
 
 def equivalent_key(matrix, shape, tile: int, *, max_iterations: int | None = None):

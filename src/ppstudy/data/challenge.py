@@ -166,13 +166,13 @@ def _test_pairing(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
 
     Non-matching partners are a derangement of the non-matching half, so every encoded image is used once.
     """
+    n_pos = n // 2
+    if n - n_pos == 1:  # a single non-match cannot be deranged within itself: use two
+        n_pos = n - 2
     labels = np.zeros(n, np.int64)
-    labels[rng.permutation(n)[: (n + 1) // 2]] = 1
+    labels[rng.permutation(n)[:n_pos]] = 1
     partner = np.arange(n)
     neg = np.flatnonzero(labels == 0)
-    if len(neg) == 1:  # a single non-match cannot be deranged within itself: borrow a matching one
-        labels[neg[0]] = 1
-        neg = np.array([], np.int64)
     if len(neg):
         shift = rng.permutation(len(neg))
         # a random cyclic derangement: partner[neg[shift[i]]] = neg[shift[i+1]]

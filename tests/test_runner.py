@@ -57,7 +57,7 @@ def test_run_writes_manifest_and_notebook(tiny_root):
     assert m["values"]["python"] == sys.executable
     nb = nbformat.read(out / "etc.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and str(out) in injected[0].source and ".partial" not in injected[0].source
+    assert injected and 'run_dir = "runs/etc/smoke"' in injected[0].source and ".partial" not in injected[0].source
 
 
 def test_failed_run_keeps_last_good_run(tiny_root):

@@ -71,14 +71,17 @@ def _swap_in(staging: Path, final: Path) -> None:
         shutil.rmtree(old)
 
 
-def _fix_injected_paths(nb_path: Path, staging: Path, final: Path) -> None:
-    """The executed notebook shows the final run directory, not the staging one it ran in."""
+def _fix_injected_paths(nb_path: Path, staging: Path, final: Path, root: Path) -> None:
+    """The executed notebook shows the final run directory (relative to the checkout when inside it),
+    not the staging directory it ran in."""
     import nbformat
+
+    shown = os.path.relpath(final, root) if final.is_relative_to(root) else str(final)
 
     nb = nbformat.read(nb_path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code" and "injected-parameters" in cell.metadata.get("tags", []):
-            cell.source = cell.source.replace(str(staging), str(final))
+            cell.source = cell.source.replace(str(staging), shown)
     nbformat.write(nb, nb_path)
 
 
@@ -128,7 +131,7 @@ def run(chapter: str, profile: str = "smoke", overrides: dict[str, Any] | None =
             shutil.rmtree(failed)
         os.replace(staging, failed)
         raise PPStudyError(f"chapter {chapter} [{profile}] ran but wrote no {RESULTS_FILE} (see {failed})")
-    _fix_injected_paths(out_nb, staging, final)
+    _fix_injected_paths(out_nb, staging, final, root)
     _swap_in(staging, final)
     # The manifest records where it ran only through the final path.
     (final / "wall_time_s.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy.ciphers._common import gather_xor, image_shape
 
 BURN_IN = 1000
 RC4_DROP = 3072
@@ -62,16 +63,6 @@ def rc4_keystream(key: bytes, n: int, drop: int = RC4_DROP) -> np.ndarray:
     return np.frombuffer(bytes(out), np.uint8).copy()
 
 
-def _as_shape(shape):
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"image shape must be (H, W) or (H, W, C), got {shape!r}") from None
-    if len(shape) == 2:
-        shape = (*shape, 1)
-    if len(shape) != 3 or min(shape) < 1:
-        raise InputError(f"image shape must be (H, W) or (H, W, C) with positive sizes, got {shape!r}")
-    return shape
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +78,7 @@ class ChaoticKey:
     inverse: np.ndarray = field(repr=False, init=False)
 
     def __post_init__(self):
-        shape = _as_shape(self.shape)
+        shape = image_shape(self.shape)
         h, w, c = shape
         pix = np.argsort(logistic_sequence(self.x0, self.mu, h * w), kind="stable")
         gather = (pix[:, None] * c + np.arange(c)[None]).reshape(-1)
@@ -103,7 +94,7 @@ class ChaoticKey:
 
 def keygen(shape, *, seed: int | np.random.SeedSequence | None = None) -> ChaoticKey:
     """A random key: ``x0`` in (0, 1), ``mu`` in (3.99, 4) and a 16-byte RC4 key."""
-    shape = _as_shape(shape)
+    shape = image_shape(shape)
     rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
     x0 = float(rng.uniform(0.01, 0.99))
     mu = float(rng.uniform(3.99, 4.0))
@@ -125,25 +116,18 @@ def _batch(x, key, what):
     raise InputError(f"{what}: shape {x.shape} does not fit the key, made for images of shape {shape}")
 
 
-def _gather_xor(xf, index, mask, chunk=2048):
-    out = np.empty_like(xf)
-    for i in range(0, xf.shape[0], chunk):
-        o = out[i:i + chunk]
-        np.take(xf[i:i + chunk], index, axis=1, out=o, mode="clip")  # a checked permutation: clip never clips
-        np.bitwise_xor(o, mask, out=o)
-    return out
 
 
 def encrypt(x: np.ndarray, key: ChaoticKey) -> np.ndarray:
     """Encrypt uint8 images of the key's shape (single or batch)."""
     xf, shp = _batch(x, key, "images")
-    return _gather_xor(xf, key.gather, key.mask).reshape(shp)
+    return gather_xor(xf, key.gather, key.mask).reshape(shp)
 
 
 def decrypt(y: np.ndarray, key: ChaoticKey) -> np.ndarray:
     """Exact inverse of :func:`encrypt`."""
     yf, shp = _batch(y, key, "cipher images")
-    return _gather_xor(yf, key.inverse, key.mask[key.inverse]).reshape(shp)
+    return gather_xor(yf, key.inverse, key.mask[key.inverse]).reshape(shp)
 
 
 def key_space(rc4_key_bytes: int = 16, float_bits: int = 52) -> int:

@@ -33,6 +33,7 @@ from typing import Any, Hashable, Iterable, Sequence
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy.ciphers._common import gather_xor, image_shape
 
 #: the encryption steps in the order they are applied
 STEPS: tuple[str, ...] = ("scramble", "rotate", "negpos", "shuffle")
@@ -41,16 +42,6 @@ STEPS: tuple[str, ...] = ("scramble", "rotate", "negpos", "shuffle")
 N_ROTATIONS = 8
 
 
-def _as_shape(shape) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"image shape must be (H, W) or (H, W, C), got {shape!r}") from None
-    if len(shape) == 2:
-        shape = (*shape, 1)
-    if len(shape) != 3 or min(shape) < 1:
-        raise InputError(f"image shape must be (H, W) or (H, W, C) with positive sizes, got {shape!r}")
-    return shape  # type: ignore[return-value]
 
 
 def _as_steps(steps) -> tuple[str, ...]:
@@ -76,7 +67,7 @@ def _check_block(shape: tuple[int, int, int], block) -> int:
 def work_shape(shape, grayscale: bool = False) -> tuple[int, int, int]:
     """The shape the block steps act on (and the ciphertext's shape): ``(H, W, C)``, or ``(H, C*W, 1)``
     for the grayscale-based variant."""
-    h, w, c = _as_shape(shape)
+    h, w, c = image_shape(shape)
     return (h, c * w, 1) if grayscale else (h, w, c)
 
 
@@ -123,7 +114,7 @@ class EtCKey:
     inverse_mask: np.ndarray = field(repr=False, init=False)
 
     def __post_init__(self):
-        shape = _as_shape(self.shape)
+        shape = image_shape(self.shape)
         block = _check_block(shape, self.block)
         steps = _as_steps(self.steps)
         ws = work_shape(shape, self.grayscale)
@@ -210,7 +201,7 @@ def keygen(shape, block: int = 8, *, seed: int | np.random.SeedSequence | None =
     ``seed=None`` draws the key from OS entropy (``numpy.random.SeedSequence``); an int gives a
     reproducible key. ``grayscale=True`` selects the grayscale-based variant.
     """
-    shape = _as_shape(shape)
+    shape = image_shape(shape)
     block = _check_block(shape, block)
     steps = _as_steps(steps)
     ws = work_shape(shape, grayscale)
@@ -252,11 +243,7 @@ def _batch(x, shape: tuple[int, int, int], what: str) -> tuple[np.ndarray, int |
 
 
 def _apply(xf: np.ndarray, index: np.ndarray, mask: np.ndarray, any_mask: bool) -> np.ndarray:
-    out = np.empty_like(xf)
-    np.take(xf, index, axis=1, out=out, mode="clip")  # index is a checked permutation: clip never clips
-    if any_mask:
-        np.bitwise_xor(out, mask, out=out)  # uint8: v ^ 255 == 255 - v
-    return out
+    return gather_xor(xf, index, mask if any_mask else None)
 
 
 def _check_key(key) -> EtCKey:
@@ -319,7 +306,7 @@ def key_space(shape, block: int = 8, *, steps: Sequence[str] = STEPS, grayscale:
     the block symmetries are all the identity (factor 1). This equals a brute-force count of distinct
     ``(perm, flip)`` maps (see the tests).
     """
-    shape = _as_shape(shape)
+    shape = image_shape(shape)
     block = _check_block(shape, block)
     steps = _as_steps(steps)
     ws = work_shape(shape, grayscale)

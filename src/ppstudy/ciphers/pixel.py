@@ -22,22 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy.ciphers._common import gather_xor, image_shape
 
 #: Table 1: random integer -> which plain component goes to output R, G, B (0 = R, 1 = G, 2 = B)
 TABLE1 = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]], dtype=np.int64)
 _TABLE1_INV = np.argsort(TABLE1, axis=1)
 
 
-def _as_shape(shape) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"image shape must be (H, W, 3), got {shape!r}") from None
-    if len(shape) == 2:
-        shape = (*shape, 3)
-    if len(shape) != 3 or shape[2] != 3 or min(shape) < 1:
-        raise InputError(f"pixel-based encryption needs colour images of shape (H, W, 3), got {shape!r}")
-    return shape  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +48,7 @@ class PixelKey:
     inverse: np.ndarray = field(repr=False, init=False)
 
     def __post_init__(self):
-        shape = _as_shape(self.shape)
+        shape = image_shape(self.shape, colour="pixel-based encryption")
         if self.steps not in ((2,), (2, 3)):
             raise InputError(f"steps must be (2,) or (2, 3), got {self.steps!r}")
         negpos = np.asarray(self.negpos)
@@ -93,7 +84,7 @@ def keygen(shape, *, seed: int | np.random.SeedSequence | None = None, shuffle: 
 
     ``seed=None`` draws from OS entropy through ``numpy.random.SeedSequence``.
     """
-    shape = _as_shape(shape)
+    shape = image_shape(shape, colour="pixel-based encryption")
     rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
     negpos = rng.integers(0, 2, shape).astype(bool)
     sh = rng.integers(0, 6, shape[:2]) if shuffle else np.zeros(shape[:2], np.int64)
@@ -115,19 +106,12 @@ def _check(x, key, what):
                      f"(one image or a batch N x {' x '.join(map(str, key.shape))})")
 
 
-def _gather_xor(xf, index, mask, chunk=2048):
-    out = np.empty_like(xf)
-    for i in range(0, xf.shape[0], chunk):  # loop over chunks of images (cache-sized), not pixels
-        o = out[i:i + chunk]
-        np.take(xf[i:i + chunk], index, axis=1, out=o, mode="clip")  # a checked permutation: clip never clips
-        np.bitwise_xor(o, mask, out=o)
-    return out
 
 
 def encrypt(x: np.ndarray, key: PixelKey) -> np.ndarray:
     """Encrypt a uint8 image (H, W, 3) or batch (N, H, W, 3) with ``key``."""
     xf, n = _check(x, key, "images")
-    out = np.bitwise_xor(xf, key.mask) if key.steps == (2,) else _gather_xor(xf, key.gather, key.mask)
+    out = np.bitwise_xor(xf, key.mask) if key.steps == (2,) else gather_xor(xf, key.gather, key.mask)
     return out.reshape(key.shape if n is None else (n, *key.shape))
 
 
@@ -137,20 +121,20 @@ def decrypt(y: np.ndarray, key: PixelKey) -> np.ndarray:
     if key.steps == (2,):
         out = np.bitwise_xor(yf, key.mask)
     else:  # x[gather[j]] = y[j] ^ mask[j]
-        out = _gather_xor(yf, key.inverse, key.mask[key.inverse])
+        out = gather_xor(yf, key.inverse, key.mask[key.inverse])
     return out.reshape(key.shape if n is None else (n, *key.shape))
 
 
 def key_space(shape, *, shuffle: bool = True) -> int:
     """``N(n) = 2^{3n} * 6^n`` (Eq. 4) for ``n = H * W`` pixels; ``2^{3n}`` for step 2 only (exact int)."""
-    h, w, _ = _as_shape(shape)
+    h, w, _ = image_shape(shape, colour="pixel-based encryption")
     n = h * w
     return 2 ** (3 * n) * (6 ** n if shuffle else 1)
 
 
 def key_space_log2(shape, *, shuffle: bool = True) -> float:
     """``log2 N(n) = 3n + n log2 6`` (``3n`` for step 2 only)."""
-    h, w, _ = _as_shape(shape)
+    h, w, _ = image_shape(shape, colour="pixel-based encryption")
     n = h * w
     return 3 * n + (n * math.log2(6) if shuffle else 0.0)
 

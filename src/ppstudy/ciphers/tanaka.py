@@ -25,19 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy.ciphers._common import image_shape
 
 CHANNELS = ("R_hi", "G_hi", "B_hi", "R_lo", "G_lo", "B_lo")
 
 
 def _as_shape(shape, block) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"image shape must be (H, W, 3), got {shape!r}") from None
-    if len(shape) == 2:
-        shape = (*shape, 3)
-    if len(shape) != 3 or shape[2] != 3 or min(shape) < 1:
-        raise InputError(f"Tanaka's encryption needs colour images of shape (H, W, 3), got {shape!r}")
+    shape = image_shape(shape, colour="Tanaka's encryption")
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
         raise InputError(f"block size must be a positive integer, got {block!r}")
     if shape[0] % block or shape[1] % block:

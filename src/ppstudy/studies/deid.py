@@ -13,7 +13,7 @@ import numpy as np
 
 from ppstudy import InputError
 from ppstudy import metrics as M
-from ppstudy.ciphers import deid, ope
+from ppstudy.ciphers import deid
 
 # --------------------------------------------------------------------------- the paper's numbers
 #: Table 2: size -> (SSIM_Vec, SSIM_Dei, SSIM_Pos, L2norm_Dei, DI, SDIM), means over 10,000 CIFAR-10 test images

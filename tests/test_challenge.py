@@ -143,3 +143,11 @@ def test_bfv_subtask(tmp_path):
     f.write_bytes(bytes(raw))
     with pytest.raises(InputError, match="corrupt"):
         ch.read_split(tmp_path, 3, "test")
+
+
+def test_memorisation_baseline_shows_the_split_leak():
+    from ppstudy.studies.cup import memorisation_baseline
+
+    # a validation pair's partner (same original) is in the training part with probability ~0.8
+    acc = memorisation_baseline(10000, 0)
+    assert 0.87 < acc < 0.92

@@ -55,3 +55,25 @@ def save_figure(fig, out_dir: str | Path, name: str) -> dict[str, Path]:
         fig.savefig(paths["png"], bbox_inches="tight", metadata={"Software": None})
         fig.savefig(paths["svg"], bbox_inches="tight", metadata={"Date": None, "Creator": None})
     return paths
+
+
+def show_image(ax, img) -> None:
+    """Show a uint8 image (gray or colour) at its true intensities, without axes."""
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def image_grid(rows: list[tuple[str, "object"]], *, cell: float = 1.5, label_width: float = 1.0):
+    """A figure with one row per ``(label, images)`` pair (``images`` indexable, same count per row)."""
+    import matplotlib.pyplot as plt
+
+    n = len(rows[0][1])
+    fig, ax = plt.subplots(len(rows), n, figsize=(cell * n + label_width, (cell + 0.1) * len(rows)), squeeze=False)
+    for i, (label, images) in enumerate(rows):
+        for j in range(n):
+            show_image(ax[i, j], images[j])
+        ax[i, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig

@@ -14,6 +14,7 @@ import numpy as np
 from ppstudy import InputError
 from ppstudy import metrics as M
 from ppstudy.ciphers import deid
+from ppstudy.plots import image_grid
 
 # --------------------------------------------------------------------------- the paper's numbers
 #: Table 2: size -> (SSIM_Vec, SSIM_Dei, SSIM_Pos, L2norm_Dei, DI, SDIM), means over 10,000 CIFAR-10 test images
@@ -216,29 +217,15 @@ def _arrays(run_dir, name):
     return np.load(path)
 
 
-def _show(ax, img):
-    img = np.squeeze(img)
-    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def fig9_examples(manifest: dict, run_dir):
     """Fig. 9 style: originals, vectorized, de-identified (RGB) and the gray pair (Fig. 12)."""
-    import matplotlib.pyplot as plt
 
     a = _arrays(run_dir, "fig9")
     rows = [("original", "(a) original"), ("vector", "(b) vectorized"), ("deid", "(c) de-identified"),
             ("gray_original", "gray original"), ("gray_deid", "gray de-identified")]
-    rows = [r for r in rows if r[0] in a.files]
-    n = a["original"].shape[0]
-    fig, ax = plt.subplots(len(rows), n, figsize=(1.5 * n + 1, 1.6 * len(rows)), squeeze=False)
-    for i, (k, label) in enumerate(rows):
-        for j in range(n):
-            _show(ax[i, j], a[k][j])
-        ax[i, 0].set_ylabel(label, rotation=0, ha="right", va="center")
-    fig.tight_layout()
-    return fig
+    return image_grid([(label, [np.squeeze(im) for im in a[k]]) for k, label in rows if k in a.files])
 
 
 def fig_table2(manifest: dict, run_dir):
@@ -282,19 +269,11 @@ def fig_warp(manifest: dict, run_dir):
 
 
 def fig_attack(manifest: dict, run_dir):
-    import matplotlib.pyplot as plt
 
     a = _arrays(run_dir, "attack")
     rows = [("original", "original"), ("deid", "de-identified"), ("back", "resize back\n(raster only)"),
             ("rank", "rank inversion of a\nleaked polygon SVG")]
-    n = a["original"].shape[0]
-    fig, ax = plt.subplots(len(rows), n, figsize=(1.5 * n + 1.2, 1.6 * len(rows)), squeeze=False)
-    for i, (k, label) in enumerate(rows):
-        for j in range(n):
-            _show(ax[i, j], a[k][j])
-        ax[i, 0].set_ylabel(label, rotation=0, ha="right", va="center")
-    fig.tight_layout()
-    return fig
+    return image_grid([(label, [np.squeeze(im) for im in a[k]]) for k, label in rows], label_width=1.2)
 
 
 FIGURES = {

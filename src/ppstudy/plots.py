@@ -63,6 +63,8 @@ def show_image(ax, img) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
 
 
 def image_grid(rows: list[tuple[str, "object"]], *, cell: float = 1.5, label_width: float = 1.0):

@@ -23,8 +23,8 @@ def test_manifest_round_trip(tmp_path):
         pass
     df = run.table("t1", [{"ratio": "1/20", "paper": 0.02, "measured": np.float64(0.5)},
                           {"ratio": "1/40", "paper": None, "measured": math.nan}], caption="c")
-    assert list(df.columns) == ["ratio", "paper", "this run (smoke: toy)"]
-    assert df.attrs["caption"] == "c"
+    assert list(df.columns) == ["ratio", "paper", "this run (smoke)"]
+    assert df.attrs["caption"] == "c [this run (smoke): toy]"
     run.value("diff", np.float32(1e-12))
     run.save()
     m = load(tmp_path)

@@ -18,11 +18,13 @@ import platform
 import subprocess
 import time
 from contextlib import contextmanager
+from html import escape
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import pandas as pd
 
 from ppstudy import InputError
 
@@ -174,9 +176,8 @@ class Run:
 
 
 def measured_label(manifest: dict[str, Any]) -> str:
-    prof = manifest.get("profile", "?")
-    data = manifest.get("data") or ""
-    return f"this run ({prof}{': ' + data if data else ''})"
+    """Header of measured columns, e.g. ``this run (smoke)``; the data used is in the caption."""
+    return f"this run ({manifest.get('profile', '?')})"
 
 
 def load(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -189,15 +190,31 @@ def load(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise InputError(f"{path} is corrupt: {e}") from None
 
 
+class ResultTable(pd.DataFrame):
+    """A DataFrame whose HTML shows its caption (``attrs["caption"]``) above the table."""
+
+    @property
+    def _constructor(self):
+        return ResultTable
+
+    def _repr_html_(self):
+        html = super()._repr_html_()
+        cap = self.attrs.get("caption")
+        return f'<p class="ppstudy-caption"><strong>{escape(cap)}</strong></p>\n{html}' if cap else html
+
+
 def table_frame(manifest: dict[str, Any], name: str):
-    """A recorded table as a pandas DataFrame; the paper's columns are labelled as the paper's."""
-    import pandas as pd
+    """A recorded table as a pandas DataFrame; the paper's columns are labelled as the paper's.
+
+    In a notebook the table shows its caption (with the data the run used) above it.
+    """
+
 
     try:
         t = manifest["tables"][name]
     except KeyError:
         raise InputError(f"no table {name!r} in the results of {manifest.get('chapter')!r}") from None
-    df = pd.DataFrame(t["rows"], columns=t["columns"])
+    df = ResultTable(t["rows"], columns=t["columns"])
     label = measured_label(manifest)
     ren = {}
     for c in df.columns:
@@ -206,5 +223,6 @@ def table_frame(manifest: dict[str, Any], name: str):
         elif c.startswith("measured"):
             ren[c] = label + (f": {c[8:].strip(' _:')}" if c[8:].strip(" _:") else "")
     df = df.rename(columns=ren)
-    df.attrs["caption"] = t.get("caption", "")
+    data = manifest.get("data") or ""
+    df.attrs["caption"] = t.get("caption", "") + (f" [{label}: {data}]" if data else "")
     return df

@@ -434,28 +434,13 @@ def invert_ope_coordinates(values: np.ndarray, canvas: float, size: int, *, meth
 def invert_svg(svg: str, size: int, *, method: str = "rank") -> str:
     """Best-effort inversion of a leaked position-shifted SVG to a ``size`` x ``size`` SVG (no key)."""
     from ppstudy.ciphers import deid as _deid
-    import xml.etree.ElementTree as ET
 
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise InputError(f"size must be a positive integer, got {size!r}")
     root, paths, parsed, (w, h) = _svg_xy(svg)
     allxy = np.concatenate([xy for _, xy in parsed]) if parsed else np.zeros((0, 2))
     est = invert_ope_coordinates(allxy, max(w, h), int(size), method=method)
-    pos = 0
-    for el, (counts, xy) in zip(paths, parsed):
-        e = est[pos:pos + len(xy)].ravel()
-        pos += len(xy)
-        parts, j = [], 0
-        for cn in counts:
-            c, n = cn[0], int(cn[1:])
-            parts.append(c + (" " + " ".join(_deid._fmt(t) for t in e[j:j + n]) if n else ""))
-            j += n
-        el.set("d", " ".join(parts))
-        el.attrib.pop("transform", None)
-    root.set("width", str(int(size)))
-    root.set("height", str(int(size)))
-    ET.register_namespace("", _deid.SVG_NS)
-    return ET.tostring(root, encoding="unicode")
+    return _deid.rewrite_paths(root, paths, parsed, est, str(int(size)), str(int(size)))
 
 
 def svg_leak_attack(images: np.ndarray, key, settings, *, method: str = "rank") -> dict:

@@ -209,9 +209,16 @@ def pos_ope(svg: str, key: OPEKey) -> str:
                          f"range {key.in_range}")
     offset = float(_ope.encrypt(0, key)) if lo <= 0 <= hi else float(_ope.encrypt(lo, key))
     enc = _ope.encrypt_real(allxy, key) - offset  # one vectorised look-up for the whole image
+    ew, eh = enc[-1]
+    return rewrite_paths(root, paths, parsed, enc, _fmt(ew), _fmt(eh))
+
+
+def rewrite_paths(root, paths, parsed, xy_new: np.ndarray, width: str, height: str) -> str:
+    """Write new absolute coordinates into every path (in the order they were parsed) and the new canvas
+    size; any path ``transform`` was folded into the parsed coordinates and is dropped."""
     pos = 0
     for el, (counts, xy) in zip(paths, parsed):
-        e = enc[pos:pos + len(xy)].ravel()
+        e = xy_new[pos:pos + len(xy)].ravel()
         pos += len(xy)
         parts, j = [], 0
         for cn in counts:
@@ -219,11 +226,9 @@ def pos_ope(svg: str, key: OPEKey) -> str:
             parts.append(c + (" " + " ".join(_fmt(v) for v in e[j:j + n]) if n else ""))
             j += n
         el.set("d", " ".join(parts))
-        if "transform" in el.attrib:
-            del el.attrib["transform"]
-    ew, eh = enc[-1]
-    root.set("width", _fmt(ew))
-    root.set("height", _fmt(eh))
+        el.attrib.pop("transform", None)
+    root.set("width", width)
+    root.set("height", height)
     ET.register_namespace("", SVG_NS)
     return ET.tostring(root, encoding="unicode")
 

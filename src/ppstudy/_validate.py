@@ -7,16 +7,21 @@ import numpy as np
 from ppstudy import InputError
 
 
+def check_uint8(x, name: str = "images") -> None:
+    """Raise unless ``x`` is a uint8 numpy array (the contract of every cipher)."""
+    if not isinstance(x, np.ndarray):
+        raise InputError(f"{name}: expected a numpy array, got {type(x).__name__}")
+    if x.dtype != np.uint8:
+        raise InputError(f"{name}: expected dtype uint8, got {x.dtype}")
+
+
 def as_image_batch(x, *, name: str = "images", channels: tuple[int, ...] | None = None) -> tuple[np.ndarray, bool]:
     """Return ``(batch, was_single)`` for a uint8 image or batch.
 
     Accepts HxW, HxWxC or NxHxWxC uint8 arrays. A single image becomes a batch of one;
     ``was_single`` tells the caller to strip the batch axis again. Grayscale HxW becomes HxWx1.
     """
-    if not isinstance(x, np.ndarray):
-        raise InputError(f"{name}: expected a numpy array, got {type(x).__name__}")
-    if x.dtype != np.uint8:
-        raise InputError(f"{name}: expected dtype uint8, got {x.dtype}")
+    check_uint8(x, name)
     single = False
     if x.ndim == 2:
         x, single = x[None, :, :, None], True

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy._validate import check_uint8
 from ppstudy.ciphers._common import gather_xor, image_shape
 
 BURN_IN = 1000
@@ -104,10 +105,7 @@ def keygen(shape, *, seed: int | np.random.SeedSequence | None = None) -> Chaoti
 def _batch(x, key, what):
     if not isinstance(key, ChaoticKey):
         raise InputError(f"expected a ChaoticKey, got {type(key).__name__}")
-    if not isinstance(x, np.ndarray):
-        raise InputError(f"{what}: expected a numpy array, got {type(x).__name__}")
-    if x.dtype != np.uint8:
-        raise InputError(f"{what}: expected dtype uint8, got {x.dtype}")
+    check_uint8(x, what)
     shape = key.shape
     if x.shape == shape or (shape[2] == 1 and x.shape == shape[:2]):
         return x.reshape(1, -1), x.shape

@@ -33,6 +33,7 @@ from typing import Any, Hashable, Iterable, Sequence
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy._validate import check_uint8
 from ppstudy.ciphers._common import gather_xor, image_shape
 
 #: the encryption steps in the order they are applied
@@ -222,10 +223,7 @@ def keygen(shape, block: int = 8, *, seed: int | np.random.SeedSequence | None =
 
 def _batch(x, shape: tuple[int, int, int], what: str) -> tuple[np.ndarray, int | None, bool]:
     """Return ``(x as N x D, N or None for a single image, channel-less input?)``."""
-    if not isinstance(x, np.ndarray):
-        raise InputError(f"{what}: expected a numpy array, got {type(x).__name__}")
-    if x.dtype != np.uint8:
-        raise InputError(f"{what}: expected dtype uint8, got {x.dtype}")
+    check_uint8(x, what)
     h, w, c = shape
     if x.shape == shape:
         n, flat = None, False

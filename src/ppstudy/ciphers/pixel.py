@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy._validate import check_uint8
 from ppstudy.ciphers._common import gather_xor, image_shape
 
 #: Table 1: random integer -> which plain component goes to output R, G, B (0 = R, 1 = G, 2 = B)
@@ -94,10 +95,7 @@ def keygen(shape, *, seed: int | np.random.SeedSequence | None = None, shuffle: 
 def _check(x, key, what):
     if not isinstance(key, PixelKey):
         raise InputError(f"expected a PixelKey, got {type(key).__name__}")
-    if not isinstance(x, np.ndarray):
-        raise InputError(f"{what}: expected a numpy array, got {type(x).__name__}")
-    if x.dtype != np.uint8:
-        raise InputError(f"{what}: expected dtype uint8, got {x.dtype}")
+    check_uint8(x, what)
     if x.shape == key.shape:
         return x.reshape(1, -1), None
     if x.ndim == 4 and x.shape[1:] == key.shape:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy._validate import check_uint8
 from ppstudy.ciphers._common import image_shape
 
 CHANNELS = ("R_hi", "G_hi", "B_hi", "R_lo", "G_lo", "B_lo")
@@ -115,10 +116,7 @@ def merge(s: np.ndarray) -> np.ndarray:
 
 
 def _batch(x, shape, what):
-    if not isinstance(x, np.ndarray):
-        raise InputError(f"{what}: expected a numpy array, got {type(x).__name__}")
-    if x.dtype != np.uint8:
-        raise InputError(f"{what}: expected dtype uint8, got {x.dtype}")
+    check_uint8(x, what)
     if x.shape == shape:
         return x[None], None
     if x.ndim == 4 and x.shape[1:] == shape:

@@ -195,6 +195,14 @@ class EtCKey:
                 f"grayscale={self.grayscale}, n_blocks={self.n_blocks})")
 
 
+def _geometry(shape, block, steps, grayscale) -> tuple[tuple[int, int, int], int, tuple[str, ...], int, int]:
+    """Checked (shape, block, steps) with the number of blocks and channels the steps work on."""
+    shape = image_shape(shape)
+    block = _check_block(shape, block)
+    ws = work_shape(shape, grayscale)
+    return shape, block, _as_steps(steps), (ws[0] // block) * (ws[1] // block), ws[2]
+
+
 def keygen(shape, block: int = 8, *, seed: int | np.random.SeedSequence | None = None,
            steps: Sequence[str] = STEPS, grayscale: bool = False) -> EtCKey:
     """A random EtC key for images of ``shape`` = ``(H, W)`` or ``(H, W, C)`` (no batch axis).
@@ -202,12 +210,7 @@ def keygen(shape, block: int = 8, *, seed: int | np.random.SeedSequence | None =
     ``seed=None`` draws the key from OS entropy (``numpy.random.SeedSequence``); an int gives a
     reproducible key. ``grayscale=True`` selects the grayscale-based variant.
     """
-    shape = image_shape(shape)
-    block = _check_block(shape, block)
-    steps = _as_steps(steps)
-    ws = work_shape(shape, grayscale)
-    n = (ws[0] // block) * (ws[1] // block)
-    c = ws[2]
+    shape, block, steps, n, c = _geometry(shape, block, steps, grayscale)
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rng = np.random.default_rng(ss)
     ident = np.arange(n)
@@ -304,12 +307,7 @@ def key_space(shape, block: int = 8, *, steps: Sequence[str] = STEPS, grayscale:
     the block symmetries are all the identity (factor 1). This equals a brute-force count of distinct
     ``(perm, flip)`` maps (see the tests).
     """
-    shape = image_shape(shape)
-    block = _check_block(shape, block)
-    steps = _as_steps(steps)
-    ws = work_shape(shape, grayscale)
-    n = (ws[0] // block) * (ws[1] // block)
-    c = ws[2]
+    shape, block, steps, n, c = _geometry(shape, block, steps, grayscale)
     size = 1
     if "scramble" in steps:
         size *= math.factorial(n)

@@ -242,6 +242,15 @@ def fit_threshold(match_distances, nonmatch_distances, *, place: float = 0.5) ->
     return float(cand[int(np.argmax(acc))])
 
 
+def _repairing_threshold(matcher, originals, encoded, seed: int) -> float:
+    """A matcher's threshold from its distances on the matching pairs and on random re-pairings of them."""
+    from ppstudy.data.challenge import other_encodings
+
+    other = other_encodings(len(originals), seed=seed)
+    return fit_threshold(matcher.distance(originals, encoded), matcher.distance(originals, encoded[other]),
+                         place=matcher.place)
+
+
 class MultisetMatcher:
     """Key-free matcher for cat-map ciphers: compare the per-tile multisets of pixel values.
 
@@ -259,10 +268,7 @@ class MultisetMatcher:
         return multiset_distance(originals, encoded, self.tile)
 
     def fit(self, originals, encoded, *, seed: int = 0) -> "MultisetMatcher":
-        n = len(originals)
-        other = (np.arange(n) + np.random.default_rng(seed).integers(1, n, size=n)) % n
-        self.threshold = fit_threshold(self.distance(originals, encoded), self.distance(originals, encoded[other]),
-                                       place=self.place)
+        self.threshold = _repairing_threshold(self, originals, encoded, seed)
         return self
 
     def scores(self, originals, encoded) -> np.ndarray:
@@ -350,10 +356,7 @@ class InversionMatcher:
 
     def fit(self, originals, encoded, *, seed: int = 0) -> "InversionMatcher":
         self.matrix, self.recovery_error = recover_catmap(originals, encoded, self.tile)
-        n = len(originals)
-        other = (np.arange(n) + np.random.default_rng(seed).integers(1, n, size=n)) % n
-        self.threshold = fit_threshold(self.distance(originals, encoded), self.distance(originals, encoded[other]),
-                                       place=self.place)
+        self.threshold = _repairing_threshold(self, originals, encoded, seed)
         return self
 
     def distance(self, originals, encoded) -> np.ndarray:

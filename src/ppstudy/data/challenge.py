@@ -365,6 +365,12 @@ def load_cat_key(root: str | Path, subtask: int) -> catmap.CatMapKey:
 
 
 # ---------------------------------------------------------------------- the winner's training pairs
+def other_encodings(n: int, *, seed: int = 0) -> np.ndarray:
+    """For each of ``n`` originals, the index of a random encoded image other than its own (uniform over
+    the other ``n - 1``): the winner's non-matching pairs."""
+    return (np.arange(n) + np.random.default_rng(seed).integers(1, n, size=n)) % n
+
+
 def training_pairs(originals: np.ndarray, encoded: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The winner's training data: every matching pair plus one non-matching pair per original made by
     "randomly choosing an encoded image for each original" (uniform over the other encodings, never its own).
@@ -376,8 +382,7 @@ def training_pairs(originals: np.ndarray, encoded: np.ndarray, *, seed: int = 0)
     n = len(originals)
     if n < 2:
         raise InputError("need at least two pairs to make non-matching ones")
-    rng = np.random.default_rng(seed)
-    other = (np.arange(n) + rng.integers(1, n, size=n)) % n  # uniform over the other n-1 encodings
+    other = other_encodings(n, seed=seed)
     pos = np.concatenate([originals, encoded], axis=3)
     neg = np.concatenate([originals, encoded[other]], axis=3)
     return np.concatenate([pos, neg]), np.concatenate([np.ones(n, np.int64), np.zeros(n, np.int64)])

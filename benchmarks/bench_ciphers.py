@@ -7,18 +7,12 @@ numpy copy of the same batch measured in the same run. Prints figures; asserts n
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 
-def best_time(f, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t0)
-    return best
+
+from _timing import best_time  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def main():

@@ -22,13 +22,8 @@ from ppstudy.ciphers import catmap
 from ppstudy.models import pair_cnn
 
 
-def best_of(fn, repeat=3):
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+
+from _timing import best_time  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def main():
@@ -50,8 +45,8 @@ def main():
         t0 = time.perf_counter()
         catmap.encrypt(x[:1], key)
         first = time.perf_counter() - t0
-        enc = best_of(lambda: catmap.encrypt(x, key))
-        dec = best_of(lambda: catmap.decrypt(x, key))
+        enc = best_time(lambda: catmap.encrypt(x, key))
+        dec = best_time(lambda: catmap.decrypt(x, key))
         print(f"{mode:5s}: first call (builds the permutation) {first * 1e3:.1f} ms; encrypt {n / enc:.0f} images/s, "
               f"decrypt {n / dec:.0f} images/s ({n * x[0].nbytes / enc / 1e9:.2f} GB/s)")
 
@@ -64,8 +59,8 @@ def main():
         kg = time.perf_counter() - t0
         faces = rng.integers(0, 256, (n, 52, 52, 3), dtype=np.uint8)
         cts = []
-        enc = best_of(lambda: cts.append(bfv.encrypt(faces, key)))
-        dec = best_of(lambda: bfv.decrypt(cts[0], key))
+        enc = best_time(lambda: cts.append(bfv.encrypt(faces, key)))
+        dec = best_time(lambda: bfv.decrypt(cts[0], key))
         print(f"keygen {kg * 1e3:.0f} ms; encrypt {enc / n * 1e3:.2f} ms/image, decrypt {dec / n * 1e3:.2f} ms/image, "
               f"{len(cts[0][0])} bytes/image ({len(cts[0][0]) / faces[0].nbytes:.0f}x the 8112-byte image)")
     except Exception as e:  # noqa: BLE001 - Pyfhel missing
@@ -79,12 +74,12 @@ def main():
     o = np.repeat(np.repeat(o[:, ::8, ::8], 8, 1), 8, 2)  # blocky, photograph-like repeated values
     e = catmap.encrypt(o, key)
     ms = attacks.MultisetMatcher(32).fit(o, e)
-    t = best_of(lambda: ms.predict(o, e), 2)
+    t = best_time(lambda: ms.predict(o, e), 2)
     print(f"key-free multiset matcher (512x512, 32x32 tiles): {m / t:.1f} pairs/s")
     t0 = time.perf_counter()
     inv = attacks.InversionMatcher(32).fit(o[:8], e[:8])
     fit = time.perf_counter() - t0
-    t = best_of(lambda: inv.predict(o, e), 2)
+    t = best_time(lambda: inv.predict(o, e), 2)
     print(f"known-plaintext inversion matcher (512x512): key recovery from 8 pairs {fit:.2f} s "
           f"(correct: {inv.matrix == key.matrix}); {m / t:.1f} pairs/s")
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from ppstudy import attacks
+from ppstudy.attacks import catmap as attacks
 from ppstudy.ciphers import catmap
 from ppstudy.models import pair_cnn
 

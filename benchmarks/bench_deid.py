@@ -59,9 +59,9 @@ def main() -> None:
         deid.rasterize(sv, 224)
     t_ras = time.perf_counter() - t0
     n = len(imgs)
-    ncoord = sum(len(__import__("ppstudy.attacks", fromlist=["x"]).svg_coordinates(sv)) * 2 for sv in svgs)
+    ncoord = sum(len(__import__("ppstudy.attacks.ope", fromlist=["x"]).svg_coordinates(sv)) * 2 for sv in svgs)
     # the same coordinates through pyope, value by value (integers only: floor of each coordinate)
-    from ppstudy import attacks
+    from ppstudy.attacks import ope as attacks
 
     xy = np.concatenate([attacks.svg_coordinates(sv).ravel() for sv in svgs[:4]])
     t0 = time.perf_counter()

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ppstudy import InputError, attacks
+from ppstudy import InputError
+from ppstudy.attacks import catmap as attacks
 from ppstudy.ciphers import catmap
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ppstudy import InputError
-from ppstudy import attacks as A
+from ppstudy.attacks import ope as A
 from ppstudy import metrics as M
 from ppstudy.ciphers import deid, ope
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from ppstudy import InputError, attacks
+from ppstudy import InputError
+from ppstudy.attacks import pixel as attacks
 from ppstudy.ciphers import pixel
 from ppstudy.data import cifar10
 

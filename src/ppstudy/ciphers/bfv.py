@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy._validate import as_image_batch
+from ppstudy.images import as_image_batch
 
 MAGIC = b"PPBFV\x01"
 SEAL_HEADER = 16  # bytes of SEAL's serialisation header before the ciphertext data

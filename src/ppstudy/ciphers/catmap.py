@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy._validate import as_image_batch, strip_single
+from ppstudy.images import as_image_batch, strip_single
 
 MODES = ("tile", "whole")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy._validate import check_uint8
+from ppstudy.images import check_uint8
 from ppstudy.ciphers._common import gather_xor, image_shape
 
 BURN_IN = 1000

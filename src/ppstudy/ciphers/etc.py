@@ -33,7 +33,7 @@ from typing import Any, Hashable, Iterable, Sequence
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy._validate import check_uint8
+from ppstudy.images import check_uint8
 from ppstudy.ciphers._common import gather_xor, image_shape
 
 #: the encryption steps in the order they are applied

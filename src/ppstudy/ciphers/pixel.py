@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy._validate import check_uint8
+from ppstudy.images import check_uint8
 from ppstudy.ciphers._common import gather_xor, image_shape
 
 #: Table 1: random integer -> which plain component goes to output R, G, B (0 = R, 1 = G, 2 = B)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy._validate import check_uint8
+from ppstudy.images import check_uint8
 from ppstudy.ciphers._common import image_shape
 
 CHANNELS = ("R_hi", "G_hi", "B_hi", "R_lo", "G_lo", "B_lo")

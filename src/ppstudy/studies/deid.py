@@ -163,7 +163,7 @@ def pixel_encrypt(x_train, x_test, out_size: int, seed: int):
 def security_rows(images, key, settings: deid.Settings, *, workers=1) -> tuple[list[dict], dict]:
     """How much of the original each image still shows: SSIM/L2 to the original (at the output size) of
     the de-identified image, of the raster-only resize-back, and of the leaked-SVG inversions."""
-    from ppstudy import attacks as A
+    from ppstudy.attacks import ope as A
 
     ref = resize_batch(images, settings.out_size)
     vec = deid.vector_images(images, settings, workers=workers)

@@ -214,7 +214,7 @@ def _log2_int(v: int) -> float:
 
 def attack_rows(x_plain: np.ndarray, x_public: np.ndarray, keys: dict, counts: list[int]) -> list[dict]:
     """Key recovery from ``count`` cipher images of one key, for step 2 and steps 2+3."""
-    from ppstudy import attacks
+    from ppstudy.attacks import pixel as attacks
     from ppstudy.ciphers import pixel
 
     rows = []

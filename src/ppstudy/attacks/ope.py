@@ -1,0 +1,125 @@
+"""Attacks on structural de-identification (Ko et al.): what order-preserving encryption of SVG
+coordinates leaves to an adversary without the key.
+
+Threat models: the released de-identified raster only, and a leaked position-shifted SVG.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ppstudy import InputError
+
+# Structural de-identification (Ko et al. 2020) moves every x and y coordinate of a traced image by the
+# same strictly increasing map f = Enc - Enc(0). Two leaks the paper's analysis leaves open:
+# * the position-shifted SVG itself (stored or sent before rasterization): OPE keeps the order of all
+#   coordinates, so ranking the distinct values recovers the plaintext grid (exactly for integer
+#   coordinates that fill 0..size), and even a plain rescale by size / f(size) undoes most of f, because a
+#   ciphertext range ten times the plaintext range makes f close to linear;
+# * the de-identified raster alone: it is the traced image warped by (f(x), f(y)) and resized, so resizing
+#   it back to the traced size is already a best-effort inversion.
+# The functions below carry out both and the chapter measures SSIM against the original.
+
+
+def _svg_xy(svg: str):
+    from ppstudy.ciphers import deid as _deid
+
+    root = _deid._parse(svg)
+    paths = _deid._paths(root)
+    parsed = [_deid._path_numbers(el, i) for i, el in enumerate(paths)]
+    return root, paths, parsed, (_deid._dimension(root, "width"), _deid._dimension(root, "height"))
+
+
+def svg_coordinates(svg: str) -> np.ndarray:
+    """All absolute (x, y) coordinates of an SVG's paths (translate folded in), k x 2."""
+    _, _, parsed, _ = _svg_xy(svg)
+    return np.concatenate([xy for _, xy in parsed]) if parsed else np.zeros((0, 2))
+
+
+def invert_ope_coordinates(values: np.ndarray, canvas: float, size: int, *, method: str = "rank") -> np.ndarray:
+    """Estimate plaintext coordinates on a 0..``size`` canvas from OPE-shifted ``values`` (0..``canvas``).
+
+    ``method="linear"``: ``v * size / canvas`` (treats f as linear). ``method="rank"``: the sorted distinct
+    values, together with 0 and ``canvas``, are spread evenly over 0..``size`` (exact when the plaintext
+    coordinates are the integers 0..size, as for a polygon trace); values in between are interpolated.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if method == "linear":
+        return v * (size / canvas)
+    if method != "rank":
+        raise InputError(f"method must be 'rank' or 'linear', got {method!r}")
+    u = np.unique(np.concatenate([v.ravel(), [0.0, float(canvas)]]))
+    est = np.linspace(0.0, float(size), len(u))
+    return np.interp(v, u, est)
+
+
+def invert_svg(svg: str, size: int, *, method: str = "rank") -> str:
+    """Best-effort inversion of a leaked position-shifted SVG to a ``size`` x ``size`` SVG (no key)."""
+    from ppstudy.ciphers import deid as _deid
+
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise InputError(f"size must be a positive integer, got {size!r}")
+    root, paths, parsed, (w, h) = _svg_xy(svg)
+    allxy = np.concatenate([xy for _, xy in parsed]) if parsed else np.zeros((0, 2))
+    est = invert_ope_coordinates(allxy, max(w, h), int(size), method=method)
+    return _deid.rewrite_paths(root, paths, parsed, est, str(int(size)), str(int(size)))
+
+
+def svg_leak_attack(images: np.ndarray, key, settings, *, method: str = "rank") -> dict:
+    """Leaked-SVG attack on a batch: de-identify each image up to step 2, invert the SVG without the key,
+    rasterize at ``settings.out_size``. Returns the recovered images, the coordinate errors (in pixels of
+    the traced canvas) and the position-shifted SVGs' inversions."""
+    from ppstudy.ciphers import deid as _deid
+
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise InputError("images: expected a uint8 batch NxHxW or NxHxWxC")
+    out, errs = [], []
+    for img in images:
+        img = _deid._check_image(img)
+        svg = _deid.vectorize(img, settings)
+        enc = _deid.pos_ope(svg, key)
+        inv = invert_svg(enc, settings.size, method=method)
+        errs.append(np.abs(svg_coordinates(inv) - svg_coordinates(svg)).ravel())
+        out.append(_deid.rasterize(inv, settings.out_size, density=settings.density, gray=img.ndim == 2))
+    e = np.concatenate(errs) if errs else np.zeros(0)
+    rec = np.stack(out)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        rec = rec[..., None]
+    return {"images": rec, "coord_mae": float(e.mean()) if e.size else 0.0,
+            "coord_max": float(e.max()) if e.size else 0.0, "coord_exact": float((e < 1e-6).mean()) if e.size else 1.0}
+
+
+def resize_back(deidentified: np.ndarray, size: int, out_size: int | None = None) -> np.ndarray:
+    """Raster-only best effort: shrink de-identified images to the traced size (undoing the global
+    rescale of step 3), then back up to ``out_size`` (default: their own size) for comparison."""
+    from ppstudy.ciphers import deid as _deid
+
+    if not isinstance(deidentified, np.ndarray) or deidentified.dtype != np.uint8:
+        raise InputError("de-identified images: expected a uint8 numpy array")
+    single = deidentified.ndim == 2 or (deidentified.ndim == 3 and deidentified.shape[-1] in (1, 3))
+    batch = deidentified[None] if single else deidentified
+    if batch.ndim == 4 and batch.shape[-1] == 1:
+        batch = batch[..., 0]
+        chan1 = True
+    else:
+        chan1 = False
+    out_size = int(out_size or batch.shape[1])
+    res = np.stack([_deid.resize(_deid.resize(b, int(size)), out_size) for b in batch])
+    if chan1:
+        res = res[..., None]
+    return res[0] if single else res
+
+
+def ope_warp(key, size: int, out_size: int) -> dict:
+    """The warp of step 2+3 on one axis: where plaintext coordinate x (0..size) lands in the output
+    image, ``f(x) / f(size) * out_size``, against the linear ``x / size * out_size``. Returns both and the
+    largest and mean deviation in output pixels (what the OPE step actually moves)."""
+    from ppstudy.ciphers import ope as _ope
+
+    xs = np.arange(int(size) + 1)
+    f = _ope.encrypt(xs, key) - _ope.encrypt(0, key)
+    land = f / f[-1] * out_size
+    lin = xs / size * out_size
+    dev = np.abs(land - lin)
+    return {"x": xs, "landed": land, "linear": lin, "max_dev_px": float(dev.max()), "mean_dev_px": float(dev.mean()),
+            "step_px_min": float(np.diff(land).min()), "step_px_max": float(np.diff(land).max())}

@@ -10,7 +10,6 @@ pixel`` redraws them without retraining.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -85,49 +84,32 @@ def load_data(data: str, n_train: int, n_test: int, seed: int):
 
 
 # ------------------------------------------------------------------------------------------- ciphers
+#: the cipher (registry name, see :mod:`ppstudy.ciphers`) behind each cipher column of Table 2
+CIPHERS = {"pixel2": "pixel2", "pixel23": "pixel23", "tanaka": "tanaka", "etc": "etc4", "chaotic": "chaotic"}
+
+
 def make_keys(shape=(32, 32, 3), seed: int = 2019) -> dict[str, Any]:
     """One key per cipher (each used for the whole data set), reproducible from ``seed``."""
-    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+    from ppstudy import ciphers
 
-    ss = np.random.SeedSequence(seed).spawn(5)
-    return {
-        "pixel2": pixel.keygen(shape, seed=ss[0], shuffle=False),
-        "pixel23": pixel.keygen(shape, seed=ss[1], shuffle=True),
-        "tanaka": tanaka.keygen(shape, 4, seed=ss[2]),
-        "etc": etc.keygen(shape, block=ETC_BLOCK, seed=ss[3]),
-        "chaotic": chaotic.keygen(shape, seed=ss[4]),
-    }
+    ss = np.random.SeedSequence(seed).spawn(len(CIPHERS))
+    return {c: ciphers.get(name).keygen(shape, seed=s) for (c, name), s in zip(CIPHERS.items(), ss)}
 
 
 def encrypt_numpy(cipher: str, x: np.ndarray, keys: dict) -> np.ndarray:
-    """Encrypt uint8 NHWC images with the numpy cipher ``cipher``."""
-    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+    """Encrypt uint8 NHWC images with the numpy cipher ``cipher`` (``"none"``: unchanged)."""
+    from ppstudy import ciphers
 
-    mod = {"pixel2": pixel, "pixel23": pixel, "tanaka": tanaka, "etc": etc, "chaotic": chaotic}
-    if cipher == "none":
-        return x
-    return mod[cipher].encrypt(x, keys[cipher])
+    return x if cipher == "none" else ciphers.get(CIPHERS[cipher]).encrypt(x, keys[cipher])
 
 
 def torch_transform(cipher: str, keys: dict, device=None) -> Callable | None:
     """The cipher as a device-side torch callable on uint8 NCHW batches (None for plain images)."""
-    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
-    from ppstudy.train import gather_xor_transform
-
     if cipher == "none":
         return None
-    if cipher in ("pixel2", "pixel23"):
-        return pixel.torch_transform(keys[cipher], device)
-    if cipher == "tanaka":
-        return tanaka.torch_transform(keys[cipher], device)
-    if cipher == "chaotic":
-        return chaotic.torch_transform(keys[cipher], device)
-    if cipher == "etc":
-        k = keys["etc"]
-        perm, flip = etc.permutation(k)
-        return gather_xor_transform(perm, flip.astype(np.uint8) * 255, k.shape, out_shape=k.cipher_shape,
-                                    device=device)
-    raise InputError(f"unknown cipher {cipher!r}")
+    if cipher not in CIPHERS:
+        raise InputError(f"unknown cipher {cipher!r} (ciphers: none, {', '.join(CIPHERS)})")
+    return keys[cipher].torch_transform(device)
 
 
 def make_model(cfg: Config, num_classes: int, width: int, seed: int):
@@ -145,13 +127,12 @@ def make_model(cfg: Config, num_classes: int, width: int, seed: int):
 
 
 def make_schedule(schedule: str, epochs: int, batch_size: int, lr: float):
-    from ppstudy import train
+    """``"paper"`` (the paper's SGD steps) or ``"fast"`` (one-cycle): :mod:`ppstudy.schedules`."""
+    from ppstudy import schedules
 
-    if schedule == "paper":
-        return train.paper_schedule(epochs, lr=lr, batch_size=batch_size)
-    if schedule == "fast":
-        return train.fast_schedule(epochs, max_lr=lr, batch_size=batch_size)
-    raise InputError(f"schedule must be 'paper' or 'fast', got {schedule!r}")
+    if schedule not in ("paper", "fast"):
+        raise InputError(f"schedule must be 'paper' or 'fast', got {schedule!r}")
+    return schedules.get(schedule, epochs, lr=lr, batch_size=batch_size)
 
 
 def train_row(cfg: Config, placement: str, data, keys, *, schedule, width: int, seed: int, device=None,
@@ -189,27 +170,18 @@ def train_row(cfg: Config, placement: str, data, keys, *, schedule, width: int, 
 
 # ------------------------------------------------------------------------------------------- security
 def key_space_rows(shape=(32, 32, 3)) -> list[dict]:
-    """Key-space sizes (log2 and decimal digits) of the ciphers compared in the chapter."""
-    from ppstudy.ciphers import etc, pixel, tanaka
-
-    def digits(v: int) -> int:
-        return len(str(v))
+    """Key-space sizes (log2 and decimal digits, exact) of the ciphers compared in the chapter."""
+    from ppstudy import ciphers
 
     rows = []
-    for label, ks, paper in (
-        ("Proposed, step 2: 2^(3n)", pixel.key_space(shape, shuffle=False), "2^{3n}"),
-        ("Proposed, steps 2+3: 2^(3n) 6^n", pixel.key_space(shape), "2^{3n} 6^n"),
-        ("Tanaka: 96! 2^96", tanaka.key_space(4), "96! 2^96"),
-        (f"EtC ({ETC_BLOCK}x{ETC_BLOCK} blocks)", etc.key_space(shape, ETC_BLOCK), None),
-    ):
-        rows.append({"cipher": label, "paper_formula": paper, "measured_log2": _log2_int(ks),
-                     "measured_decimal_digits": digits(ks)})
+    for label, name, paper in (("Proposed, step 2: 2^(3n)", "pixel2", "2^{3n}"),
+                               ("Proposed, steps 2+3: 2^(3n) 6^n", "pixel23", "2^{3n} 6^n"),
+                               ("Tanaka: 96! 2^96", "tanaka", "96! 2^96"),
+                               (f"EtC ({ETC_BLOCK}x{ETC_BLOCK} blocks)", CIPHERS["etc"], None)):
+        ks = ciphers.get(name).key_space(shape, exact=True)
+        rows.append({"cipher": label, "paper_formula": paper, "measured_log2": ks.bits,
+                     "measured_decimal_digits": ks.digits})
     return rows
-
-
-def _log2_int(v: int) -> float:
-    e = v.bit_length() - 1
-    return e + math.log2((v >> max(0, e - 52)) / (1 << min(e, 52)))
 
 
 def attack_rows(x_plain: np.ndarray, x_public: np.ndarray, keys: dict, counts: list[int]) -> list[dict]:

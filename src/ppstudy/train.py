@@ -327,7 +327,7 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
     batches per epoch (benchmarks). ``tag`` names the run's checkpoint directory (e.g. a table row name).
     ``checkpoint_dir``: see the module docstring (one directory per fingerprint of the settings).
     """
-    from tqdm import tqdm
+    from ppstudy.progress import bar, note
 
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
@@ -399,9 +399,7 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
         tot_loss = torch.zeros((), device=dev)
         tot_correct = torch.zeros((), device=dev)
         seen = 0
-        bar = tqdm(range(steps), desc=f"{desc} {epoch + 1}/{schedule.epochs}", disable=not progress,
-                   leave=False, mininterval=1.0)
-        for s in bar:
+        for s in bar(range(steps), desc=f"{desc} {epoch + 1}/{schedule.epochs}", enabled=progress, mininterval=5.0):
             idx = perm[s * bs:(s + 1) * bs]
             xb = _prepare(xtr[idx], None, transform=transform, augment=augment, before=augment_before_transform,
                           gen=gen, mean=mean, std=std, channels_last=cuda, train=True)
@@ -440,8 +438,8 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
             settings["epochs_done"] = epoch + 1
             _write_json(ck_path.parent / SETTINGS, settings)
         if progress:
-            tqdm.write(f"{desc} epoch {epoch + 1}/{schedule.epochs}: loss {rec['loss']:.4f} "
-                       f"train {rec['train_acc']:.4f}" + (f" test {rec['test_acc']:.4f}" if 'test_acc' in rec else ""))
+            note(f"{desc} epoch {epoch + 1}/{schedule.epochs}: loss {rec['loss']:.4f} train {rec['train_acc']:.4f}"
+                 + (f" test {rec['test_acc']:.4f}" if "test_acc" in rec else "") + f" ({dt:.1f} s)")
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, rec)
     ips = train_images / train_time if train_time > 0 else (

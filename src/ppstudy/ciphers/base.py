@@ -70,9 +70,13 @@ class KeySpace:
     @property
     def digits(self) -> int:
         """Number of decimal digits of the count (from ``bits`` when the count was not computed)."""
-        if self.count is not None:
-            return len(str(self.count))
-        return int(math.floor(self.bits / LOG2_10)) + 1
+        d = int(math.floor(self.bits / LOG2_10)) + 1
+        if self.count is not None:  # exact: correct the float estimate by comparing powers of ten
+            while d > 1 and self.count < 10 ** (d - 1):
+                d -= 1
+            while self.count >= 10 ** d:
+                d += 1
+        return d
 
     def as_row(self) -> dict[str, Any]:
         return {"bits": self.bits, "decimal digits": self.digits, "exact": self.count is not None,

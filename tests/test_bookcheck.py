@@ -353,6 +353,19 @@ def test_book_builds_exercises_and_download_buttons_without_a_repository(tmp_pat
     assert soup.select(".dropdown-launch-buttons") == [] and "github.com" not in str(soup.select(".article-header-buttons"))
     assert not list(html.rglob("*.map")) and not (html / sphinxext.FONTAWESOME_JS).exists()
     assert "fontawesome.js" not in (html / "book" / "etc.html").read_text()
+    # Font Awesome: WOFF subsets that hold every icon the page shows, and nothing else is left of the fonts
+    from fontTools.ttLib import TTFont
+
+    fonts = html / sphinxext.FA_FONTS
+    assert sorted(p.name for p in fonts.iterdir()) == sorted(f"{f}.woff" for f in sphinxext.FA_FACES)
+    cmap = set().union(*(TTFont(str(p)).getBestCmap() for p in fonts.iterdir()))
+    icons = {0xF019: "download", 0xF303: "pencil (exercise title)", 0xF0EB: "lightbulb (hint)",
+             0xF065: "expand", 0xF002: "magnifying glass", 0xF185: "sun", 0xF186: "moon"}
+    assert {cp for cp in icons if cp not in cmap} == set()
+    assert sphinxext.fontawesome_codepoints(html) <= cmap
+    assert sum(p.stat().st_size for p in fonts.iterdir()) < 30_000
+    css = (html / "_static" / "styles" / "pydata-sphinx-theme.css").read_text()
+    assert ".woff2" not in css and "fa-solid-900.woff)" in css
     assert (html / "_static" / "mathjax" / "startup.js").is_file()
     assert "mathjax/startup.js" in (html / "book" / "etc.html").read_text()
 

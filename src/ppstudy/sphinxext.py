@@ -7,7 +7,8 @@
   on Django).
 - No source maps (``*.map``) in ``_static/`` and no ``sourceMappingURL`` comments pointing at them.
 - The theme's Font Awesome script (1.5 MB, it swaps icons for inline SVG) is dropped: the theme's CSS and
-  web fonts draw the same icons.
+  web fonts draw the same icons, and those fonts are cut down to the glyphs the site uses (WOFF subsets
+  made with fontTools, a dependency of matplotlib).
 - Chapter pages offer their MyST source (``.md``) beside the executed ``.ipynb`` for download; with a known
   repository (see ``ppstudy.bookconfig``), Binder opens that source, and Colab a notebook when configured.
 """
@@ -31,6 +32,13 @@ CSS_FILE = "ppstudy.css"
 SCROLL_CLASS = "ppstudy-scroll"
 CSS = f""".{SCROLL_CLASS} {{ overflow-x: auto; max-width: 100%; }}
 """
+FA_FONTS = "_static/vendor/fontawesome/webfonts"
+FA_FACES = ("fa-solid-900", "fa-regular-400", "fa-brands-400")
+_FA_RULE = re.compile(r"((?:\.fa-[\w-]+:(?:before|after),?)+)\{content:\s*\"\\([0-9a-fA-F]{4,5})\"\}")
+_FA_NAME = re.compile(r"\bfa-[a-z0-9]+(?:-[a-z0-9]+)*")
+_GLYPH = re.compile(r"\\([eEfF][0-9a-fA-F]{3})\b")
+_FA_SRC = re.compile(r'url\(([^)]*?)(fa-(?:solid-900|regular-400|brands-400))\.woff2\)\s*format\("woff2"\)'
+                     r'\s*,\s*url\([^)]*?\.ttf\)\s*format\("truetype"\)')
 _SOURCEMAP = re.compile(rb"\n?(//# sourceMappingURL=[^\n]*|/\*# sourceMappingURL=[^*]*\*/)\s*$")
 _FA_TAG = re.compile(r'[ \t]*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
 
@@ -139,6 +147,64 @@ def drop_fontawesome_js(outdir: Path) -> int:
     return n
 
 
+def fontawesome_codepoints(outdir: Path) -> set[int]:
+    """Code points of the Font Awesome glyphs the site can show: icon classes named in its HTML and scripts,
+    and glyphs that its style sheets draw themselves (admonition and link icons)."""
+    static = outdir / "_static"
+    css = {p: p.read_text(encoding="utf-8", errors="replace") for p in static.rglob("*.css")}
+    by_name: dict[str, int] = {}
+    other: set[int] = set()
+    for text in css.values():
+        for sels, cp in _FA_RULE.findall(text):
+            for name in re.findall(r"\.(fa-[\w-]+):", sels):
+                by_name[name] = int(cp, 16)
+        rest = _FA_RULE.sub("", text)
+        other |= {int(cp, 16) for cp in _GLYPH.findall(rest)} | _private_use(rest)
+    used: set[str] = set()
+    for p in list(outdir.rglob("*.html")) + list(static.rglob("*.js")):
+        text = p.read_text(encoding="utf-8", errors="replace")
+        used |= set(_FA_NAME.findall(text))
+        other |= _private_use(text)
+    return other | {by_name[n] for n in used if n in by_name}
+
+
+def _private_use(text: str) -> set[int]:
+    """Literal characters of Unicode's private use area (where Font Awesome keeps its glyphs)."""
+    return {ord(c) for c in set(text) if 0xE000 <= ord(c) <= 0xF8FF}
+
+
+def subset_fontawesome(outdir: Path) -> dict[str, int]:
+    """Replace the theme's Font Awesome web fonts (~300 kB of woff2 loaded by every page) by WOFF subsets
+    holding only the glyphs the site uses; return the size of each subset."""
+    from fontTools import subset
+
+    fonts = outdir / FA_FONTS
+    if not all((fonts / f"{face}.ttf").is_file() for face in FA_FACES):
+        return {}
+    unicodes = sorted(fontawesome_codepoints(outdir))
+    sizes = {}
+    for face in FA_FACES:
+        opts = subset.Options()
+        opts.flavor = "woff"
+        opts.layout_features = ["*"]
+        opts.notdef_outline = True
+        font = subset.load_font(str(fonts / f"{face}.ttf"), opts)
+        sub = subset.Subsetter(opts)
+        sub.populate(unicodes=unicodes)
+        sub.subset(font)
+        subset.save_font(font, str(fonts / f"{face}.woff"), opts)
+        sizes[face] = (fonts / f"{face}.woff").stat().st_size
+    for p in (outdir / "_static").rglob("*.css"):
+        text = p.read_text(encoding="utf-8")
+        new = _FA_SRC.sub(lambda m: f'url({m.group(1)}{m.group(2)}.woff) format("woff")', text)
+        if new != text:
+            p.write_text(new, encoding="utf-8")
+    for face in FA_FACES:
+        for ext in ("woff2", "ttf"):
+            (fonts / f"{face}.{ext}").unlink(missing_ok=True)
+    return sizes
+
+
 def _config_inited(app, config) -> None:
     config.mathjax_path = MATHJAX_ENTRY
     mj = dict(config.mathjax3_config or {})
@@ -211,6 +277,7 @@ def _build_finished(app, exc) -> None:
     copy_mathjax(out / "_static" / "mathjax")
     strip_source_maps(out / "_static")
     drop_fontawesome_js(out)
+    subset_fontawesome(out)
     (out / "_static" / CSS_FILE).write_text(CSS)
     rel = app.config.ppstudy_md_sources
     if rel and (Path(app.srcdir) / rel).is_dir():

@@ -34,7 +34,7 @@ SCROLL_CLASS = "ppstudy-scroll"
 _TEXT_TYPES = ("text/", "javascript", "json", "svg", "xml")
 
 # Elements of the article wider than its text column, with the reason they are allowed when they are.
-_WIDE_JS = """(scrollClass) => {
+_WIDE_JS = r"""(scrollClass) => {
   const col = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
   const cs = getComputedStyle(col);
   const cr = col.getBoundingClientRect();
@@ -56,11 +56,13 @@ _WIDE_JS = """(scrollClass) => {
       }
     }
     if (ok) continue;
-    const cell = el.closest('.cell');
-    const where = el.id ? '#' + el.id : (el.getAttribute('src') || (el.querySelector('caption, thead th')
-                  || {}).textContent || '').toString().trim().slice(0, 60);
+    const cell = el.closest('.cell'), cells = [...document.querySelectorAll('.cell')];
+    const out_ = el.closest('.output, figure');
+    const cap = el.querySelector('caption') || (out_ && out_.querySelector('.ppstudy-caption, figcaption'));
+    const where = el.id ? '#' + el.id : (el.getAttribute('src')
+                  || '"' + ((cap || el).textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60) + '"');
     out.push(`${el.tagName.toLowerCase()} ${where} is ${Math.round(r.width)} px wide, the text column `
-             + `${Math.round(width)} px` + (cell ? ` (cell ${[...document.querySelectorAll('.cell')].indexOf(cell) + 1})` : ''));
+             + `${Math.round(width)} px` + (cell ? ` (cell ${cells.indexOf(cell) + 1})` : ''));
   }
   return {column: width, wide: out};
 }"""

@@ -99,7 +99,8 @@ def test_every_citation_is_defined():
 
 
 def test_dois_are_well_formed():
-    bad = {k: e.fields["doi"] for k, e in entries().items() if "doi" in e.fields and not DOI.match(e.fields["doi"])}
+    bad = {k: e.fields["doi"] for k, e in entries().items()
+           if "doi" in e.fields and not DOI.match(e.fields["doi"])}
     assert not bad, f"malformed DOIs (give the bare 10.xxxx/... form): {bad}"
     for k, e in entries().items():
         url = e.fields.get("url", "")

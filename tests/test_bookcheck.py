@@ -48,7 +48,8 @@ def page(body: str) -> str:
 
 
 def stream(text: str, kind: str = "stream") -> str:
-    return f'<div class="output {kind} highlight-myst-ansi notranslate"><div class="highlight"><pre>{text}</pre></div></div>'
+    return (f'<div class="output {kind} highlight-myst-ansi notranslate">'
+            f'<div class="highlight"><pre>{text}</pre></div></div>')
 
 
 GOOD_BODY = (
@@ -227,7 +228,8 @@ def test_configure_stage(tmp_path):
     assert cfg["sphinx"]["config"]["ppstudy_md_sources"] == bookconfig.MD_SOURCES
     assert cfg["sphinx"]["config"]["bibtex_reference_style"] == "author_year"  # the rest is kept
     for name in ("etc", "pixel", "deid", "cup"):
-        assert (stage / bookconfig.MD_SOURCES / f"{name}.md").read_bytes() == (ROOT / "book" / f"{name}.md").read_bytes()
+        staged = stage / bookconfig.MD_SOURCES / f"{name}.md"
+        assert staged.read_bytes() == (ROOT / "book" / f"{name}.md").read_bytes()
     env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "org/ppstudy"}
     bookconfig.configure_stage(stage, ROOT, env=env)
     cfg = yaml.safe_load((stage / "_config.yml").read_text())
@@ -309,7 +311,8 @@ def _notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell(EXERCISE_MD),
-                nbformat.v4.new_markdown_cell("```{exercise-start} Gated · medium · 15 min\n:label: etc-ex-gated\n```"),
+                nbformat.v4.new_markdown_cell(
+                    "```{exercise-start} Gated · medium · 15 min\n:label: etc-ex-gated\n```"),
                 nbformat.v4.new_code_cell("print(2 ** 4)", outputs=[
                     nbformat.v4.new_output("stream", name="stdout", text="16\n")]),
                 nbformat.v4.new_markdown_cell("```{exercise-end}\n```")]
@@ -350,7 +353,8 @@ def test_book_builds_exercises_and_download_buttons_without_a_repository(tmp_pat
     downloads = [a.get("href") for a in soup.select(".dropdown-download-buttons a")]
     assert "../_sources/book/etc.md" in downloads and "../_sources/book/etc.ipynb" in downloads
     assert (html / "_sources" / "book" / "etc.md").read_bytes() == (ROOT / "book" / "etc.md").read_bytes()
-    assert soup.select(".dropdown-launch-buttons") == [] and "github.com" not in str(soup.select(".article-header-buttons"))
+    assert soup.select(".dropdown-launch-buttons") == []
+    assert "github.com" not in str(soup.select(".article-header-buttons"))
     assert not list(html.rglob("*.map")) and not (html / sphinxext.FONTAWESOME_JS).exists()
     assert "fontawesome.js" not in (html / "book" / "etc.html").read_text()
     # Font Awesome: WOFF subsets that hold every icon the page shows, and nothing else is left of the fonts
@@ -381,3 +385,35 @@ def test_book_has_repository_and_launch_buttons_with_a_repository(tmp_path):
     assert "https://github.com/org/ppstudy" in links
     assert "https://mybinder.org/v2/gh/org/ppstudy/main?urlpath=tree/book/etc.md" in links
     assert "https://colab.research.google.com/github/org/ppstudy/blob/notebooks/notebooks/etc.ipynb" in links
+
+
+# ------------------------------------------------------------------------------------------ sitecheck
+
+@pytest.mark.browser
+def test_sitecheck_flags_wide_elements_and_weighs_pages(tmp_path):
+    from sitecheck import check_site, chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh --browser)")
+    big = png_bytes(3, size=(400, 300))
+    (tmp_path / "big.png").write_bytes(big)
+    wide_table = "<table><tr>" + "".join(f"<td>column {i}</td>" for i in range(60)) + "</tr></table>"
+    (tmp_path / "p.html").write_text(f"""<!doctype html><html><head><style>
+        body {{ margin: 0 }} article.bd-article {{ width: 784px; padding: 0 10px }} img {{ max-width: 100% }}
+        .ppstudy-scroll {{ overflow-x: auto; max-width: 100% }}</style></head><body><main>
+        <article class="bd-article">
+          <div id="a">{wide_table.replace("<table>", '<table id="t-wide">')}</div>
+          <div class="ppstudy-scroll">{wide_table.replace("<table>", '<table id="t-scroll">')}</div>
+          <div style="overflow-x: auto">{wide_table.replace("<table>", '<table id="t-auto">')}</div>
+          <img id="i-small" src="big.png" style="width: 200px">
+          <img id="i-wide" src="big.png" style="width: 1000px; max-width: none">
+          <table id="t-narrow"><tr><td>fits</td></tr></table>
+        </article></main></body></html>""")
+    (rep,) = check_site(tmp_path, ["p.html"])
+    assert rep.column_px == 784
+    flagged = sorted(w.split()[1] for w in rep.wide)
+    assert flagged == ["#i-wide", "#t-auto", "#t-wide"], rep.wide
+    assert len(big) < rep.weight < len(big) + 20_000  # the page and the image once (cached for the 2nd img)
+    assert rep.weight_raw >= rep.weight - 2_000
+    assert rep.scaled_images == [("big.png", 400, 200)]  # drawn at 400 px, shown at 200 px
+    assert not (rep.console_errors or rep.failed or rep.blocked)

@@ -18,6 +18,7 @@ from ppstudy.chapters import CHAPTERS
 from sitecheck import CHAPTER_PAGE_LIMIT, check_site, chromium_path, weight_table
 
 pytestmark = pytest.mark.slow
+NO_CHROMIUM = "Debian's chromium is not installed (scripts/setup.sh --browser)"
 READER_CHECKS_STRICT = os.environ.get("PPSTUDY_BOOK_READER_CHECKS", "strict") != "report"
 
 
@@ -26,7 +27,8 @@ def reader_problems(problems: list[str]) -> None:
         return
     if READER_CHECKS_STRICT:
         pytest.fail("\n".join(problems))
-    pytest.xfail(f"{len(problems)} reader problem(s) (PPSTUDY_BOOK_READER_CHECKS=report):\n" + "\n".join(problems))
+    pytest.xfail(f"{len(problems)} reader problem(s) (PPSTUDY_BOOK_READER_CHECKS=report):\n"
+                 + "\n".join(problems))
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +69,7 @@ def test_book_passes_bookcheck(built_book, book_env):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed (scripts/setup.sh --browser)")
+@pytest.mark.skipif(chromium_path() is None, reason=NO_CHROMIUM)
 def test_book_in_headless_chromium(site_reports):
     reports = site_reports
     assert len(reports) >= len(CHAPTERS) + 3
@@ -93,7 +95,7 @@ def test_book_in_headless_chromium(site_reports):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed (scripts/setup.sh --browser)")
+@pytest.mark.skipif(chromium_path() is None, reason=NO_CHROMIUM)
 def test_book_fits_the_column_and_weighs_little(site_reports):
     print("\n" + weight_table(site_reports))
     problems = [f"{r.url}: {w}" for r in site_reports for w in r.wide]
@@ -101,5 +103,6 @@ def test_book_fits_the_column_and_weighs_little(site_reports):
         rep = next(r for r in site_reports if r.url == f"book/{name}.html")
         if rep.weight > CHAPTER_PAGE_LIMIT:
             big = ", ".join(f"{u} {n / 1e3:.0f} kB" for u, n in rep.resources[:5])
-            problems.append(f"{rep.url}: first load {rep.weight / 1e6:.2f} MB > {CHAPTER_PAGE_LIMIT / 1e6} MB ({big})")
+            problems.append(f"{rep.url}: first load {rep.weight / 1e6:.2f} MB > "
+                            f"{CHAPTER_PAGE_LIMIT / 1e6} MB ({big})")
     reader_problems(problems)

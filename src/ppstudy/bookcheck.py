@@ -130,7 +130,8 @@ def _pixels(data: bytes):
 def figure_shown(name: str, files: list[Path], images: list[PageImage]) -> bool:
     """Whether one of ``images`` is the registered figure ``name`` (saved as ``files``)."""
     stem = re.compile(rf"^{re.escape(name)}\d*$")
-    if any(stem.match(Path(unquote(urlsplit(im.src).path)).stem) for im in images if not im.src.startswith("data:")):
+    names = [Path(unquote(urlsplit(im.src).path)).stem for im in images if not im.src.startswith("data:")]
+    if any(stem.match(n) for n in names):
         return True
     saved = [f.read_bytes() for f in files if f.is_file()]
     digests = {hashlib.sha256(b).digest() for b in saved}
@@ -146,7 +147,8 @@ def figure_shown(name: str, files: list[Path], images: list[PageImage]) -> bool:
     return False
 
 
-def content_problems(html: str, results: Mapping[str, Any], run_dir: Path | None, page: Path | None = None) -> list[str]:
+def content_problems(html: str, results: Mapping[str, Any], run_dir: Path | None,
+                     page: Path | None = None) -> list[str]:
     """Tables whose caption, and registered figures that, are not on the page."""
     soup = _soup(html)
     body = soup.find("main") or soup

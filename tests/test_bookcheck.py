@@ -280,7 +280,15 @@ def test_mathjax_subset(tmp_path):
 
 # ------------------------------------------------------------------------------------------ a real build
 
+# The exercise syntax the chapters use (a MyST notebook, as book/<chapter>.md): a plain exercise with a
+# hint and a hidden solution, and a gated one (exercise-start/-end) around a starter code cell.
 EXERCISE_MD = """\
+---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {name: python3, display_name: Python 3, language: python}
+---
+
 # Demo chapter
 
 Some text with math $x^2$ and a reference to {ref}`etc-ex-keyspace`.
@@ -302,20 +310,44 @@ Count the blocks of a 32 × 32 image first.
 
 Four times fewer blocks, so the block-scrambling factor falls from 16! to 4!.
 ::::
+
+```{exercise-start} Gated · medium · 15 min
+:label: etc-ex-gated
+```
+
+Run the starter cell as it is, then change one parameter.
+
+```{code-cell} ipython3
+print(2 ** 4)
+```
+
+:::{hint}
+:class: dropdown
+The starter cell needs no edit to the package.
+:::
+
+```{exercise-end}
+```
+
+```{solution-start} etc-ex-gated
+:label: etc-sol-gated
+:class: dropdown
+```
+
+Sixteen.
+
+```{solution-end}
+```
 """
 
 
 def _notebook(path: Path) -> None:
+    import jupytext
     import nbformat
 
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(EXERCISE_MD),
-                nbformat.v4.new_markdown_cell(
-                    "```{exercise-start} Gated · medium · 15 min\n:label: etc-ex-gated\n```"),
-                nbformat.v4.new_code_cell("print(2 ** 4)", outputs=[
-                    nbformat.v4.new_output("stream", name="stdout", text="16\n")]),
-                nbformat.v4.new_markdown_cell("```{exercise-end}\n```")]
+    nb = jupytext.reads(EXERCISE_MD, fmt="md:myst")
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="16\n")]
     nbformat.write(nb, path)
 
 
@@ -348,7 +380,11 @@ def test_book_builds_exercises_and_download_buttons_without_a_repository(tmp_pat
     sol = soup.select_one("div.solution#etc-sol-keyspace")
     assert sol is not None and "dropdown" in sol["class"] and "16!" in sol.get_text()
     gated = soup.select_one("div.exercise#etc-ex-gated")
-    assert gated is not None and gated.select_one("div.cell_output") is not None  # the starter cell is inside
+    assert gated is not None and "Gated · medium · 15 min" in gated.get_text()
+    assert gated.select_one("div.cell div.cell_output") is not None  # the starter cell is inside
+    assert gated.select_one("div.hint.dropdown") is not None
+    gsol = soup.select_one("div.solution#etc-sol-gated")
+    assert gsol is not None and "dropdown" in gsol["class"] and "Sixteen" in gsol.get_text()
     assert soup.select_one('a[href="#etc-ex-keyspace"]') is not None
     downloads = [a.get("href") for a in soup.select(".dropdown-download-buttons a")]
     assert "../_sources/book/etc.md" in downloads and "../_sources/book/etc.ipynb" in downloads

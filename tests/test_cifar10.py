@@ -92,11 +92,95 @@ def test_smoke_dataset():
         cifar10.smoke_dataset(0)
 
 
-def test_study_loads_cifar10_subsets(cache):
+def test_study_loads_cifar10_subsets(cache, monkeypatch):
     from ppstudy.studies import pixel as study
 
-    xtr, ytr, xte, yte, names, desc = study.load_data("cifar10", 7, 2, 0)
-    assert xtr.shape == (7, 32, 32, 3) and xte.shape == (2, 32, 32, 3) and names == cifar10.CLASSES
-    assert "CIFAR-10" in desc
+    monkeypatch.setattr(cifar10, "BATCH_IMAGES", 4)  # the fixture's batches hold 4 images each
+    d = study.load_data("cifar10", 7, 2, 0)
+    assert d["x_train"].shape == (7, 32, 32, 3) and d["x_test"].shape == (2, 32, 32, 3)
+    assert d["classes"] == cifar10.CLASSES and d["source"].dataset == "CIFAR-10"
     with pytest.raises(InputError):
         study.load_data("mnist", 1, 1, 0)
+    with pytest.raises(InputError, match="asked for"):
+        cifar10.load("test", n=50)
+
+
+# ---------------------------------------------------------------------- the unpacked official files
+@pytest.fixture
+def unpacked(tmp_path, monkeypatch):
+    """The layout torchvision leaves: cifar10/cifar-10-batches-py/<batch files>, small files in the real
+    pickle format, registered with their own md5 (the official ones belong to the real files)."""
+    import hashlib
+
+    monkeypatch.setenv("PPSTUDY_DATA", str(tmp_path))
+    d = tmp_path / "cifar10" / cifar10.UNPACKED
+    d.mkdir(parents=True)
+    md5 = {}
+    for name, n, seed in [*((f"data_batch_{i}", 6, i) for i in range(1, 6)), ("test_batch", 4, 9)]:
+        raw = pickle.dumps(_batch(n, seed), protocol=2)
+        (d / name).write_bytes(raw)
+        md5[name] = hashlib.md5(raw).hexdigest()
+    monkeypatch.setattr(cifar10, "BATCH_MD5", {**cifar10.BATCH_MD5, **md5})
+    monkeypatch.setattr(cifar10, "BATCH_IMAGES", 6)  # so that a subset of <= 6 needs one batch
+    return d
+
+
+def test_the_official_md5_list():
+    assert cifar10.BATCH_MD5["test_batch"] == "40351d587109b95175f43aff81a1287e"
+    assert cifar10.BATCH_MD5["data_batch_1"] == "c99cafc152244af753f735de768cd75f"
+    assert len(cifar10.BATCH_MD5) == 7
+
+
+def test_unpacked_directory_is_read_and_verified(unpacked):
+    x, y, src = cifar10.load_with_source("train")
+    assert x.shape == (30, 32, 32, 3) and y.shape == (30,)
+    assert [f.name for f in src.files] == [f"{cifar10.UNPACKED}/data_batch_{i}" for i in range(1, 6)]
+    assert all(f.md5 == cifar10.BATCH_MD5[f.name.split("/")[1]] for f in src.files)
+
+
+def test_a_subset_reads_only_the_batches_it_needs(unpacked):
+    for i in range(2, 6):  # the other batches are not there at all
+        (unpacked / f"data_batch_{i}").unlink()
+    x, y, src = cifar10.load_with_source("train", n=5, seed=1)
+    assert x.shape == (5, 32, 32, 3) and [f.name for f in src.files] == [f"{cifar10.UNPACKED}/data_batch_1"]
+    assert "drawn (seed 1) from data_batch_1" in src.description
+    again, _, _ = cifar10.load_with_source("train", n=5, seed=1)
+    assert np.array_equal(x, again)
+    with pytest.raises(DataUnavailableError, match=r"data_batch_2 is missing: put the official file there.*md5"):
+        cifar10.load("train", n=7)  # 7 images need the second batch
+
+
+def test_a_mismatching_file_names_the_file_and_the_expected_md5(unpacked):
+    raw = bytearray((unpacked / "test_batch").read_bytes())
+    raw[-5] ^= 1
+    (unpacked / "test_batch").write_bytes(bytes(raw))
+    with pytest.raises(DataUnavailableError, match=r"test_batch has md5 [0-9a-f]{32}, expected [0-9a-f]{32}.*put the"):
+        cifar10.load("test")
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({b"data": np.full((2, 3072), 300, np.int32), b"labels": [0, 1]}, "outside 0..255"),
+    ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 12]}, "labels outside 0..9"),
+    ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, "expected N x 3072"),
+    ({b"labels": [0, 1]}, "corrupt"),
+])
+def test_bad_batch_contents(unpacked, monkeypatch, payload, message):
+    import hashlib
+
+    raw = pickle.dumps(payload, protocol=2)
+    (unpacked / "test_batch").write_bytes(raw)
+    monkeypatch.setitem(cifar10.BATCH_MD5, "test_batch", hashlib.md5(raw).hexdigest())
+    with pytest.raises(InputError, match=message):
+        cifar10.load("test")
+
+
+def test_a_pickle_with_an_unknown_codec(unpacked, monkeypatch):
+    import hashlib
+
+    # the batches' pickles call _codecs.encode (allowed); an unknown codec name must be one clear error
+    raw = b"\x80\x02}q\x00(C\x04dataq\x01c_codecs\nencode\nq\x02X\x01\x00\x00\x00xX\x07\x00\x00\x00nocodec\x86R.)"
+    raw = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x07\x00\x00\x00nocodec\x86R."
+    (unpacked / "test_batch").write_bytes(raw)
+    monkeypatch.setitem(cifar10.BATCH_MD5, "test_batch", hashlib.md5(raw).hexdigest())
+    with pytest.raises(InputError, match="corrupt"):
+        cifar10.load("test")

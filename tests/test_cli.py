@@ -118,3 +118,18 @@ def test_checkpoints_list_and_clean(tiny_root):
     r = cli("checkpoints", "clean", "etc", "--keep", "keep", env={"PPSTUDY_ROOT": str(tiny_root)})
     assert r.returncode == 0 and "removed 1" in r.stdout
     assert [d["tag"] for d in train.list_checkpoints(ck)] == ["keep-me"]
+
+
+def test_figures_of_a_damaged_run_is_one_line(tiny_root):
+    """A results.json without the tables a figure needs, or a truncated array file: one clear error."""
+    out = tiny_root / "runs" / "etc" / "smoke"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text(json.dumps({"chapter": "etc", "profile": "smoke", "tables": {},
+                                                  "figures": ["fig_tables"]}))
+    r = cli("figures", "etc", env={"PPSTUDY_ROOT": str(tiny_root)})
+    assert r.returncode == 2 and "cannot redraw fig_tables: results.json lacks" in r.stderr, r.stderr
+    (out / "results.json").write_text(json.dumps({"chapter": "etc", "profile": "smoke", "tables": {},
+                                                  "figures": ["fig4_far_frr"]}))
+    (out / "curves.npz").write_bytes(b"PK\x03\x04 truncated")
+    r = cli("figures", "etc", env={"PPSTUDY_ROOT": str(tiny_root)})
+    assert r.returncode == 2 and "arrays are unreadable" in r.stderr and "Traceback" not in r.stderr, r.stderr

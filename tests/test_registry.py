@@ -85,3 +85,21 @@ def test_no_download_flag(data_cache):
 def test_unknown_dataset_name():
     with pytest.raises(InputError, match="unknown dataset 'nope'"):
         registry.fetch("nope")
+
+
+def test_the_cache_directory_must_be_a_directory_that_exists(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPSTUDY_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(InputError, match="does not exist"):
+        registry.cache_dir()
+    assert not (tmp_path / "nowhere").exists()  # never created behind the user's back
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("PPSTUDY_DATA", str(tmp_path / "file"))
+    with pytest.raises(InputError, match="is a file"):
+        registry.cache_dir()
+
+
+def test_a_cache_that_cannot_hold_the_dataset_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPSTUDY_DATA", str(tmp_path))
+    (tmp_path / "x").write_text("a file where the dataset's directory must go")
+    with pytest.raises(DataUnavailableError, match="cannot create .*in the data cache"):
+        registry.fetch(registry.DatasetSpec("x", "http://127.0.0.1:9/x", None, "x.bin"), download=True, retries=1)

@@ -111,6 +111,31 @@ def test_bad_archives(tmp_path):
         yaleb.load_cropped(p, width=161)
 
 
+def test_a_damaged_archive_and_a_decompression_bomb(tmp_path):
+    p = tmp_path / "a.zip"
+    _archive(p)
+    with zipfile.ZipFile(p) as zf:  # flip a pixel byte of a face the loader reads: its CRC no longer matches
+        info = zf.getinfo(f"CroppedYale/yaleB01/yaleB01_{LIGHTS[1]}.pgm")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    raw = bytearray(p.read_bytes())
+    raw[start + 200] ^= 0xFF
+    p.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="cannot be read .*damaged"):
+        yaleb.load_cropped(p, expect_persons=3)
+    q = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(q, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("CroppedYale/yaleB01/yaleB01_P00A+000E+00.pgm", b"P5\n60000 60000\n255\n" + bytes(60000 * 60000))
+    with pytest.raises(InputError, match="not a cropped face"):
+        yaleb.load_cropped(q, expect_persons=1)
+
+
+def test_the_source_records_the_archive_read(cached):
+    dest, _ = cached
+    d = yaleb.load_cropped(expect_persons=3)
+    (f,) = d["source"].files
+    assert f.name == "CroppedYale.zip" and f.sha256 == registry.sha256_file(dest) and not d["source"].smoke
+
+
 def test_split_half_per_person():
     labels = np.repeat(np.arange(5), [64, 64, 63, 2, 10])
     tr, q = yaleb.split_half(labels, seed=1)

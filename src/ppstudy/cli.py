@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                                                    "default: render the published runs in results/")
     b.add_argument("--reuse", action="store_true", help="with --profile: reuse finished runs")
     b.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
+    b.add_argument("--no-check", action="store_true", help="skip the checks of the built pages (bookcheck)")
 
     n = sub.add_parser("notebooks", help="export the chapters as .ipynb for plain papermill / Colab")
     n.add_argument("--out", default="notebooks", help="output directory (default: notebooks/)")
@@ -115,7 +116,7 @@ def _dispatch(args) -> int:
         print(f"ppstudy: published {args.chapter} [{args.profile}] in {dest}")
         return 0
     if args.cmd == "book":
-        index = runner.build_book(args.profile, rerun=not args.reuse, strict=args.strict)
+        index = runner.build_book(args.profile, rerun=not args.reuse, strict=args.strict, check=not args.no_check)
         print(f"ppstudy: the book is at {index}")
         return 0
     if args.cmd == "notebooks":

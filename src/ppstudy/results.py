@@ -516,7 +516,7 @@ def render_table(manifest: Mapping[str, Any], name: str) -> str:
                      'come from stand-in data (the smoke profile): they show that the pipeline runs, not '
                      'what the paper measured.</p></div>')
     data = "" if t.get("exact") else _data_line(manifest)
-    return (f'<div class="ppstudy-table" style="overflow-x: auto; max-width: 100%;">'
+    return (f'<div class="ppstudy-table ppstudy-scroll" style="overflow-x: auto; max-width: 100%;">'
             f'<table class="table"><caption style="caption-side: top; text-align: left;">{escape(cap)}</caption>'
             f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{data}{''.join(notes)}</div>")
 

@@ -287,11 +287,23 @@ def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None =
     figures: dict[str, Callable] = getattr(study_module(chapter), "FIGURES", {})
     apply_style()
     out = []
+    import zipfile
+
     for name in manifest.get("figures", []):
         if name not in figures:
             raise InputError(f"{rd}: figure {name!r} is not registered in {study_module(chapter).__name__}.FIGURES")
-        fig = figures[name](manifest, rd)
-        out.extend(save_figure(fig, rd / "figures", name).values())
+        try:
+            fig = figures[name](manifest, rd)
+        except (KeyError, IndexError, TypeError) as e:
+            raise InputError(f"{rd}: cannot redraw {name}: results.json lacks what it needs ({type(e).__name__}: "
+                             f"{e})") from None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"{rd}: cannot redraw {name}: its arrays are unreadable ({type(e).__name__}: {e}); "
+                             f"rerun the chapter") from None
+        photo = (rd / "figures" / f"{name}.jpg").is_file()
+        out.extend(save_figure(fig, rd / "figures", name, photo=photo).values())
         plt.close(fig)
     return out
 
@@ -457,6 +469,39 @@ def _insert_provenance(nb_path: Path, manifest: dict[str, Any], chapter: str, ro
 
 # ---------------------------------------------------------------------- the book
 STATIC_PAGES = ("intro.md", "rerun.md", "references.md")
+#: where the intro page receives the dashboard generated from the chapters' runs
+DASHBOARD_MARK = "<!-- ppstudy:dashboard -->"
+
+
+def _md_cell(v: Any) -> str:
+    from ppstudy.results import format_value
+
+    return format_value(v).replace("|", "\\|").replace("\n", " ")
+
+
+def dashboard(manifests: dict[str, dict[str, Any]]) -> str:
+    """The intro's dashboard as MyST markdown, from the runs the book shows: every claim of a paper that
+    a chapter checks (claim, paper, this book, status), and what each run cost (profile, data, device,
+    wall time, memory)."""
+    out = ["| chapter | the paper's claim | paper | this book | status |", "|---|---|---|---|---|"]
+    for name, m in manifests.items():
+        title = _chapters.get(name).title.split(" (")[0]
+        for c in m.get("checks", {}).values():
+            if c.get("kind") != "paper":
+                continue
+            out.append(f"| [{title}]({name}) | {_md_cell(c['claim'])} | {_md_cell(c.get('paper'))} | "
+                       f"{_md_cell(c.get('measured'))} | **{c['status']}** |")
+    cost = ["| chapter | profile | data | device | wall time | peak memory |", "|---|---|---|---|---|---|"]
+    for name, m in manifests.items():
+        run = m.get("run") or {}
+        data = m.get("data") or {}
+        ds = data.get("dataset", "") if isinstance(data, dict) else str(data)
+        wall = f"{run['wall_s'] / 60:.0f} min" if run.get("wall_s") else "—"
+        mem = f"{run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else "—"
+        cost.append(f"| [{name}]({name}) | `{m.get('profile')}` | {_md_cell(ds)} | "
+                    f"{_md_cell(device_label(m.get('device') or {}))} | {wall} | {mem} |")
+    return ("\n".join(out) + "\n\nWhat the runs shown in this book cost (rerun any of them with the command in its "
+            "chapter's provenance):\n\n" + "\n".join(cost) + "\n")
 
 
 def build_root(root: Path | None = None) -> Path:
@@ -495,17 +540,26 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
             shutil.copytree(item, stage / "book" / item.name)
         else:
             shutil.copy2(item, stage / "book" / item.name)
-    for name, d in chapter_sources(profile, root).items():
+    sources = chapter_sources(profile, root)
+    for name, d in sources.items():
         nb = stage / "book" / f"{name}.ipynb"
         shutil.copy2(d / f"{name}.ipynb", nb)
         _insert_provenance(nb, load(d), name, root)
+    intro = stage / "book" / "intro.md"
+    if intro.is_file():
+        intro.write_text(intro.read_text().replace(DASHBOARD_MARK, dashboard({n: load(d) for n, d in sources.items()})))
+    from ppstudy import bookconfig
+
+    bookconfig.configure_stage(stage, root)  # repository link, launch buttons, .md downloads
     return stage
 
 
 def build_book(profile: str | None = "smoke", *, root: Path | None = None, rerun: bool = True,
-               strict: bool = False, progress: bool = True) -> Path:
+               strict: bool = False, progress: bool = True, check: bool = True) -> Path:
     """Build the HTML book: from the published runs (``profile=None``), or executing every chapter in
-    ``profile`` first (unless ``rerun`` is false and a run exists)."""
+    ``profile`` first (unless ``rerun`` is false and a run exists). With ``check`` the built pages are
+    checked (:func:`ppstudy.bookcheck.check_book`: every table and figure shown, no tracebacks, warnings,
+    reprs or machine paths in outputs) and any problem fails the build."""
     root = root or _chapters.project_root()
     if profile is not None:
         for name in _chapters.CHAPTERS:
@@ -527,4 +581,10 @@ def build_book(profile: str | None = "smoke", *, root: Path | None = None, rerun
     index = out / "_build" / "html" / "index.html"
     if not index.is_file():
         raise PPStudyError(f"jupyter-book finished but {index} does not exist")
+    if check:
+        from ppstudy import bookcheck
+
+        sources = chapter_sources(profile, root)
+        bookcheck.check_book(index.parent, sources, strict=True,
+                             machine_paths=[str(root), str(runs_root(root)), str(out), str(Path.home())])
     return index

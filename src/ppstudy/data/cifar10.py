@@ -176,6 +176,8 @@ def load_with_source(split: str = "train", *, n: int | None = None, seed: int = 
     x = np.ascontiguousarray(np.concatenate([a for a, _ in parts]))
     y = np.concatenate([b for _, b in parts])
     desc = f"{split} split, {len(x):,} images"
+    if n and n > len(x):
+        raise InputError(f"CIFAR-10: {n:,} {split} images asked for, but {', '.join(files)} hold {len(x):,}")
     if n and n < len(x):
         idx = np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
         x, y = x[idx], y[idx]

@@ -55,7 +55,8 @@ def _read_pgm(data: bytes, name: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.size != (WIDTH_RAW, HEIGHT):  # checked before decoding: no decompression bomb
-                raise InputError(f"CroppedYale: {name} is {im.size[0]}x{im.size[1]}, expected {WIDTH_RAW}x{HEIGHT}")
+                raise InputError(f"CroppedYale: {name} is {im.size[1]}x{im.size[0]} pixels (height x width), "
+                                 f"expected {HEIGHT}x{WIDTH_RAW}")
             a = np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise InputError(f"CroppedYale: {name} is not a readable PGM image ({e})") from None

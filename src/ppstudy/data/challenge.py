@@ -161,11 +161,14 @@ def face_crops(faces: np.ndarray, n: int, size: int = 52, *, seed: int = 0, jitt
     return out
 
 
-def _test_pairing(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def test_pairing(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(partner, label): half the test originals get their own encoding, the others another one's.
 
     Non-matching partners are a derangement of the non-matching half, so every encoded image is used once.
+    Matches: ``n // 2``, except ``n - 2`` when that would leave a single non-match (``n = 2``: none).
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise InputError(f"test_pairing: n must be an integer >= 2, got {n!r}")
     n_pos = n // 2
     if n - n_pos == 1:  # a single non-match cannot be deranged within itself: use two
         n_pos = n - 2
@@ -250,7 +253,7 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
             binary = True
         keys[st] = key
         _write_split(d / "train", orig[:n_train], enc[:n_train], None, binary=binary)
-        partner, labels = _test_pairing(n_test, pair_rngs[st - 1])
+        partner, labels = test_pairing(n_test, pair_rngs[st - 1])
         test_enc = [enc[n_train + j] for j in partner] if binary else enc[n_train:][partner]
         _write_split(d / "test", orig[n_train:], test_enc, labels, binary=binary)
     (root / "challenge.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -259,6 +262,8 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
 
 # ---------------------------------------------------------------------- reading
 def read_meta(root: str | Path) -> dict:
+    """``challenge.json`` merged over the defaults (canvas 512, tile 32, face 52), checked: a JSON object whose
+    ``canvas``, ``tile`` and ``face`` are positive integers with ``tile`` dividing ``canvas``."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"challenge directory {root} does not exist")
@@ -266,9 +271,19 @@ def read_meta(root: str | Path) -> dict:
     meta = dict(DEFAULTS)
     if p.is_file():
         try:
-            meta.update(json.loads(p.read_text()))
-        except json.JSONDecodeError as e:
+            loaded = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InputError(f"{p} is corrupt ({e})") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{p}: expected a JSON object with 'canvas', 'tile', 'face', got a "
+                             f"{type(loaded).__name__}")
+        meta.update(loaded)
+    for k in DEFAULTS:
+        v = meta[k]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"{p}: '{k}' must be a positive integer, got {v!r}")
+    if meta["tile"] > meta["canvas"] or meta["canvas"] % meta["tile"]:
+        raise InputError(f"{p}: 'tile' {meta['tile']} must divide 'canvas' {meta['canvas']}")
     return meta
 
 
@@ -286,17 +301,22 @@ def _stems(d: Path, suffixes) -> dict[str, Path]:
 
 def _read_labels(path: Path, ids: list[str]) -> np.ndarray:
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
-    except OSError as e:
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text ({e})") from None
+    except (OSError, csv.Error) as e:
         raise InputError(f"cannot read {path} ({e})") from None
     if not rows or [c.strip().lower() for c in rows[0]] != ["id", "label"]:
         raise InputError(f"{path}: expected a header 'id,label'")
-    lab = {}
+    lab: dict[str, int] = {}
     for k, r in enumerate(rows[1:], start=2):
         if len(r) != 2 or r[1].strip() not in ("0", "1"):
             raise InputError(f"{path}, line {k}: expected 'id,0' or 'id,1', got {r}")
-        lab[r[0].strip()] = int(r[1])
+        i, v = r[0].strip(), int(r[1])
+        if lab.get(i, v) != v:
+            raise InputError(f"{path}, line {k}: id {i!r} is labelled both {lab[i]} and {v}")
+        lab[i] = v
     missing = [i for i in ids if i not in lab]
     if missing:
         raise InputError(f"{path}: no label for {len(missing)} ids (e.g. {missing[0]})")
@@ -308,10 +328,12 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
 
     Originals whose size differs from the encoded images' (subtasks 1/2: the canvas; subtask 3: the face
     size) are brought onto that size with :func:`ppstudy.ciphers.catmap.to_canvas` (pad to square, scale).
-    ``limit`` reads only the first ``limit`` ids (sorted).
+    ``limit`` (None or an integer >= 1) reads only the first ``limit`` ids (sorted).
     """
     from ppstudy.ciphers import bfv
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise InputError(f"limit must be None or an integer >= 1, got {limit!r}")
     if subtask not in SUBTASKS:
         raise InputError(f"subtask must be one of {SUBTASKS}, got {subtask!r}")
     if split not in SPLITS:
@@ -327,7 +349,7 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
         raise InputError(f"{d}: originals and encoded files do not pair up by id "
                          f"({len(only_o)} originals without encoding, e.g. {only_o[:1]}; "
                          f"{len(only_e)} encoded without original, e.g. {only_e[:1]})")
-    ids = sorted(orig)[:limit] if limit else sorted(orig)
+    ids = sorted(orig)[:limit] if limit is not None else sorted(orig)
     if not ids:
         raise InputError(f"{d}: no pairs found")
     side = int(meta["face"] if subtask == 3 else meta["canvas"])

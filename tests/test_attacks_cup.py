@@ -71,14 +71,14 @@ def test_multiset_matcher_scores_one_on_a_rebuilt_challenge(tmp_path):
     above the threshold, whatever the organisers' key: accuracy exactly 1."""
     from ppstudy.data import challenge as ch
 
-    for st, (tr, te) in _rebuilt(tmp_path).items():
-        tile = 8 if st == 1 else 32
-        m = attacks.MultisetMatcher(tile).fit(tr.originals, tr.encoded, seed=st)
+    for sub, (tr, te) in _rebuilt(tmp_path).items():
+        tile = 8 if sub == 1 else 32
+        m = attacks.MultisetMatcher(tile).fit(tr.originals, tr.encoded, seed=sub)
         d = m.distance(te.originals, te.encoded)
         assert np.all(d[te.labels == 1] == 0) and np.all(d[te.labels == 0] > m.threshold)
         assert float((m.predict(te.originals, te.encoded) == te.labels).mean()) == 1.0
         inv = attacks.InversionMatcher(tile).fit(tr.originals, tr.encoded)
-        assert inv.matrix == ch.load_cat_key(tmp_path, st).matrix
+        assert inv.matrix == ch.load_cat_key(tmp_path, sub).matrix
         assert float((inv.predict(te.originals, te.encoded) == te.labels).mean()) == 1.0
 
 

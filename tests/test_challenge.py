@@ -184,7 +184,7 @@ def test_bad_labels_and_limit(built, tmp_path):
     shutil.copytree(root, bad)
     lab = bad / "subtask1" / "test" / "labels.csv"
     good = lab.read_text()
-    lab.write_bytes("id,label\n".encode() + "000000,1\n".encode("utf-16"))
+    lab.write_bytes(b"id,label\n" + "000000,1\n".encode("utf-16"))
     with pytest.raises(InputError, match="not UTF-8"):
         ch.read_split(bad, 1, "test")
     first = good.splitlines()[1]

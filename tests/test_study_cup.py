@@ -169,7 +169,10 @@ def test_bfv_interval_covers_one_half_and_a_leaky_cipher_does_not():
     tr, te = _faces(40, seed=1), _faces(400, seed=2)
     partner, labels = test_pairing(len(te), np.random.default_rng(3))
     key = bfv.keygen()
-    view = lambda cts: np.stack([bfv.ciphertext_image(c) for c in cts])  # noqa: E731
+
+    def view(cts):
+        return np.stack([bfv.ciphertext_image(c) for c in cts])
+
     tr_e, te_e = view(bfv.encrypt(tr, key)), view(bfv.encrypt(te[partner], key))
     m = MultisetMatcher(52).fit(tr, tr_e, seed=0)
     k = int((m.predict(te, te_e) == labels).sum())

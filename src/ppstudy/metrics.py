@@ -5,6 +5,8 @@ Each chapter's engineer owns one section, headed by a comment ``# --- <chapter> 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ppstudy import InputError
@@ -150,7 +152,7 @@ def chance_tail(acc: float, n: int, p: float = 0.5) -> float:
     n = _check_count("n", n)
     _check_prob("p", p)
     acc = _check_prob("acc", acc, open_low=False)
-    k = int(np.floor(acc * n + 1e-9))
+    k = math.floor(acc * n + 1e-9)
     return float(binom.sf(k - 1, n, p))
 
 

@@ -191,7 +191,8 @@ def encrypt(x: np.ndarray, key: BFVKey) -> list[bytes]:
     if not isinstance(key, BFVKey):
         raise InputError(f"BFV: expected a BFVKey, got {type(key).__name__}")
     try:
-        flat, _, _ = flat_batch(x, tuple(key.shape), "images")
+        h, w, c = key.shape
+        flat, _, _ = flat_batch(x, (h, w, c), "images")
     except InputError as e:
         raise InputError(f"{e} (crop and scale faces to {key.shape[0]}x{key.shape[1]} first)") from None
     flat = flat.astype(np.int64)

@@ -138,7 +138,7 @@ class CatMapKey:
     @classmethod
     def from_dict(cls, d: dict) -> "CatMapKey":
         try:
-            return cls(tuple(int(v) for v in d["shape"]), int(d["tile"]), int(d["a"]), int(d["b"]),
+            return cls(_canvas_shape(tuple(d["shape"])), int(d["tile"]), int(d["a"]), int(d["b"]),
                        int(d["iterations"]))
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"cat map key: malformed key record {d!r} ({e})") from None
@@ -198,8 +198,8 @@ def walk_powers(n: int, *, low: int = 1) -> Iterator[tuple[int, np.ndarray, np.n
         raise InputError(f"walk_powers: side n must be in 2..32768, got {n}")
     if low not in (0, 1):
         raise InputError(f"walk_powers: low must be 0 or 1, got {low!r}")
-    a, b = np.meshgrid(np.arange(low, n, dtype=np.int32), np.arange(low, n, dtype=np.int32), indexing="ij")
-    a, b = a.ravel(), b.ravel()
+    ga, gb = np.meshgrid(np.arange(low, n, dtype=np.int32), np.arange(low, n, dtype=np.int32), indexing="ij")
+    a, b = ga.ravel(), gb.ravel()
     d = ((a.astype(np.int64) * b + 1) % n).astype(np.int32)
     c0, c1, c2, c3 = np.ones_like(a), a.copy(), b.copy(), d.copy()  # M(a, b)^1
     k = 1
@@ -298,7 +298,7 @@ def key_space(shape, *, mode: str = "tile", tile: int = 32, exact: bool | None =
     return KeySpace(c["key_bits"], None, True, what + ": bounded by the (a, b, k) keys keygen draws from")
 
 
-def key_for_matrix(matrix, shape, tile: int, *, low: int = 0) -> "CatMapKey | None":
+def key_for_matrix(matrix, shape, tile: int, *, low: int = 0) -> CatMapKey | None:
     """A key ``(a, b, k)`` whose map equals ``matrix`` mod ``tile``: the smallest ``k``, then the smallest
     ``(a, b)`` (``a, b`` in ``[low, tile)``); None if no power of any ``M(a, b)`` is ``matrix``. The identity
     gives ``k = 0``."""
@@ -306,12 +306,13 @@ def key_for_matrix(matrix, shape, tile: int, *, low: int = 0) -> "CatMapKey | No
     target = tuple(int(v) % n for v in matrix)
     if len(target) != 4:
         raise InputError(f"key_for_matrix: expected 4 matrix entries (row-major), got {matrix!r}")
+    canvas = _canvas_shape(shape)
     if target == (1 % n, 0, 0, 1 % n):
-        return CatMapKey(tuple(int(s) for s in shape), n, 1, 1, 0)
+        return CatMapKey(canvas, n, 1, 1, 0)
     for k, a, b, (c0, c1, c2, c3) in walk_powers(n, low=low):
         hit = np.flatnonzero((c0 == target[0]) & (c1 == target[1]) & (c2 == target[2]) & (c3 == target[3]))
         if hit.size:
-            return CatMapKey(tuple(int(s) for s in shape), n, int(a[hit[0]]), int(b[hit[0]]), k)
+            return CatMapKey(canvas, n, int(a[hit[0]]), int(b[hit[0]]), k)
     return None
 
 

@@ -41,6 +41,7 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class Split:
     split: str
     ids: list[str]
     originals: np.ndarray
-    encoded: object
+    encoded: Any  # np.ndarray (subtasks 1/2) or list[bytes] (subtask 3)
     labels: np.ndarray | None
 
     def __len__(self) -> int:
@@ -76,7 +77,7 @@ class Split:
     @property
     def encoded_images(self) -> np.ndarray:
         if self.subtask != 3:
-            return self.encoded
+            return np.asarray(self.encoded)
         from ppstudy.ciphers import bfv
 
         shape = self.originals.shape[1:]
@@ -236,6 +237,8 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
     pair_rngs = [np.random.default_rng(s) for s in s_pair.spawn(3)]
     for st in subtasks:
         d = root / f"subtask{st}"
+        key: Any
+        enc: Any
         if st in (1, 2):
             key = catmap.keygen((canvas, canvas), mode="tile" if st == 1 else "whole", tile=tile,
                                 seed=key_seeds[st - 1])
@@ -358,9 +361,9 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
         img = read_image(orig[i])
         originals[k] = img if img.shape[:2] == (side, side) else catmap.to_canvas(img, side)
     if subtask == 3:
-        encoded: object = [bfv.read_ciphertext(enc[i]) for i in ids]
+        cts = [bfv.read_ciphertext(enc[i]) for i in ids]
         need = bfv.SEAL_HEADER + side * side * 3
-        for i, c in zip(ids, encoded):
+        for i, c in zip(ids, cts):
             if len(c) < need:
                 raise InputError(f"{enc[i]}: ciphertext of {len(c)} bytes is too short for a {side}x{side}x3 image")
     else:
@@ -372,7 +375,7 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
                                  f"{side}x{side} canvas (challenge.json 'canvas')")
             encoded[k] = img
     labels = _read_labels(d / "labels.csv", ids) if (d / "labels.csv").is_file() else None
-    return Split(subtask, split, ids, originals, encoded, labels)
+    return Split(subtask, split, ids, originals, cts if subtask == 3 else encoded, labels)
 
 
 def load_cat_key(root: str | Path, subtask: int) -> catmap.CatMapKey:

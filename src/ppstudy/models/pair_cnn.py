@@ -193,8 +193,10 @@ def pair_throughput(model: nn.Module, originals: np.ndarray, encoded: np.ndarray
     matrix product. Returns ``{"pairs": m*n, "seconds": s, "pairs_per_s": m*n/s}``.
     """
     m, n = len(originals), len(encoded)
+    if siamese and not isinstance(model, SiameseMatcher):
+        raise InputError(f"pair_throughput: siamese=True needs a SiameseMatcher, got {type(model).__name__}")
     t0 = time.perf_counter()
-    if siamese:
+    if isinstance(model, SiameseMatcher) and siamese:
         siamese_score_matrix(model, originals, encoded, normalization, batch_size=batch_size)
     else:
         ii, jj = np.divmod(np.arange(m * n), n)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -376,7 +377,7 @@ def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetiti
     shape = tuple(int(v) for v in train_faces.shape[1:])
     make_key = keygen or (lambda: bfv.keygen(shape))
     n_test = len(test_faces)
-    per = []
+    per: list[dict[str, Any]] = []
     for rep in range(int(repetitions)):
         key = make_key()  # SEAL's CSPRNG: the one unseeded step
         partner, labels = test_pairing(n_test, np.random.default_rng([int(seed), rep]))
@@ -385,7 +386,10 @@ def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetiti
         tr_e = np.stack([bfv.ciphertext_image(c, shape) for c in tr_ct])
         te_e = np.stack([bfv.ciphertext_image(c, shape) for c in te_ct])
         pairs = np.concatenate([test_faces, te_e], axis=3)
-        probs, models, vals, seeds = [], {}, {}, {}
+        probs: list[np.ndarray] = []
+        models: dict[str, float] = {}
+        vals: dict[str, float] = {}
+        seeds: dict[str, int] = {}
         for i in idx:
             row_st, arch, model_id = PAPER_TABLE1[i][:3]
             s_i = _row_seed(seed, i, rep)
@@ -398,8 +402,8 @@ def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetiti
             models[model_id] = float(((p > 0.5) == labels).mean())
             vals[model_id], seeds[model_id] = res["val_acc"], s_i
         ens, _ = ensemble_accuracy(probs, labels)
-        k = int(round(ens * n_test))
-        rec = {"repetition": rep, "pairing_seed": [int(seed), rep], "model_seeds": seeds, "model_test_acc": models,
+        k = round(ens * n_test)
+        rec: dict[str, Any] = {"repetition": rep, "pairing_seed": [int(seed), rep], "model_seeds": seeds, "model_test_acc": models,
                "model_val_acc": vals, "ensemble_test_acc": ens, "ensemble_ci95": list(metrics.binomial_ci(k, n_test)),
                "matching_test_pairs": int(labels.sum())}
         if multiset:
@@ -411,7 +415,7 @@ def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetiti
         if log is not None:
             log(f"BFV repetition {rep}: ensemble {ens:.4f}"
                 + (f", weighted score {rec['weighted_score']:.4f}" if "weighted_score" in rec else ""))
-    summary = {"ensemble_test_acc": metrics.spread([r["ensemble_test_acc"] for r in per]),
+    summary: dict[str, Any] = {"ensemble_test_acc": metrics.spread([r["ensemble_test_acc"] for r in per]),
                "models": {m: metrics.spread([r["model_test_acc"][m] for r in per]) for m in per[0]["model_test_acc"]}}
     if multiset:
         summary["multiset_test_acc"] = metrics.spread([r["multiset_test_acc"] for r in per])
@@ -425,7 +429,7 @@ def repetition_rows(result: dict) -> list[dict]:
     """Rows for a table of :func:`bfv_repetitions`: one per quantity, mean / sd / min / max over repetitions,
     the paper's value where it has one (its final leaderboard score)."""
     s = result["summary"]
-    items = [("ensemble test accuracy, subtask 3", s["ensemble_test_acc"], None)]
+    items: list[tuple[str, dict, float | None]] = [("ensemble test accuracy, subtask 3", s["ensemble_test_acc"], None)]
     items += [(f"model {m} test accuracy", v, None) for m, v in s["models"].items()]
     if "multiset_test_acc" in s:
         items.append(("key-free multiset matcher, subtask 3", s["multiset_test_acc"], None))

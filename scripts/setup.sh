@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create or update the project's environment in .venv (idempotent; a no-op when nothing changed).
-#   scripts/setup.sh            python packages: torch + torchvision pinned, ppstudy with its test extras, Pyfhel
+#   scripts/setup.sh            python packages: torch + torchvision pinned, ppstudy with its dev extras
+#                               (torch, book, deid, test, lint), Pyfhel, and the imagetracerjs tracer
 #   scripts/setup.sh --browser  also Debian's chromium for the headless browser test of the built book
 # Environment: PYTHON (default python3), VENV (default .venv).
 set -euo pipefail
@@ -27,7 +28,7 @@ else
   echo "setup: installing $TORCH_PINS"
   "$PY" -m pip install -q $TORCH_PINS
   echo "setup: installing ppstudy and its dependencies"
-  "$PY" -m pip install -q -e ".[test]"
+  "$PY" -m pip install -q -e ".[dev]"
   PY="$PY" bash scripts/install_pyfhel.sh
   echo "$want" > "$stamp"
 fi

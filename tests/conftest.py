@@ -27,10 +27,13 @@ TINY_CHAPTER = textwrap.dedent('''\
     :tags: [parameters]
     profile = "smoke"
     run_dir = "runs/etc/smoke"
+    checkpoint_dir = ""
     n = 3
     scale = 1.5
     fail = False
     label = "x"
+    ratios = [1, 2]
+    key_seed = 0
     ```
 
     ```{code-cell} ipython3
@@ -42,6 +45,7 @@ TINY_CHAPTER = textwrap.dedent('''\
         total = n * scale
     run.table("t", rows=[{"n": n, "paper": 4.5, "measured": total}], caption="tiny")
     run.value("python", sys.executable)
+    run.value("checkpoint_dir", checkpoint_dir)
     run.save()
     ```
     ''')

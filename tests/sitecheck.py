@@ -2,20 +2,70 @@
 
 Used by the book test. Everything is served from 127.0.0.1; any request to another host is blocked and
 reported, so a page that needs the internet (a CDN script, a web font) fails the check.
+
+Each page is opened in a fresh browser context (empty cache) at 1400 x 900 px, as a first visit:
+
+- page weight: the bytes Chromium reports as transferred (``Network.loadingFinished.encodedDataLength``,
+  headers and bodies) from navigation until MathJax has typeset and the network has been quiet for 0.5 s.
+  The local server gzips text (HTML, CSS, JS, SVG, JSON) as GitHub Pages does; ``weight_raw`` is the
+  same load uncompressed (the decoded bodies);
+- width: every table, image, figure and SVG of the article that is wider than the text column, unless it
+  sits in a ``.ppstudy-scroll`` container (``overflow-x: auto``) that itself fits the column.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1400, "height": 900}
+#: Goal of issue 9 for the first load of a chapter page (bytes transferred).
+CHAPTER_PAGE_LIMIT = 1_500_000
+SCROLL_CLASS = "ppstudy-scroll"
+_TEXT_TYPES = ("text/", "javascript", "json", "svg", "xml")
+
+# Elements of the article wider than its text column, with the reason they are allowed when they are.
+_WIDE_JS = r"""(scrollClass) => {
+  const col = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const cs = getComputedStyle(col);
+  const cr = col.getBoundingClientRect();
+  const left = cr.left + parseFloat(cs.paddingLeft), right = cr.right - parseFloat(cs.paddingRight);
+  const width = right - left;
+  const out = [];
+  const sel = 'table, img, figure, object, svg';
+  for (const el of col.querySelectorAll(sel)) {
+    if (el.closest('mjx-container') || (el.tagName === 'svg' && el.closest('button, a, .headerlink'))) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;  // hidden (e.g. a closed dropdown)
+    if (r.width <= width + 1) continue;
+    let ok = false;
+    for (let a = el.parentElement; a && a !== col.parentElement; a = a.parentElement) {
+      if (a.classList.contains(scrollClass)) {
+        const ox = getComputedStyle(a).overflowX;
+        ok = (ox === 'auto' || ox === 'scroll') && a.getBoundingClientRect().width <= width + 1;
+        break;
+      }
+    }
+    if (ok) continue;
+    const cell = el.closest('.cell'), cells = [...document.querySelectorAll('.cell')];
+    const out_ = el.closest('.output, figure');
+    const cap = el.querySelector('caption') || (out_ && out_.querySelector('.ppstudy-caption, figcaption'));
+    const where = el.id ? '#' + el.id : (el.getAttribute('src')
+                  || '"' + ((cap || el).textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60) + '"');
+    out.push(`${el.tagName.toLowerCase()} ${where} is ${Math.round(r.width)} px wide, the text column `
+             + `${Math.round(width)} px` + (cell ? ` (cell ${cells.indexOf(cell) + 1})` : ''));
+  }
+  return {column: width, wide: out};
+}"""
 
 
 def chromium_path() -> str | None:
@@ -32,11 +82,36 @@ class PageReport:
     empty_images: list[str] = field(default_factory=list)
     math: int = 0
     math_rendered: int = 0
+    math_errors: int = 0
+    weight: int = 0  # bytes transferred on a first load
+    weight_raw: int = 0  # the same load, decoded (uncompressed bodies)
+    resources: list[tuple[str, int]] = field(default_factory=list)  # (path, bytes), largest first
+    column_px: float = 0.0
+    wide: list[str] = field(default_factory=list)  # tables/figures wider than the text column
+    scaled_images: list[tuple[str, int, int]] = field(default_factory=list)  # (src, natural px, shown px)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """Serves the site as GitHub Pages does: text (HTML, CSS, JS, SVG, JSON) gzipped when the browser asks."""
+
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        ctype = self.guess_type(str(path))
+        if not (path.is_file() and "gzip" in self.headers.get("Accept-Encoding", "")
+                and any(t in ctype for t in _TEXT_TYPES)):
+            return super().do_GET()
+        body = gzip.compress(path.read_bytes(), 6)
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 @contextmanager
@@ -63,35 +138,103 @@ def check_site(html_dir: Path, pages: list[str] | None = None, timeout_ms: int =
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
             for rel in pages:
-                rep = PageReport(rel)
-                page = browser.new_page()
-
-                def route(r, rep=rep):
-                    if r.request.url.startswith(base) or r.request.url.startswith("data:"):
-                        r.continue_()
-                    else:
-                        rep.blocked.append(r.request.url)
-                        r.abort()
-
-                page.route("**/*", route)
-                page.on("console", lambda m, rep=rep: rep.console_errors.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda e, rep=rep: rep.console_errors.append(str(e)))
-                page.on("requestfailed", lambda r, rep=rep: rep.failed.append(r.url))
-                page.on("response", lambda r, rep=rep: rep.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-                page.goto(f"{base}/{rel}", wait_until="networkidle", timeout=timeout_ms)
-                rep.math = page.locator(".math").count()
-                if rep.math:
-                    try:
-                        page.wait_for_selector("mjx-container", timeout=timeout_ms)
-                    except Exception:  # noqa: BLE001 - reported below as unrendered math
-                        pass
-                    rep.math_rendered = page.locator("mjx-container").count()
-                sizes = page.eval_on_selector_all(
-                    "img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.naturalHeight])")
-                rep.images = len(sizes)
-                rep.empty_images = [s for s, w, h in sizes if not (w and h)]
-                reports.append(rep)
-                page.close()
+                reports.append(_check_page(browser, base, html_dir, rel, timeout_ms))
         finally:
             browser.close()
     return reports
+
+
+def _check_page(browser, base: str, html_dir: Path, rel: str, timeout_ms: int) -> PageReport:
+    rep = PageReport(rel)
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    urls: dict[str, str] = {}
+    finished: dict[str, int] = {}
+    decoded: dict[str, int] = {}
+    cdp.on("Network.responseReceived", lambda e: urls.__setitem__(e["requestId"], e["response"]["url"]))
+    cdp.on("Network.dataReceived",
+           lambda e: decoded.__setitem__(e["requestId"], decoded.get(e["requestId"], 0) + int(e["dataLength"])))
+    cdp.on("Network.loadingFinished", lambda e: finished.__setitem__(e["requestId"], int(e["encodedDataLength"])))
+
+    def route(r):
+        if r.request.url.startswith(base) or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            rep.blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: rep.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: rep.console_errors.append(str(e)))
+    page.on("requestfailed", lambda r: rep.failed.append(r.url))
+    page.on("response", lambda r: rep.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        page.goto(f"{base}/{rel}", wait_until="networkidle", timeout=timeout_ms)
+        rep.math = page.locator(".math").count()
+        if rep.math:
+            try:
+                page.wait_for_selector("mjx-container", timeout=timeout_ms)
+                page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+            except Exception:  # noqa: BLE001 - reported below as unrendered math
+                pass
+            rep.math_rendered = page.locator("mjx-container").count()
+            rep.math_errors = page.locator("mjx-merror").count()
+        _settle(page, finished, timeout_ms)
+        sizes = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.naturalHeight,"
+                   " Math.round(e.getBoundingClientRect().width)])")
+        rep.images = len(sizes)
+        rep.empty_images = [s for s, w, h, _ in sizes if not (w and h)]
+        rep.scaled_images = [(s, w, shown) for s, w, h, shown in sizes if w and shown and shown < 0.8 * w]
+        wide = page.evaluate(_WIDE_JS, SCROLL_CLASS)
+        rep.column_px, rep.wide = wide["column"], wide["wide"]
+    finally:
+        page.close()
+        context.close()
+    per_url: dict[str, int] = {}
+    for rid, n in finished.items():
+        url = urls.get(rid, "?")
+        rep.weight += n
+        rep.weight_raw += decoded.get(rid, 0)
+        key = url[len(base):] if url.startswith(base) else url
+        per_url[key] = per_url.get(key, 0) + n
+    rep.resources = sorted(per_url.items(), key=lambda kv: -kv[1])
+    return rep
+
+
+def _settle(page, finished: dict[str, int], timeout_ms: int, quiet_ms: int = 500) -> None:
+    """Wait until no request has finished for ``quiet_ms`` (late fonts and images), at most ``timeout_ms``."""
+    t_end = time.monotonic() + timeout_ms / 1000
+    n = -1
+    while time.monotonic() < t_end and n != len(finished):
+        n = len(finished)
+        page.wait_for_timeout(quiet_ms)
+
+
+def weight_table(reports: list[PageReport], top: int = 4) -> str:
+    """One line per page: bytes transferred (and uncompressed), then its largest transfers."""
+    lines = []
+    for r in reports:
+        big = ", ".join(f"{u.split('?')[0].rsplit('/', 1)[-1]} {n / 1e3:.0f} kB" for u, n in r.resources[:top])
+        lines.append(f"{r.url:28s} {r.weight / 1e6:6.2f} MB  (uncompressed {r.weight_raw / 1e6:5.2f} MB)  {big}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python tests/sitecheck.py _build/_build/html  -> weights and wide elements
+    import sys
+
+    reps = check_site(Path(sys.argv[1]), sys.argv[2:] or None)
+    print(weight_table(reps))
+    for r in reps:
+        for w in r.wide:
+            print(f"WIDE {r.url}: {w}")
+        for s, nat, shown in r.scaled_images:
+            print(f"SCALED {r.url}: {s} drawn {nat} px, shown {shown} px")
+        for what in ("console_errors", "blocked", "failed", "empty_images"):
+            if getattr(r, what):
+                print(f"{what.upper()} {r.url}: {getattr(r, what)}")
+        if r.math_errors or r.math_rendered < r.math:
+            print(f"MATH {r.url}: {r.math} elements, {r.math_rendered} rendered, {r.math_errors} errors")

@@ -45,7 +45,7 @@ def test_logistic_map_and_permutation():
 def test_torch_transform_equals_numpy():
     x = np.random.default_rng(3).integers(0, 256, (3, 5, 4, 3), dtype=np.uint8)
     k = chaotic.keygen((5, 4, 3), seed=3)
-    y = chaotic.torch_transform(k)(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
+    y = k.torch_transform()(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
     assert np.array_equal(y, chaotic.encrypt(x, k))
 
 
@@ -59,3 +59,16 @@ def test_bad_input():
         chaotic.encrypt(np.zeros((4, 5, 3), np.uint8), k)
     with pytest.raises(InputError, match="ChaoticKey"):
         chaotic.encrypt(np.zeros((4, 4, 3), np.uint8), object())
+
+
+def test_weak_keys_are_refused():
+    # x0 = 0.5 with mu = 4 maps to 1, then 0 forever: every pixel gets the same value, no permutation
+    with pytest.raises(InputError, match="weak key"):
+        chaotic.ChaoticKey((8, 8, 3), 0.5, 4.0, bytes(16))
+    k = chaotic.ChaoticKey((8, 8, 3), 0.3, 3.99, bytes(16))  # an ordinary key is a real permutation
+    assert not np.array_equal(k.gather, np.arange(k.gather.size))
+
+
+def test_key_space_is_a_nominal_bound():
+    ks = chaotic.key_space((32, 32, 3))
+    assert ks.bound and ks.count == 2 ** (128 + 104) and ks.bits == 232

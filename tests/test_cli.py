@@ -63,3 +63,58 @@ def test_notebooks_export(tiny_root, tmp_path):
     r = cli("notebooks", "--out", str(tmp_path / "nbs"), env={"PPSTUDY_ROOT": str(tiny_root)})
     # the tiny root holds only the etc chapter: exporting all chapters names the missing one
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["figures", "etc", "--profile", "../etc/smoke"], "profile '../etc/smoke'"),
+    (["run", "etc", "--profile", "./smoke"], "profile './smoke'"),
+    (["run", "etc", "-p", "n", ""], "expected int, got None"),
+    (["run", "etc", "-p", "ratios", "[1, x]"], "element 'x'"),
+    (["run", "etc", "-p", "ratios", "[]"], "empty list"),
+    (["run", "etc", "-p", "key_seed", "-1"], "non-negative"),
+    (["publish", "etc", "--profile", "quick"], "run the chapter first"),
+    (["checkpoints", "list", "nosuch"], "unknown chapter 'nosuch'"),
+])
+def test_more_bad_input_is_one_line(tiny_root, args, message):
+    r = cli(*args, env={"PPSTUDY_ROOT": str(tiny_root)})
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_notebooks_out_is_a_file(tiny_root, tmp_path):
+    (tmp_path / "f").write_text("x")
+    r = cli("notebooks", "--out", str(tmp_path / "f"), env={"PPSTUDY_ROOT": str(tiny_root)})
+    assert r.returncode == 2 and "is a file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_list_into_a_closed_pipe_and_a_full_disk(tiny_root):
+    p = subprocess.run(f"{sys.executable} -m ppstudy list | head -c 1", shell=True, capture_output=True,
+                       text=True, env={**os.environ, "PPSTUDY_ROOT": str(tiny_root)}, timeout=120)
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, "-m", "ppstudy", "list"], stdout=full, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PPSTUDY_ROOT": str(tiny_root)}, timeout=120)
+        assert r.returncode == 2 and "No space left" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_checkpoints_list_and_clean(tiny_root):
+    import numpy as np
+    import torch
+
+    from ppstudy import schedules, train
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
+    y = rng.integers(0, 2, 16)
+    ck = tiny_root / "runs" / ".checkpoints" / "etc"
+    for tag in ("keep-me", "drop-me"):
+        torch.manual_seed(0)
+        train.fit(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 2)), (x, y), device="cpu",
+                  schedule=schedules.paper_sgd(1, batch_size=8), checkpoint_dir=ck, tag=tag, progress=False)
+    r = cli("checkpoints", "list", "etc", env={"PPSTUDY_ROOT": str(tiny_root)})
+    assert r.returncode == 0 and "tag=keep-me" in r.stdout and "2 checkpoint(s)" in r.stdout
+    r = cli("checkpoints", "clean", "etc", "--keep", "keep", env={"PPSTUDY_ROOT": str(tiny_root)})
+    assert r.returncode == 0 and "removed 1" in r.stdout
+    assert [d["tag"] for d in train.list_checkpoints(ck)] == ["keep-me"]

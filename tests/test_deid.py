@@ -129,26 +129,3 @@ def test_bad_inputs(images):
         deid.rasterize("<svg width='1' height='1'/>", 2)
     with pytest.raises(InputError, match="Settings"):
         deid.vector_images(rgb, settings={"size": 3})
-
-
-def test_inception_constructor_and_rmsprop_schedule():
-    import torch
-
-    from ppstudy.models.inception import inception_resnet_v2, rmsprop_schedule
-
-    net = inception_resnet_v2(4, arch="test_resnet", min_input=40)
-    assert net(torch.zeros(2, 3, 16, 16)).shape == (2, 4)
-    assert net[0](torch.zeros(1, 3, 16, 16)).shape[-1] == 40
-    s = rmsprop_schedule(250)
-    opt, sch = s.make(torch.nn.Linear(2, 2), 1)
-    assert isinstance(opt, torch.optim.RMSprop) and s.batch_size == 64
-    lrs = []
-    for _ in range(250):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sch.step()
-    assert lrs[0] == lrs[99] == 1e-3 and lrs[100] == 5e-4 and lrs[125] == 3e-4 and lrs[200] == lrs[-1] == 1e-4
-    with pytest.raises(InputError, match="architecture"):
-        inception_resnet_v2(10, arch="no_such_net")
-    with pytest.raises(InputError, match="epochs"):
-        rmsprop_schedule(0)

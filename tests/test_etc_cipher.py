@@ -151,16 +151,27 @@ def _distinct_ciphers(shape, block, grayscale, steps):
     ((1, 3, 1), 1, False, etc.STEPS),
 ])
 def test_key_space_formula_matches_brute_force(shape, block, grayscale, steps):
-    assert etc.key_space(shape, block, steps=steps, grayscale=grayscale) == \
-        _distinct_ciphers(shape, block, grayscale, steps)
+    ks = etc.key_space(shape, block, steps=steps, grayscale=grayscale, exact=True)
+    assert ks.count == _distinct_ciphers(shape, block, grayscale, steps)
+    assert ks.bits == pytest.approx(etc.key_space(shape, block, steps=steps, grayscale=grayscale).bits, abs=1e-9)
 
 
 def test_key_space_of_the_paper_images():
     n = 24 * 20  # 192x160 in 8x8 blocks
     import math
-    assert etc.key_space((192, 160), 8) == math.factorial(n) * 8 ** n * 2 ** n
-    assert abs(etc.key_space_log2((192, 160), 8) - math.log2(math.factorial(n)) - 4 * n) < 1e-6
-    assert etc.key_space((32, 32, 3), 4, grayscale=True) == math.factorial(192) * 16 ** 192
+    assert etc.key_space((192, 160), 8, exact=True).count == math.factorial(n) * 8 ** n * 2 ** n
+    assert abs(etc.key_space((192, 160), 8).bits - math.log2(math.factorial(n)) - 4 * n) < 1e-6
+    assert etc.key_space((32, 32, 3), 4, grayscale=True, exact=True).count == math.factorial(192) * 16 ** 192
+
+
+def test_key_space_of_a_huge_image_is_fast_and_right():
+    # 4096 x 4096 x 3 in 1x1 blocks: n = 2**24 blocks; log-gamma instead of the integer n! (issue: > 5 min)
+    import math
+    n = 4096 * 4096
+    ks = etc.key_space((4096, 4096, 3), 1)
+    assert ks.count is None
+    want = math.lgamma(n + 1) / math.log(2) + n + n * math.log2(6)
+    assert ks.bits == pytest.approx(want, rel=1e-12)
 
 
 def test_key_conditions():
@@ -220,3 +231,6 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="permutation"):
         etc.EtCKey((16, 16, 1), 8, etc.STEPS, False, np.zeros(4), np.zeros(4), np.zeros(4, bool),
                    np.zeros((4, 1)))
+    for bad in (-1, 1.5, "7", True):
+        with pytest.raises(InputError, match="seed"):
+            etc.keygen((16, 16, 3), 8, seed=bad)

@@ -1,8 +1,10 @@
-"""The papermill runner: parameters, the run directory, and keeping the last good run on failure."""
+"""The papermill runner: parameters, the run directory, locks, the atomic switch, publishing, provenance."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import subprocess
 import sys
 
 import nbformat
@@ -15,8 +17,8 @@ from ppstudy.params import parameters_cell, resolve
 
 def test_parameters_cell_reads_literals(tiny_root):
     nb = runner.read_notebook(get("etc"), tiny_root)
-    assert parameters_cell(nb) == {"profile": "smoke", "run_dir": "runs/etc/smoke", "n": 3, "scale": 1.5,
-                                   "fail": False, "label": "x"}
+    assert parameters_cell(nb) == {"profile": "smoke", "run_dir": "runs/etc/smoke", "checkpoint_dir": "", "n": 3,
+                                   "scale": 1.5, "fail": False, "label": "x", "ratios": [1, 2], "key_seed": 0}
 
 
 def test_resolve_profile_then_overrides(tiny_root):
@@ -32,11 +34,26 @@ def test_resolve_profile_then_overrides(tiny_root):
     ({"fail": 1}, "parameter fail: expected bool"),
     ({"n": 2.5}, "parameter n: expected int"),
     ({"run_dir": "/tmp/x"}, "set by the runner"),
+    ({"n": None}, "parameter n: expected int, got None"),          # `-p n ''`
+    ({"label": None}, "parameter label: expected str"),
+    ({"ratios": [1, "x"]}, "element 'x' is not a int"),           # `-p ratios "[1, x]"`
+    ({"ratios": []}, "an empty list"),                             # `-p ratios "[]"`
+    ({"key_seed": -1}, "a seed must be a non-negative integer"),   # `-p key_seed -1`
+    ({"key_seed": 1.5}, "parameter key_seed: expected int"),
 ])
 def test_resolve_rejects_bad_parameters(tiny_root, overrides, message):
     nb = runner.read_notebook(get("etc"), tiny_root)
     with pytest.raises(InputError, match=message):
         resolve(get("etc"), nb, "smoke", overrides, tiny_root)
+
+
+@pytest.mark.parametrize("profile", ["./smoke", "../etc/smoke", "Smoke", "smoke/x", "", "a" * 41])
+def test_profile_names_are_plain_words(tiny_root, profile):
+    nb = runner.read_notebook(get("etc"), tiny_root)
+    with pytest.raises(InputError, match="profile"):
+        resolve(get("etc"), nb, profile, None, tiny_root)
+    with pytest.raises(InputError, match="profile"):
+        runner.run_dir("etc", profile, tiny_root)
 
 
 def test_unknown_profile(tiny_root):
@@ -47,17 +64,49 @@ def test_unknown_profile(tiny_root):
 
 def test_run_writes_manifest_and_notebook(tiny_root):
     out = runner.run("etc", "smoke", {"n": 2}, root=tiny_root, progress=False)
-    assert out == tiny_root / "runs" / "etc" / "smoke"
+    assert out == tiny_root / "runs" / "etc" / "smoke" and out.is_symlink()
     m = json.loads((out / "results.json").read_text())
     assert m["params"] == {"n": 2, "scale": 1.5, "label": "x"}
     assert m["tables"]["t"]["rows"] == [{"n": 2, "paper": 4.5, "measured": 3.0}]
-    assert m["timings_s"]["compute"] >= 0
-    assert m["versions"]["numpy"]
+    assert m["timings_s"]["compute"] >= 0 and m["versions"]["numpy"]
+    assert m["run"]["wall_s"] > 0 and m["run"]["peak_rss_mb"] > 10 and m["run"]["overrides"] == {"n": 2}
+    assert m["invocation"]["profile"] == "smoke"  # the kernel saw the runner's invocation
     # the chapter ran in this environment's Python (the kernel is the venv's, not some other python3)
     assert m["values"]["python"] == sys.executable
+    # the runner gives a default checkpoint directory when the user gives none
+    assert m["values"]["checkpoint_dir"] == str(tiny_root / "runs" / ".checkpoints" / "etc")
     nb = nbformat.read(out / "etc.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and 'run_dir = "runs/etc/smoke"' in injected[0].source and ".partial" not in injected[0].source
+    assert "remove-cell" in injected[0].metadata["tags"]  # papermill's copy is not shown twice
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert "hide-input" in params[0].metadata["tags"]
+
+
+def test_a_users_checkpoint_dir_is_kept(tiny_root, tmp_path):
+    out = runner.run("etc", "smoke", {"checkpoint_dir": str(tmp_path / "mine")}, root=tiny_root, progress=False)
+    assert json.loads((out / "results.json").read_text())["values"]["checkpoint_dir"] == str(tmp_path / "mine")
+
+
+def test_rerun_switches_atomically_and_leaves_one_run(tiny_root):
+    first = runner.run("etc", "smoke", {"n": 2}, root=tiny_root, progress=False).resolve()
+    out = runner.run("etc", "smoke", {"n": 5}, root=tiny_root, progress=False)
+    assert json.loads((out / "results.json").read_text())["params"]["n"] == 5
+    assert not first.exists()  # the old run is removed once the link points at the new one
+    store = out.parent / ".smoke.runs"
+    assert [p.resolve() for p in store.iterdir()] == [out.resolve()]
+
+
+def test_a_second_concurrent_run_is_refused(tiny_root):
+    lock = tiny_root / "runs" / "etc" / ".smoke.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        f.write("pid 4242")
+        f.flush()
+        with pytest.raises(PPStudyError, match=r"already running \(pid 4242\)"):
+            runner.run("etc", "smoke", root=tiny_root, progress=False)
+    assert not (tiny_root / "runs" / "etc" / "smoke").exists()
 
 
 def test_failed_run_keeps_last_good_run(tiny_root):
@@ -67,7 +116,7 @@ def test_failed_run_keeps_last_good_run(tiny_root):
         runner.run("etc", "smoke", {"fail": True}, root=tiny_root, progress=False)
     assert (good / "results.json").read_bytes() == before
     assert (good.with_name("smoke.failed") / "etc.ipynb").is_file()
-    assert not good.with_name(".smoke.partial").exists()
+    assert not [p for p in (good.parent / ".smoke.runs").iterdir() if p.suffix == ".partial"]
 
 
 def test_export_notebooks(tiny_root, tmp_path):
@@ -75,3 +124,31 @@ def test_export_notebooks(tiny_root, tmp_path):
     nb = nbformat.read(paths[0], as_version=4)
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert nb.metadata["kernelspec"]["name"] == "python3"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        runner.export_notebooks(tmp_path / "file", tiny_root, names=["etc"])
+
+
+def _git(root, *args):
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def test_publish_and_provenance(tiny_root):
+    _git(tiny_root, "init", "-q")
+    _git(tiny_root, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
+    out = runner.run("etc", "quick", root=tiny_root, progress=False)
+    m = json.loads((out / "results.json").read_text())
+    # a run records the commit of the checkout holding the package, not of the tiny root: publish checks it
+    dest = runner.publish("etc", "quick", root=tiny_root)
+    assert (dest / "results.json").is_file() and (dest / "etc.ipynb").is_file()
+    assert runner.published_index(tiny_root) == {"etc": {"main": "quick", "runs": ["quick"]}}
+    assert runner.published_run("etc", tiny_root) == dest
+    text = runner.provenance(m, "etc", tiny_root)
+    assert "Provenance" in text and "`quick`" in text and "Wall time" in text and "ppstudy run etc" in text
+    with pytest.raises(InputError, match="not a finished run|no results"):
+        runner.publish("etc", "smoke", root=tiny_root)
+
+
+def test_book_without_published_runs_says_what_to_do(tiny_root):
+    with pytest.raises(PPStudyError, match="no published run"):
+        runner.published_run("etc", tiny_root)

@@ -43,14 +43,16 @@ def test_definition_block_by_block():
 
 
 def test_key_space():
-    assert tanaka.key_space(4) == math.factorial(96) * 2 ** 96
-    assert math.isclose(tanaka.key_space_log2(4), math.log2(math.factorial(96)) + 96)
+    assert tanaka.key_space((32, 32, 3), block=4, exact=True).count == math.factorial(96) * 2 ** 96
+    assert math.isclose(tanaka.key_space((32, 32, 3), block=4).bits, math.log2(math.factorial(96)) + 96)
+    with pytest.raises(InputError, match="divisible"):
+        tanaka.key_space((30, 32, 3), block=4)
 
 
 def test_torch_transform_equals_numpy():
     x = np.random.default_rng(3).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
     k = tanaka.keygen((8, 8, 3), seed=3)
-    y = tanaka.torch_transform(k)(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
+    y = k.torch_transform()(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
     assert np.array_equal(y, tanaka.encrypt(x, k))
 
 

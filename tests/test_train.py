@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ppstudy import InputError, train
+from ppstudy import InputError, schedules, train
 from ppstudy.models import AdaptationNetwork, resnet18_cifar, with_adaptation
 
 
@@ -27,9 +27,12 @@ def _invert(x):
     return 255 - x
 
 
+_invert.fingerprint = "invert-v1"  # a transform used with checkpoints names itself
+
+
 def _fit(tmp=None, **kw):
     x, y = _data()
-    kw.setdefault("schedule", train.paper_schedule(epochs=3, batch_size=16, lr=0.05))
+    kw.setdefault("schedule", schedules.paper_sgd(epochs=3, batch_size=16, lr=0.05))
     return train.fit(_model(), (x, y), (x[:16], y[:16]), seed=3, device="cpu", progress=False,
                      checkpoint_dir=tmp, transform=_invert, **kw)
 
@@ -50,8 +53,8 @@ class _Kill(Exception):
     pass
 
 
-@pytest.mark.parametrize("schedule", [train.paper_schedule(epochs=3, batch_size=16, lr=0.05),
-                                      train.fast_schedule(epochs=3, batch_size=16)])
+@pytest.mark.parametrize("schedule", [schedules.paper_sgd(epochs=3, batch_size=16, lr=0.05),
+                                      schedules.one_cycle(epochs=3, batch_size=16)])
 def test_resume_after_interruption_is_bit_identical(tmp_path, schedule):
     full = _fit(tmp_path / "full", schedule=schedule)
 
@@ -61,7 +64,8 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, schedule):
 
     with pytest.raises(_Kill):
         _fit(tmp_path / "part", schedule=schedule, on_epoch_end=kill)
-    ck = train.load_checkpoint(tmp_path / "part" / train.CHECKPOINT)
+    (path,) = (tmp_path / "part").glob(f"*/{train.CHECKPOINT}")
+    ck = train.load_checkpoint(path)
     assert ck["epoch"] == 1
     resumed = _fit(tmp_path / "part", schedule=schedule)
     assert resumed.resumed_from == 1
@@ -73,11 +77,17 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, schedule):
     assert again.resumed_from == 3 and len(again.history) == 3
 
 
+def _only_checkpoint(d):
+    paths = list(d.glob(f"*/{train.CHECKPOINT}"))
+    assert len(paths) == 1, paths
+    return paths[0]
+
+
 def test_checkpoint_written_atomically(tmp_path, monkeypatch):
-    _fit(tmp_path, schedule=train.paper_schedule(epochs=1, batch_size=16))
-    path = tmp_path / train.CHECKPOINT
+    _fit(tmp_path, schedule=schedules.paper_sgd(epochs=1, batch_size=16))
+    path = _only_checkpoint(tmp_path)
     good = path.read_bytes()
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp"))
 
     def boom(obj, f, *a, **k):
         open(f, "wb").write(b"half a file")
@@ -89,14 +99,70 @@ def test_checkpoint_written_atomically(tmp_path, monkeypatch):
     assert path.read_bytes() == good  # the old checkpoint survives a crash mid-write
 
 
-def test_corrupt_or_foreign_checkpoint(tmp_path):
-    (tmp_path / train.CHECKPOINT).write_bytes(b"garbage")
+def test_corrupt_checkpoint_is_refused(tmp_path):
+    _fit(tmp_path, schedule=schedules.paper_sgd(epochs=1, batch_size=16))
+    path = _only_checkpoint(tmp_path)
+    path.write_bytes(b"garbage")
     with pytest.raises(InputError, match="corrupt"):
-        _fit(tmp_path)
-    (tmp_path / train.CHECKPOINT).unlink()
-    _fit(tmp_path, schedule=train.paper_schedule(epochs=1, batch_size=16))
-    with pytest.raises(InputError, match="other settings"):
-        _fit(tmp_path, schedule=train.paper_schedule(epochs=2, batch_size=16))
+        _fit(tmp_path, schedule=schedules.paper_sgd(epochs=1, batch_size=16))
+
+
+def test_checkpoints_load_weights_only(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('code ran from a checkpoint')",))
+
+    path = tmp_path / "x" / train.CHECKPOINT
+    path.parent.mkdir()
+    torch.save({"model": {}, "epoch": 1, "evil": Evil()}, path, pickle_module=pickle)
+    with pytest.raises(InputError, match="corrupt"):
+        train.load_checkpoint(path)
+
+
+def test_changed_settings_key_or_data_train_afresh(tmp_path):
+    """A checkpoint is keyed by everything that determines it: another schedule, another key (the
+    transform's fingerprint) or other data never resume a foreign run, they get their own directory."""
+    s1 = schedules.paper_sgd(epochs=1, batch_size=16)
+    base = _fit(tmp_path, schedule=s1)
+    assert base.resumed_from == 0
+    assert _fit(tmp_path, schedule=s1).resumed_from == 1  # same settings: resumed (nothing left to do)
+    other = _fit(tmp_path, schedule=schedules.paper_sgd(epochs=2, batch_size=16))
+    assert other.resumed_from == 0
+
+    def flip(x):
+        return x ^ 1
+
+    flip.fingerprint = "other-key"
+    x, y = _data()
+    fresh_key = train.fit(_model(), (x, y), (x[:16], y[:16]), seed=3, device="cpu", progress=False,
+                          checkpoint_dir=tmp_path, transform=flip, schedule=s1)
+    assert fresh_key.resumed_from == 0
+    x2 = x.copy()
+    x2[0, 0, 0, 0] ^= 1  # one bit of the training data changed
+    fresh_data = train.fit(_model(), (x2, y), (x[:16], y[:16]), seed=3, device="cpu", progress=False,
+                           checkpoint_dir=tmp_path, transform=_invert, schedule=s1)
+    assert fresh_data.resumed_from == 0
+    listed = train.list_checkpoints(tmp_path)
+    assert len(listed) == 4 and {r["epochs_done"] for r in listed} == {1, 2}
+    assert len({r["fingerprint"] for r in listed}) == 4
+
+
+def test_transform_without_fingerprint_cannot_checkpoint(tmp_path):
+    x, y = _data()
+    with pytest.raises(InputError, match="fingerprint"):
+        train.fit(_model(), (x, y), schedule=schedules.paper_sgd(epochs=1, batch_size=16), device="cpu",
+                  progress=False, checkpoint_dir=tmp_path, transform=lambda t: t)
+
+
+def test_evaluate_needs_the_training_normalization():
+    x, y = _data()
+    res = _fit(schedule=schedules.paper_sgd(epochs=1, batch_size=16))
+    with pytest.raises(InputError, match="normalization"):
+        train.evaluate(res.model, x, y, transform=_invert, device="cpu")
+    acc = train.evaluate(res.model, x[:16], y[:16], transform=_invert, device="cpu", normalization=res.normalization)
+    assert acc == pytest.approx(res.history[-1]["test_acc"])
 
 
 def test_augment_shift_and_flip():
@@ -117,14 +183,14 @@ def test_six_channel_pairs_and_binary_loss():
     y = np.arange(32) % 2
     torch.manual_seed(0)
     m = resnet18_cifar(1, in_channels=6, width=8)
-    res = train.fit(m, (x, y), (x, y), schedule=train.fast_schedule(epochs=1, batch_size=16), loss="bce",
+    res = train.fit(m, (x, y), (x, y), schedule=schedules.one_cycle(epochs=1, batch_size=16), loss="bce",
                     device="cpu", progress=False)
     assert len(res.history) == 1 and 0 <= res.test_acc <= 1
 
 
 def test_bad_inputs():
     x, y = _data()
-    s = train.paper_schedule(epochs=1, batch_size=16)
+    s = schedules.paper_sgd(epochs=1, batch_size=16)
     with pytest.raises(InputError, match="uint8"):
         train.fit(_model(), (x.astype(np.float32), y), schedule=s, progress=False, device="cpu")
     with pytest.raises(InputError, match="labels"):
@@ -132,4 +198,6 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="loss"):
         train.fit(_model(), (x, y), schedule=s, loss="hinge", progress=False, device="cpu")
     with pytest.raises(InputError, match="epochs"):
-        train.paper_schedule(epochs=0)
+        schedules.paper_sgd(epochs=0)
+    with pytest.raises(InputError, match="unknown schedule"):
+        schedules.get("adam-ish", 3)

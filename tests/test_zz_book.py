@@ -1,4 +1,9 @@
-"""The whole book builds from the smoke runs and reads well in a real headless browser (offline)."""
+"""The whole book builds from the smoke runs and reads well in a real headless browser (offline).
+
+The reader checks (``ppstudy.bookcheck`` on the HTML, widths and page weight in Chromium) fail the test.
+While the chapters are being rewritten, ``PPSTUDY_BOOK_READER_CHECKS=report`` turns their failures into
+xfails that list every problem.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,42 @@ from unittest import mock
 import pytest
 
 from chapter_runs import ensure_run, shared_dir
-from ppstudy import runner
+from ppstudy import bookcheck, runner
 from ppstudy.chapters import CHAPTERS
-from sitecheck import check_site, chromium_path
+from sitecheck import CHAPTER_PAGE_LIMIT, check_site, chromium_path, weight_table
 
 pytestmark = pytest.mark.slow
+NO_CHROMIUM = "Debian's chromium is not installed (scripts/setup.sh --browser)"
+READER_CHECKS_STRICT = os.environ.get("PPSTUDY_BOOK_READER_CHECKS", "strict") != "report"
+
+
+def reader_problems(problems: list[str]) -> None:
+    if not problems:
+        return
+    if READER_CHECKS_STRICT:
+        pytest.fail("\n".join(problems))
+    pytest.xfail(f"{len(problems)} reader problem(s) (PPSTUDY_BOOK_READER_CHECKS=report):\n"
+                 + "\n".join(problems))
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
+def book_env(tmp_path_factory):
     shared = shared_dir(tmp_path_factory)
     for name in CHAPTERS:
         ensure_run(name, shared)
-    build = tmp_path_factory.mktemp("build")
-    with mock.patch.dict(os.environ, {"PPSTUDY_RUNS": str(shared / "runs"), "PPSTUDY_BUILD": str(build)}):
+    return {"PPSTUDY_RUNS": str(shared / "runs"), "PPSTUDY_BUILD": str(tmp_path_factory.mktemp("build"))}
+
+
+@pytest.fixture(scope="session")
+def built_book(book_env):
+    with mock.patch.dict(os.environ, book_env):
         index = runner.build_book("smoke", rerun=False, strict=True, progress=False)
     return index.parent
+
+
+@pytest.fixture(scope="session")
+def site_reports(built_book):
+    return check_site(built_book)
 
 
 def test_book_has_every_chapter(built_book):
@@ -31,13 +56,22 @@ def test_book_has_every_chapter(built_book):
         page = built_book / "book" / f"{name}.html"
         html = page.read_text()
         assert "paper" in html and "this run (smoke" in html, f"{name}: no paper-vs-measured table"
-    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert (built_book / "_static" / "mathjax" / "startup.js").is_file()
+    assert not list(built_book.rglob("*.map")), "source maps in the site"
+    assert (built_book / "_sources" / "book" / "etc.md").is_file(), "no .md download"
+
+
+def test_book_passes_bookcheck(built_book, book_env):
+    with mock.patch.dict(os.environ, book_env):
+        runs = {name: runner.run_dir(name, "smoke") for name in CHAPTERS}
+        paths = [str(runner.runs_root()), str(runner.build_root())]
+    reader_problems(bookcheck.check_book(built_book, runs, machine_paths=paths, strict=False))
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed (scripts/setup.sh --browser)")
-def test_book_in_headless_chromium(built_book):
-    reports = check_site(built_book)
+@pytest.mark.skipif(chromium_path() is None, reason=NO_CHROMIUM)
+def test_book_in_headless_chromium(site_reports):
+    reports = site_reports
     assert len(reports) >= len(CHAPTERS) + 3
     problems = []
     for r in reports:
@@ -51,8 +85,24 @@ def test_book_in_headless_chromium(built_book):
             problems.append(f"{r.url}: images of zero size {r.empty_images}")
         if r.math and r.math_rendered < r.math:
             problems.append(f"{r.url}: {r.math - r.math_rendered} math elements not rendered")
+        if r.math_errors:
+            problems.append(f"{r.url}: {r.math_errors} math elements render as errors")
     for name in CHAPTERS:
         rep = next(r for r in reports if r.url == f"book/{name}.html")
         if rep.images == 0:
             problems.append(f"book/{name}.html shows no figure")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(chromium_path() is None, reason=NO_CHROMIUM)
+def test_book_fits_the_column_and_weighs_little(site_reports):
+    print("\n" + weight_table(site_reports))
+    problems = [f"{r.url}: {w}" for r in site_reports for w in r.wide]
+    for name in CHAPTERS:
+        rep = next(r for r in site_reports if r.url == f"book/{name}.html")
+        if rep.weight > CHAPTER_PAGE_LIMIT:
+            big = ", ".join(f"{u} {n / 1e3:.0f} kB" for u, n in rep.resources[:5])
+            problems.append(f"{rep.url}: first load {rep.weight / 1e6:.2f} MB > "
+                            f"{CHAPTER_PAGE_LIMIT / 1e6} MB ({big})")
+    reader_problems(problems)

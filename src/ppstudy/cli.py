@@ -1,12 +1,14 @@
-"""``ppstudy`` command line: list, run, book, notebooks, figures.
+"""``ppstudy`` command line: list, run, publish, book, notebooks, figures, checkpoints.
 
 Errors a user can fix (unknown chapter or parameter, wrong type, missing data, a failed chapter) print one
-line to stderr and exit with code 2.
+line to stderr and exit with code 2. Output into a closed pipe (``ppstudy list | head``) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -20,11 +22,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ppstudy", description="Run and build the ppstudy book.")
+    p = _Parser(prog="ppstudy", description="Run, publish and build the ppstudy book.")
     p.add_argument("--version", action="version", version=f"ppstudy {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
-    sub.add_parser("list", help="list the chapters and their profiles")
+    sub.add_parser("list", help="list the chapters, their profiles and published runs")
 
     r = sub.add_parser("run", help="execute one chapter with papermill")
     r.add_argument("chapter")
@@ -33,30 +35,60 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a parameter (value read as YAML: 30, 0.1, true, [1, 2], text)")
     r.add_argument("--log-output", action="store_true", help="stream the notebook's output")
 
-    b = sub.add_parser("book", help="execute every chapter and build the HTML book")
-    b.add_argument("--profile", default="smoke")
-    b.add_argument("--reuse", action="store_true", help="reuse finished runs instead of executing again")
+    pub = sub.add_parser("publish", help="copy a finished run into results/ (what the book renders)")
+    pub.add_argument("chapter")
+    pub.add_argument("--profile", required=True)
+    pub.add_argument("--main", action="store_true", help="make it the run the chapter's page shows")
+
+    b = sub.add_parser("book", help="build the HTML book from the published runs (or execute a profile)")
+    b.add_argument("--profile", default=None, help="execute every chapter in this profile first (e.g. smoke); "
+                                                   "default: render the published runs in results/")
+    b.add_argument("--reuse", action="store_true", help="with --profile: reuse finished runs")
     b.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
 
     n = sub.add_parser("notebooks", help="export the chapters as .ipynb for plain papermill / Colab")
     n.add_argument("--out", default="notebooks", help="output directory (default: notebooks/)")
 
-    f = sub.add_parser("figures", help="regenerate a chapter's figures from its finished run")
+    f = sub.add_parser("figures", help="regenerate a chapter's figures from its finished or published run")
     f.add_argument("chapter")
     f.add_argument("--profile", default="smoke")
+    f.add_argument("--published", action="store_true", help="redraw the published run in results/")
+
+    c = sub.add_parser("checkpoints", help="list or remove training checkpoints")
+    c.add_argument("action", choices=("list", "clean"))
+    c.add_argument("chapter", nargs="?", help="only this chapter's checkpoints")
+    c.add_argument("--keep", default="", help="clean: keep checkpoints whose tag contains this text")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()
+        return code
     except PPStudyError as e:
-        print(f"ppstudy: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e))
     except KeyboardInterrupt:
         print("ppstudy: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`ppstudy list | head`): stop quietly, as other command-line tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            return _fail(f"cannot write: {e.strerror}" + (f" ({e.filename})" if e.filename else ""))
+        raise
+
+
+def _fail(message: str) -> int:
+    try:
+        print(f"ppstudy: error: {message}", file=sys.stderr)
+    except OSError:
+        pass
+    return 2
 
 
 def _dispatch(args) -> int:
@@ -65,16 +97,22 @@ def _dispatch(args) -> int:
 
     if args.cmd == "list":
         root = chapters.project_root()
+        index = runner.published_index(root)
         for ch in chapters.CHAPTERS.values():
-            print(f"{ch.name:6s} {ch.title}  [profiles: {', '.join(profiles(ch, root))}]")
+            pub = index.get(ch.name, {})
+            shown = f"  [published: {', '.join(pub.get('runs', []))}; book shows {pub['main']}]" if pub else ""
+            print(f"{ch.name:6s} {ch.title}  [profiles: {', '.join(profiles(ch, root))}]{shown}")
         return 0
     if args.cmd == "run":
         chapters.get(args.chapter)
-        overrides = {}
-        for name, value in args.param:
-            overrides[name] = parse_override(value)
+        overrides = {name: parse_override(value) for name, value in args.param}
         out = runner.run(args.chapter, args.profile, overrides, log_output=args.log_output)
         print(f"ppstudy: {args.chapter} [{args.profile}] done: {out}")
+        return 0
+    if args.cmd == "publish":
+        chapters.get(args.chapter)
+        dest = runner.publish(args.chapter, args.profile, main=args.main or None)
+        print(f"ppstudy: published {args.chapter} [{args.profile}] in {dest}")
         return 0
     if args.cmd == "book":
         index = runner.build_book(args.profile, rerun=not args.reuse, strict=args.strict)
@@ -85,10 +123,44 @@ def _dispatch(args) -> int:
             print(path)
         return 0
     if args.cmd == "figures":
-        for path in runner.regenerate_figures(args.chapter, args.profile):
+        chapters.get(args.chapter)
+        runner.check_profile(args.profile)
+        source = runner.published_run(args.chapter, profile=args.profile) if args.published else None
+        for path in runner.regenerate_figures(args.chapter, args.profile, source=source):
             print(path)
         return 0
+    if args.cmd == "checkpoints":
+        return _checkpoints(args)
     raise AssertionError(args.cmd)  # pragma: no cover
+
+
+def _checkpoints(args) -> int:
+    import shutil
+    import time
+
+    from ppstudy import chapters, runner
+    from ppstudy.train import list_checkpoints
+
+    base = runner.checkpoints_root()
+    if args.chapter:
+        chapters.get(args.chapter)
+        base = base / args.chapter
+    found = list_checkpoints(base)
+    if args.action == "list":
+        for r in found:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["modified"]))
+            print(f"{r['path'].relative_to(runner.checkpoints_root())}  tag={r['tag']}  "
+                  f"epochs={r['epochs_done']}/{r['epochs']}  {r['bytes'] / 1e6:.1f} MB  {when}")
+        print(f"{len(found)} checkpoint(s) under {base}")
+        return 0
+    removed = 0
+    for r in found:
+        if args.keep and args.keep in str(r["tag"]):
+            continue
+        shutil.rmtree(r["path"])
+        removed += 1
+    print(f"removed {removed} checkpoint(s) under {base}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,12 +44,17 @@ def profiles(chapter: Chapter, root: Path | None = None) -> list[str]:
 
 
 def profile_values(chapter: Chapter, profile: str, root: Path | None = None) -> dict[str, Any]:
+    from ppstudy.runner import check_profile
+
+    check_profile(profile)
     path = chapter.params_dir(root) / f"{profile}.yml"
     if not path.is_file():
         raise InputError(f"unknown profile {profile!r} for chapter {chapter.name!r} "
                          f"(profiles: {', '.join(profiles(chapter, root)) or 'none'})")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as e:
         raise InputError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(data, dict):
@@ -58,8 +63,10 @@ def profile_values(chapter: Chapter, profile: str, root: Path | None = None) -> 
 
 
 def _type_ok(default: Any, value: Any) -> bool:
-    if default is None or value is None:
+    if default is None:
         return True
+    if value is None:
+        return False  # an empty value (`-p n ''`) never stands in for a number, a text or a list
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     if isinstance(default, float):
@@ -69,14 +76,35 @@ def _type_ok(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
+def _describe(default: Any) -> str:
+    if isinstance(default, (list, tuple)) and default:
+        kinds = sorted({type(v).__name__ for v in default})
+        return f"a non-empty list of {' or '.join(kinds)}"
+    return type(default).__name__
+
+
 def _coerce(name: str, default: Any, value: Any, source: str) -> Any:
+    bad = f"parameter {name}: expected {_describe(default)}, got {value!r}"
     if not _type_ok(default, value):
-        raise InputError(f"parameter {name}: expected {type(default).__name__}, got {value!r} "
-                         f"({type(value).__name__}) from {source}")
+        raise InputError(f"{bad} ({type(value).__name__}) from {source}")
+    if isinstance(default, (list, tuple)) and default:
+        if not value:
+            raise InputError(f"{bad} (an empty list) from {source}")
+        kinds = {type(v) for v in default}
+        for v in value:
+            if not any(_type_ok(k(), v) if k is not type(None) else v is None for k in kinds):
+                raise InputError(f"{bad}: element {v!r} is not a {' or '.join(sorted(k.__name__ for k in kinds))} "
+                                 f"(from {source})")
+        if all(k is float for k in kinds):
+            value = [float(v) for v in value]
     if isinstance(default, float) and isinstance(value, int):
         value = float(value)
     if isinstance(default, tuple) and isinstance(value, list):
         value = tuple(value)
+    if (name == "seed" or name.endswith("_seed")) and isinstance(value, int) and value < 0:
+        raise InputError(f"parameter {name}: a seed must be a non-negative integer, got {value} (from {source})")
+    if isinstance(value, str) and isinstance(default, str) and "\x00" in value:
+        raise InputError(f"parameter {name}: text with a NUL character (from {source})")
     return value
 
 

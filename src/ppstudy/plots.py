@@ -1,4 +1,10 @@
-"""One way to save a figure: PNG + SVG, stable names, a fixed style, reproducible bytes."""
+"""One way to make and save a figure: a fixed style sized for the book's text column, PNG + SVG (+ JPEG for
+photographs), stable names, reproducible bytes.
+
+The book's text column is about 784 CSS pixels wide at a 1400-pixel window. A figure at most
+:data:`TEXT_WIDTH_IN` inches wide is shown at no less than its own size, so its fonts render at the point
+size they are set in; :func:`check_readable` refuses wider figures and fonts below :data:`MIN_FONT_PT`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,21 @@ from pathlib import Path
 
 import matplotlib
 
+#: width of the book's text column in inches at 96 CSS px per inch (784 px)
+TEXT_WIDTH_IN = 8.2
+#: the smallest font a figure may use, in points at its rendered size
+MIN_FONT_PT = 9.0
+
 STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 150,
     "font.size": 10,
     "axes.titlesize": 10,
     "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
     "legend.fontsize": 9,
+    "figure.titlesize": 10,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -38,8 +52,27 @@ def apply_style() -> None:
     matplotlib.rcParams.update(STYLE)
 
 
-def save_figure(fig, out_dir: str | Path, name: str) -> dict[str, Path]:
-    """Save ``fig`` as ``out_dir/name.png`` and ``out_dir/name.svg``; return both paths.
+def check_readable(fig, name: str = "figure") -> None:
+    """Raise unless ``fig`` fits the text column (width <= TEXT_WIDTH_IN) with every visible text at least
+    MIN_FONT_PT points: then nothing is scaled down below a readable size in the book."""
+    from matplotlib.text import Text
+
+    from ppstudy import InputError
+
+    w, _ = fig.get_size_inches()
+    if w > TEXT_WIDTH_IN + 1e-6:
+        raise InputError(f"figure {name}: {w:.1f} in wide, more than the text column ({TEXT_WIDTH_IN} in); "
+                         f"the book would shrink its fonts below {MIN_FONT_PT} pt")
+    small = sorted({round(t.get_fontsize(), 1) for t in fig.findobj(Text)
+                    if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT - 1e-6})
+    if small:
+        sizes = ", ".join(map(str, small))
+        raise InputError(f"figure {name}: text at {sizes} pt, below the book's minimum of {MIN_FONT_PT} pt")
+
+
+def save_figure(fig, out_dir: str | Path, name: str, *, photo: bool = False) -> dict[str, Path]:
+    """Save ``fig`` as ``out_dir/name.png`` and ``out_dir/name.svg`` (and ``name.jpg`` when ``photo``: a
+    figure of photographs or noise images, which PNG stores badly); return the paths.
 
     Names are lower-case, stable identifiers (``fig4_far_frr``), so a rerun overwrites the same files.
     Metadata that changes between runs (dates, software versions) is left out.
@@ -54,6 +87,9 @@ def save_figure(fig, out_dir: str | Path, name: str) -> dict[str, Path]:
     with matplotlib.rc_context({"svg.hashsalt": STYLE["svg.hashsalt"]}):
         fig.savefig(paths["png"], bbox_inches="tight", metadata={"Software": None})
         fig.savefig(paths["svg"], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+        if photo:
+            paths["jpg"] = out / f"{name}.jpg"
+            fig.savefig(paths["jpg"], bbox_inches="tight", pil_kwargs={"quality": 88, "optimize": True})
     return paths
 
 
@@ -67,15 +103,21 @@ def show_image(ax, img) -> None:
         spine.set_visible(False)
 
 
-def image_grid(rows: list[tuple[str, "object"]], *, cell: float = 1.5, label_width: float = 1.0):
-    """A figure with one row per ``(label, images)`` pair (``images`` indexable, same count per row)."""
+def image_grid(rows: list[tuple[str, "object"]], *, cell: float = 1.2, label_width: float = 1.4,
+               titles: list[str] | None = None):
+    """A figure with one row per ``(label, images)`` pair (``images`` indexable, same count per row); the
+    cells shrink so that the whole grid fits the text column."""
     import matplotlib.pyplot as plt
 
     n = len(rows[0][1])
-    fig, ax = plt.subplots(len(rows), n, figsize=(cell * n + label_width, (cell + 0.1) * len(rows)), squeeze=False)
+    cell = min(cell, (TEXT_WIDTH_IN - label_width) / n)
+    fig, ax = plt.subplots(len(rows), n, figsize=(cell * n + label_width, (cell + 0.15) * len(rows) + 0.3),
+                           squeeze=False)
     for i, (label, images) in enumerate(rows):
         for j in range(n):
             show_image(ax[i, j], images[j])
         ax[i, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    for j, t in enumerate(titles or []):
+        ax[0, j].set_title(t)
     fig.tight_layout()
     return fig

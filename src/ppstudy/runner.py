@@ -1,29 +1,53 @@
-"""Execute chapters with papermill and build the book from the executed notebooks.
+"""Execute chapters with papermill, publish finished runs, and build the book from them.
 
-``run("etc", "smoke")`` reads ``book/etc.md`` with jupytext, executes it with papermill into a staging
-directory and, only when it succeeds, swaps that directory in as ``runs/etc/smoke/`` (notebook,
-``results.json``, ``figures/``). A failed run never overwrites the last good one: its partial notebook is
-kept in ``runs/etc/smoke.failed/``. ``build_book`` stages the executed notebooks beside the static pages in
-``_build/stage/`` and runs Jupyter Book there with execution off.
+``run("etc", "smoke")`` reads ``book/etc.md`` with jupytext and executes it with papermill into a fresh
+staging directory of its own; only when it succeeds is ``runs/etc/smoke`` (a symbolic link to the run's
+directory) switched to it, in one atomic rename, so the last good run is never lost or mixed with a failed
+or concurrent one. A second run of the same chapter and profile while one is in progress is refused (a
+lock per run directory). A failed run keeps its partial notebook in ``runs/etc/smoke.failed/``.
+
+``publish("etc", "paper")`` copies a finished run (notebook, ``results.json``, figures, the arrays its
+figures need) into ``results/etc/paper/``, the published runs the book is rendered from. ``build_book()``
+stages the published notebooks (or, with a profile, freshly executed ones) beside the static pages in
+``_build/stage/``, opens each chapter with its provenance, and runs Jupyter Book there with execution off.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib
+import json
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ppstudy import InputError, PPStudyError
 from ppstudy import chapters as _chapters
 from ppstudy.params import parameters_cell, resolve
-from ppstudy.results import RESULTS_FILE, load
+from ppstudy.results import INVOCATION_ENV, RESULTS_FILE, device_label, load, write_json_atomic
 
 KERNEL = "python3"
+PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+PUBLISHED = "results"
+INDEX = "index.json"
+#: largest published run (bytes): a published run keeps what its tables and figures need
+PUBLISH_LIMIT = 2_500_000
+
+
+def check_profile(profile: str) -> str:
+    """A profile name is a plain word (letters, digits, '-', '_'): never a path."""
+    if not isinstance(profile, str) or not PROFILE_NAME.match(profile):
+        raise InputError(f"profile {profile!r}: use lower-case letters, digits, '-' and '_' (e.g. smoke, quick)")
+    return profile
 
 
 def runs_root(root: Path | None = None) -> Path:
@@ -32,7 +56,12 @@ def runs_root(root: Path | None = None) -> Path:
 
 
 def run_dir(chapter: str, profile: str, root: Path | None = None) -> Path:
-    return runs_root(root) / _chapters.get(chapter).name / profile
+    return runs_root(root) / _chapters.get(chapter).name / check_profile(profile)
+
+
+def checkpoints_root(root: Path | None = None) -> Path:
+    """Where chapters keep training checkpoints by default (one directory per fingerprint below it)."""
+    return runs_root(root) / ".checkpoints"
 
 
 def read_notebook(chapter: _chapters.Chapter, root: Path | None = None):
@@ -50,7 +79,12 @@ def export_notebooks(dest: Path, root: Path | None = None, names: list[str] | No
     """Write each chapter as a plain ``.ipynb`` (no outputs) for papermill, Colab or Jupyter."""
     import nbformat
 
-    dest.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and not dest.is_dir():
+        raise InputError(f"--out {dest} is a file, not a directory")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create {dest}: {e.strerror}") from None
     out = []
     for name in names or list(_chapters.CHAPTERS):
         ch = _chapters.get(name)
@@ -60,31 +94,108 @@ def export_notebooks(dest: Path, root: Path | None = None, names: list[str] | No
     return out
 
 
-def _swap_in(staging: Path, final: Path) -> None:
-    old = final.with_name(final.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
+# ---------------------------------------------------------------------- locking and the atomic switch
+@contextmanager
+def _locked(path: Path, what: str) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise PPStudyError(f"{what} is already running ({holder}); wait for it to finish") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _switch(final: Path, target: Path) -> None:
+    """Point ``final`` (a symbolic link) at ``target`` in one atomic rename; remove what it pointed at."""
+    old: Path | None = None
+    if final.is_symlink():
+        old = final.resolve()
+    elif final.exists():  # a run directory from before links: move it aside into the store first
+        old = target.parent / f"legacy-{uuid.uuid4().hex[:8]}"
         os.replace(final, old)
-    os.replace(staging, final)
-    if old.exists():
-        shutil.rmtree(old)
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.link")
+    os.symlink(os.path.relpath(target, final.parent), tmp)
+    os.replace(tmp, final)  # atomic: readers see the old run or the new one, never neither
+    if old is not None and old != target.resolve() and old.exists():
+        shutil.rmtree(old, ignore_errors=True)
 
 
-def _fix_injected_paths(nb_path: Path, staging: Path, final: Path, root: Path) -> None:
-    """The executed notebook shows the final run directory (relative to the checkout when inside it),
-    not the staging directory it ran in."""
+def _keep_failed(staging: Path, failed: Path) -> None:
+    if failed.exists() or failed.is_symlink():
+        shutil.rmtree(failed, ignore_errors=True)
+    if staging.exists():
+        os.replace(staging, failed)
+
+
+# ---------------------------------------------------------------------- executed-notebook tidying
+def _tidy_notebook(nb_path: Path, staging: Path, final: Path, root: Path) -> None:
+    """The executed notebook shows the final run directory (relative to the checkout), hides papermill's
+    injected parameters cell (the parameters are in the chapter's provenance) and folds the parameters
+    cell (its defaults stay one click away)."""
     import nbformat
 
-    shown = os.path.relpath(final, root) if final.is_relative_to(root) else str(final)
-
+    shown = os.path.relpath(final, root) if final.is_relative_to(root) else final.name
     nb = nbformat.read(nb_path, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "code" and "injected-parameters" in cell.metadata.get("tags", []):
-            cell.source = cell.source.replace(str(staging), shown)
+        tags = list(cell.metadata.get("tags", []))
+        if cell.cell_type != "code":
+            continue
+        cell.source = cell.source.replace(str(staging), shown)
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "parameters" in tags and "hide-input" not in tags and "remove-cell" not in tags:
+            tags.append("hide-input")
+        cell.metadata["tags"] = tags
     nbformat.write(nb, nb_path)
 
 
+# ---------------------------------------------------------------------- progress relay
+class _Relay(threading.Thread):
+    """Copies the chapter's progress log to this process's stderr while it runs."""
+
+    def __init__(self, path: Path, enabled: bool):
+        super().__init__(daemon=True)
+        self.path, self.enabled, self.stop = path, enabled, threading.Event()
+
+    def run(self) -> None:
+        pos = 0
+        while True:
+            done = self.stop.is_set()
+            try:
+                with open(self.path, encoding="utf-8", errors="replace") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+                    pos = f.tell()
+            except FileNotFoundError:
+                chunk = ""
+            if chunk and self.enabled:
+                try:
+                    sys.stderr.write(chunk)
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    self.enabled = False
+            if done:
+                return
+            self.stop.wait(0.5)
+
+
+def _peak_rss_mb() -> float:
+    """Largest resident set of any finished child process (the kernel), in MB."""
+    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return kb / 1024.0
+
+
+# ---------------------------------------------------------------------- running a chapter
 def run(chapter: str, profile: str = "smoke", overrides: dict[str, Any] | None = None, *,
         root: Path | None = None, progress: bool = True, log_output: bool = False) -> Path:
     """Execute one chapter; return its run directory (``runs/<chapter>/<profile>``)."""
@@ -94,47 +205,65 @@ def run(chapter: str, profile: str = "smoke", overrides: dict[str, Any] | None =
 
     root = root or _chapters.project_root()
     ch = _chapters.get(chapter)
+    check_profile(profile)
     nb = read_notebook(ch, root)
     params = resolve(ch, nb, profile, overrides, root)
     final = run_dir(chapter, profile, root)
-    staging = final.with_name(f".{profile}.partial")
+    store = final.parent / f".{profile}.runs"
     failed = final.with_name(f"{profile}.failed")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    params["run_dir"] = str(staging)
-    if "checkpoint_dir" in parameters_cell(nb):
-        params["checkpoint_dir"] = str(runs_root(root) / ".checkpoints" / chapter / profile)
-    source = staging / f"{chapter}.source.ipynb"
-    nbformat.write(nb, source)
-    out_nb = staging / f"{chapter}.ipynb"
-    t0 = time.perf_counter()
-    try:
-        pm.execute_notebook(str(source), str(out_nb), parameters=params, kernel_name=KERNEL, cwd=str(root),
-                            progress_bar=progress, log_output=log_output, request_save_on_cell_execute=True)
-    except PapermillExecutionError as e:
-        if failed.exists():
-            shutil.rmtree(failed)
-        os.replace(staging, failed)
-        evalue = str(e.evalue).strip().splitlines()[-1] if str(e.evalue).strip() else ""
-        raise PPStudyError(f"chapter {chapter} [{profile}] failed in cell {e.exec_count}: {e.ename}: {evalue} "
-                           f"(partial notebook: {failed / out_nb.name}; last good run kept in {final})") from None
-    except BaseException:
-        if staging.exists():
-            if failed.exists():
-                shutil.rmtree(failed)
-            os.replace(staging, failed)
-        raise
-    source.unlink()
-    if not (staging / RESULTS_FILE).is_file():
-        if failed.exists():
-            shutil.rmtree(failed)
-        os.replace(staging, failed)
-        raise PPStudyError(f"chapter {chapter} [{profile}] ran but wrote no {RESULTS_FILE} (see {failed})")
-    _fix_injected_paths(out_nb, staging, final, root)
-    _swap_in(staging, final)
-    # The manifest records where it ran only through the final path.
-    (final / "wall_time_s.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
+    cell = parameters_cell(nb)
+    with _locked(final.parent / f".{profile}.lock", f"chapter {chapter} [{profile}]"):
+        store.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        staging = store / f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}.partial"
+        staging.mkdir()
+        params["run_dir"] = str(staging)
+        if "checkpoint_dir" in cell and not params.get("checkpoint_dir"):
+            params["checkpoint_dir"] = str(checkpoints_root(root) / chapter)  # the user's choice wins
+        source = staging / f"{chapter}.source.ipynb"
+        nbformat.write(nb, source)
+        out_nb = staging / f"{chapter}.ipynb"
+        log = staging / "progress.log"
+        invocation = {"runner": "ppstudy run", "profile": profile, "overrides": overrides or {},
+                      "command": " ".join(["ppstudy", "run", chapter, "--profile", profile]
+                                          + [f"-p {k} {json.dumps(v)}" for k, v in (overrides or {}).items()])}
+        env = {INVOCATION_ENV: json.dumps(invocation, default=str), "PPSTUDY_PROGRESS": str(log)}
+        relay = _Relay(log, progress)
+        relay.start()
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        t0 = time.perf_counter()
+        try:
+            pm.execute_notebook(str(source), str(out_nb), parameters=params, kernel_name=KERNEL, cwd=str(root),
+                                progress_bar=progress, log_output=log_output, request_save_on_cell_execute=True)
+        except PapermillExecutionError as e:
+            _keep_failed(staging, failed)
+            evalue = str(e.evalue).strip().splitlines()[-1] if str(e.evalue).strip() else ""
+            raise PPStudyError(f"chapter {chapter} [{profile}] failed in cell {e.exec_count}: {e.ename}: {evalue} "
+                               f"(partial notebook: {failed / out_nb.name}; last good run kept in {final})") from None
+        except BaseException:
+            _keep_failed(staging, failed)
+            raise
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            relay.stop.set()
+            relay.join(timeout=5)
+        wall = time.perf_counter() - t0
+        source.unlink()
+        if not (staging / RESULTS_FILE).is_file():
+            _keep_failed(staging, failed)
+            raise PPStudyError(f"chapter {chapter} [{profile}] ran but wrote no {RESULTS_FILE} (see {failed})")
+        m = load(staging)
+        m["run"] = {**invocation, "wall_s": round(wall, 1), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+        write_json_atomic(staging / RESULTS_FILE, m)
+        _tidy_notebook(out_nb, staging, final, root)
+        target = staging.with_suffix("")  # drop ".partial": a finished run
+        os.replace(staging, target)
+        _switch(final, target)
     return final
 
 
@@ -142,8 +271,10 @@ def study_module(chapter: str):
     return importlib.import_module(_chapters.get(chapter).study)
 
 
-def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None = None) -> list[Path]:
-    """Redraw every figure of a finished run from its ``results.json`` (and arrays) without recomputing."""
+def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None = None, *,
+                       source: Path | None = None) -> list[Path]:
+    """Redraw every figure of a finished (or published, with ``source``) run from its ``results.json`` and
+    arrays, without recomputing."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,18 +282,180 @@ def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None =
 
     from ppstudy.plots import apply_style, save_figure
 
-    rd = run_dir(chapter, profile, root)
+    rd = source or run_dir(chapter, profile, root)
     manifest = load(rd)
     figures: dict[str, Callable] = getattr(study_module(chapter), "FIGURES", {})
     apply_style()
     out = []
-    for name, make in figures.items():
-        fig = make(manifest, rd)
+    for name in manifest.get("figures", []):
+        if name not in figures:
+            raise InputError(f"{rd}: figure {name!r} is not registered in {study_module(chapter).__name__}.FIGURES")
+        fig = figures[name](manifest, rd)
         out.extend(save_figure(fig, rd / "figures", name).values())
         plt.close(fig)
     return out
 
 
+# ---------------------------------------------------------------------- publishing
+def published_root(root: Path | None = None) -> Path:
+    return (root or _chapters.project_root()) / PUBLISHED
+
+
+def published_index(root: Path | None = None) -> dict[str, Any]:
+    path = published_root(root) / INDEX
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as e:
+        raise InputError(f"{path} is corrupt: {e}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a mapping of chapters to published runs")
+    return data
+
+
+def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool | None = None) -> Path:
+    """Copy the finished run ``runs/<chapter>/<profile>`` into ``results/<chapter>/<profile>``: its
+    results.json, executed notebook, figures and the arrays its figures need (nothing else). The first
+    published run of a chapter (or one published with ``main=True``) is the one the book renders."""
+    root = root or _chapters.project_root()
+    src = run_dir(chapter, profile, root)
+    m = load(src)
+    if m.get("finished") is None or m.get("profile") != profile:
+        raise InputError(f"{src} is not a finished run of profile {profile}")
+    commit = (m.get("git") or {}).get("commit")
+    if not commit:
+        raise InputError(f"{src}: the run records no git commit, so it cannot be published")
+    dest = published_root(root) / chapter / profile
+    tmp = dest.with_name(f".{profile}.{uuid.uuid4().hex[:6]}.tmp")
+    tmp.mkdir(parents=True)
+    try:
+        shutil.copy2(src / RESULTS_FILE, tmp / RESULTS_FILE)
+        shutil.copy2(src / f"{chapter}.ipynb", tmp / f"{chapter}.ipynb")
+        for name in m.get("arrays", []):
+            if (src / f"{name}.npz").is_file():
+                shutil.copy2(src / f"{name}.npz", tmp / f"{name}.npz")
+        (tmp / "figures").mkdir()
+        for name in m.get("figures", []):
+            for ext in ("png", "svg", "jpg"):
+                f = src / "figures" / f"{name}.{ext}"
+                if f.is_file():
+                    shutil.copy2(f, tmp / "figures" / f.name)
+        size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+        if size > PUBLISH_LIMIT:
+            big = sorted(((f.stat().st_size, f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file()),
+                         reverse=True)[:3]
+            raise InputError(f"published run of {chapter} [{profile}] would be {size / 1e6:.1f} MB, over the "
+                             f"{PUBLISH_LIMIT / 1e6:.1f} MB limit (largest: "
+                             + ", ".join(f"{p} {s / 1e6:.1f} MB" for s, p in big) + ")")
+        old = dest.with_name(f".{profile}.{uuid.uuid4().hex[:6]}.old")
+        if dest.exists():
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    index = published_index(root)
+    entry = index.setdefault(chapter, {"main": profile, "runs": []})
+    if profile not in entry["runs"]:
+        entry["runs"].append(profile)
+    if main or not entry.get("main"):
+        entry["main"] = profile
+    write_json_atomic(published_root(root) / INDEX, index)
+    return dest
+
+
+def published_run(chapter: str, root: Path | None = None, profile: str | None = None) -> Path:
+    """The directory of a chapter's published run (its main one unless ``profile`` is given)."""
+    root = root or _chapters.project_root()
+    index = published_index(root)
+    entry = index.get(chapter)
+    if not entry:
+        raise PPStudyError(f"chapter {chapter} has no published run: run it with a real-data profile and "
+                           f"`ppstudy publish {chapter} --profile P` (or build with --profile smoke)")
+    prof = profile or entry["main"]
+    d = published_root(root) / chapter / check_profile(prof)
+    if not (d / RESULTS_FILE).is_file():
+        raise PPStudyError(f"{d} is listed in {PUBLISHED}/{INDEX} but holds no {RESULTS_FILE}")
+    return d
+
+
+def code_changed_since(commit: str | None, chapter: str, root: Path) -> list[str] | None:
+    """The chapter's files (notebook, profiles, package) that changed between ``commit`` and the working
+    tree; None when git cannot tell (no checkout, unknown commit)."""
+    if not commit:
+        return None
+    paths = [f"book/{chapter}.md", f"book/params/{chapter}", "src/ppstudy"]
+    try:
+        r = subprocess.run(["git", "diff", "--name-only", commit, "--", *paths], cwd=root, capture_output=True,
+                           text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if r.returncode != 0:
+        return None
+    return [line for line in r.stdout.splitlines() if line.strip()]
+
+
+def provenance(manifest: dict[str, Any], chapter: str, root: Path) -> str:
+    """The chapter's provenance as MyST markdown: profile, data and checksums, commit, device, wall time,
+    memory, date, and a visible note when the chapter's code changed since the run's commit."""
+    data = manifest.get("data") or {}
+    run = manifest.get("run") or {}
+    git = manifest.get("git") or {}
+    commit = git.get("commit")
+    lines = [f"* **Profile:** `{manifest.get('profile')}`"
+             + (f" — rerun with `{run['command']}`" if run.get("command") else "")]
+    if isinstance(data, dict) and data:
+        lines.append(f"* **Data:** {data.get('dataset', '')} — {data.get('description', '')}")
+        for f in data.get("files", []):
+            sums = ", ".join(f"{k} `{f[k]}`" for k in ("md5", "sha256") if f.get(k))
+            lines.append(f"  * `{f.get('name')}`" + (f": {sums}" if sums else ""))
+    elif data:
+        lines.append(f"* **Data:** {data}")
+    dev = manifest.get("device") or {}
+    lines.append(f"* **Device:** {device_label(dev)}; Python {dev.get('python', '?')}, "
+                 f"torch {(manifest.get('versions') or {}).get('torch') or '—'}")
+    if run.get("wall_s") is not None:
+        mem = f", peak memory {run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else ""
+        lines.append(f"* **Wall time:** {run['wall_s'] / 60:.1f} min{mem}")
+    lines.append(f"* **Commit:** `{(commit or 'unknown')[:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else "")
+                 + f"; finished {manifest.get('finished') or '—'}")
+    body = "\n".join(lines)
+    out = f":::{{admonition}} Provenance of this page\n:class: note\n\n{body}\n:::\n"
+    changed = code_changed_since(commit, chapter, root)
+    if changed:
+        shown = ", ".join(f"`{c}`" for c in changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+        out += (f"\n:::{{warning}}\nThe chapter's code has changed since this run's commit "
+                f"`{(commit or '')[:12]}` ({shown}): the numbers below are those of that commit.\n:::\n")
+    if isinstance(data, dict) and data.get("smoke"):
+        out += ("\n:::{warning}\nThis page was executed in the smoke profile on stand-in data: every number "
+                "on it shows that the pipeline runs, not what the paper measured.\n:::\n")
+    return out
+
+
+def _insert_provenance(nb_path: Path, manifest: dict[str, Any], chapter: str, root: Path) -> None:
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    cell = nbformat.v4.new_markdown_cell(provenance(manifest, chapter, root))
+    cell.metadata["tags"] = ["ppstudy-provenance"]
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")),
+                 None)
+    if first is None:
+        nb.cells.insert(0, cell)
+    else:  # right after the title and its opening paragraphs, before the first section
+        src = nb.cells[first].source
+        cut = src.find("\n## ")
+        if cut >= 0:
+            rest = nbformat.v4.new_markdown_cell(src[cut + 1:])
+            nb.cells[first].source = src[:cut]
+            nb.cells[first + 1:first + 1] = [cell, rest]
+        else:
+            nb.cells.insert(first + 1, cell)
+    nbformat.write(nb, nb_path)
+
+
+# ---------------------------------------------------------------------- the book
 STATIC_PAGES = ("intro.md", "rerun.md", "references.md")
 
 
@@ -171,8 +464,23 @@ def build_root(root: Path | None = None) -> Path:
     return Path(env).expanduser().resolve() if env else (root or _chapters.project_root()) / "_build"
 
 
-def stage_book(profile: str = "smoke", root: Path | None = None) -> Path:
-    """Copy the book's static pages and the executed chapter notebooks into ``_build/stage``."""
+def chapter_sources(profile: str | None, root: Path | None = None) -> dict[str, Path]:
+    """The run directory each chapter is rendered from: its published run (``profile=None``) or the run of
+    ``profile`` under ``runs/``."""
+    root = root or _chapters.project_root()
+    out = {}
+    for name in _chapters.CHAPTERS:
+        d = published_run(name, root) if profile is None else run_dir(name, profile, root)
+        if not (d / f"{name}.ipynb").is_file():
+            raise PPStudyError(f"chapter {name} has no executed notebook in {d}: run `ppstudy run {name} "
+                               f"--profile {profile}` first" if profile else f"{d} holds no {name}.ipynb")
+        out[name] = d
+    return out
+
+
+def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
+    """Copy the book's static pages and the executed chapter notebooks (with their provenance) into
+    ``_build/stage``."""
     root = root or _chapters.project_root()
     stage = build_root(root) / "stage"
     if stage.exists():
@@ -187,29 +495,29 @@ def stage_book(profile: str = "smoke", root: Path | None = None) -> Path:
             shutil.copytree(item, stage / "book" / item.name)
         else:
             shutil.copy2(item, stage / "book" / item.name)
-    for name in _chapters.CHAPTERS:
-        executed = run_dir(name, profile, root) / f"{name}.ipynb"
-        if not executed.is_file():
-            raise PPStudyError(f"chapter {name} has no executed notebook for profile {profile}: "
-                               f"run `ppstudy run {name} --profile {profile}` first")
-        shutil.copy2(executed, stage / "book" / f"{name}.ipynb")
+    for name, d in chapter_sources(profile, root).items():
+        nb = stage / "book" / f"{name}.ipynb"
+        shutil.copy2(d / f"{name}.ipynb", nb)
+        _insert_provenance(nb, load(d), name, root)
     return stage
 
 
-def build_book(profile: str = "smoke", *, root: Path | None = None, rerun: bool = True,
+def build_book(profile: str | None = "smoke", *, root: Path | None = None, rerun: bool = True,
                strict: bool = False, progress: bool = True) -> Path:
-    """Execute every chapter (unless ``rerun`` is false and a run exists), stage, and build the HTML book."""
+    """Build the HTML book: from the published runs (``profile=None``), or executing every chapter in
+    ``profile`` first (unless ``rerun`` is false and a run exists)."""
     root = root or _chapters.project_root()
-    for name in _chapters.CHAPTERS:
-        done = (run_dir(name, profile, root) / RESULTS_FILE).is_file()
-        if rerun or not done:
-            print(f"ppstudy: running chapter {name} [{profile}]", file=sys.stderr, flush=True)
-            run(name, profile, root=root, progress=progress)
+    if profile is not None:
+        for name in _chapters.CHAPTERS:
+            done = (run_dir(name, profile, root) / RESULTS_FILE).is_file()
+            if rerun or not done:
+                print(f"ppstudy: running chapter {name} [{profile}]", file=sys.stderr, flush=True)
+                run(name, profile, root=root, progress=progress)
     stage = stage_book(profile, root)
     out = build_root(root)
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jb is None:
-        raise PPStudyError("jupyter-book is not installed in this environment (pip install 'jupyter-book>=1.0.4,<2')")
+        raise PPStudyError("jupyter-book is not installed in this environment (pip install 'ppstudy[book]')")
     cmd = [jb, "build", str(stage), "--path-output", str(out), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]

@@ -2,14 +2,14 @@
 
 Every chapter that trains a network calls :func:`fit` (and :func:`evaluate`). The API in one example::
 
-    from ppstudy import train
+    from ppstudy import schedules, train
     from ppstudy.models import resnet18_cifar
 
     res = train.fit(
         resnet18_cifar(),
         train=(x_train, y_train),          # uint8 images, NHWC numpy or NCHW torch, any channel count
         test=(x_test, y_test),             # optional; evaluated after every epoch
-        schedule=train.paper_schedule(epochs=300),   # or train.fast_schedule(epochs=30)
+        schedule=schedules.paper_sgd(epochs=300),     # or schedules.one_cycle(epochs=30)
         transform=my_encrypt,              # optional torch callable on a uint8 NCHW batch (on the device)
         augment_before_transform=False,    # False: augmentation in the cloud, after encryption
         augment=train.Augment(pad=4, flip=True),
@@ -31,19 +31,19 @@ count; with ``transform=None`` the images are used as they are (e.g. already enc
 Augmentation (:class:`Augment`): random shift = zero-pad by ``pad`` and crop back at a random offset
 (torchvision's ``RandomCrop(32, padding=4)``), random horizontal flip; batched with index arithmetic.
 
-Schedules (:class:`Schedule`): a recipe that builds the optimizer and scheduler for a model and says
-whether the scheduler steps per epoch or per batch. :func:`paper_schedule` is Sirichotedumrong et al.'s
-(SGD momentum 0.9, lr 0.1 divided by 10 at 150 and 225 of 300 epochs, weight decay 5e-4, batch 128;
-milestones scale with ``epochs``); :func:`fast_schedule` is a one-cycle SGD (Nesterov) schedule with
-label smoothing. Any torch optimizer/scheduler can be given through ``Schedule(make=...)``.
+Schedules: :mod:`ppstudy.schedules` (the optimizer and learning-rate recipe of each chapter).
 
 Determinism and resume: every random draw of epoch ``e`` (shuffling, shifts, flips) comes from a
 generator seeded with ``(seed, e)``, so an epoch does not depend on what ran before it. With
-``checkpoint_dir`` set, a checkpoint (model, optimizer, scheduler, AMP scaler, global RNG states, epoch,
-history) is written atomically (temporary file + rename) after every epoch; calling :func:`fit` again with
-the same arguments resumes after the last finished epoch and, on CPU, ends with weights bit-identical to
-an uninterrupted run (tested in tests/test_train.py). A checkpoint written for other settings (a different
-fingerprint) is refused with :class:`ppstudy.InputError` instead of being silently mixed in.
+``checkpoint_dir`` set, the run's checkpoint lives in ``checkpoint_dir/<tag>-<fingerprint>/``, the
+fingerprint being a hash of everything that determines the run: the training and test data (their bytes),
+the transform's own fingerprint (the cipher key), the model (architecture and parameter count), the
+schedule's hyper-parameters, augmentation, loss, normalisation, seed and the batches per epoch. A rerun
+with the same settings resumes after the last finished epoch (ending, on CPU, with weights bit-identical to
+an uninterrupted run; tests/test_train.py); a run with any other setting -- another key, other data -- gets
+another directory and trains afresh. Each directory holds ``checkpoint.pt`` (model, optimizer, scheduler,
+RNG states, epoch, history; written atomically after every epoch and loaded with ``weights_only=True``) and
+``settings.json`` (what the fingerprint was made of), which :func:`list_checkpoints` reads.
 
 GPU: AMP (bfloat16 autocast) and channels_last are switched on only when the device is CUDA.
 """
@@ -55,7 +55,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,73 +64,10 @@ import torch
 from torch import nn
 
 from ppstudy import InputError
+from ppstudy.schedules import Schedule
 
 CHECKPOINT = "checkpoint.pt"
-
-
-# --------------------------------------------------------------------------- schedules
-@dataclass(frozen=True)
-class Schedule:
-    """How to optimise: ``make(model, steps_per_epoch) -> (optimizer, scheduler or None)``.
-
-    ``interval`` is ``"epoch"`` (scheduler.step() after every epoch) or ``"step"`` (after every batch).
-    """
-
-    epochs: int
-    batch_size: int
-    make: Callable[[nn.Module, int], tuple[torch.optim.Optimizer, Any]]
-    interval: str = "epoch"
-    label_smoothing: float = 0.0
-    name: str = "custom"
-    describe: dict = field(default_factory=dict)
-
-
-def _no_decay_groups(model: nn.Module, weight_decay: float):
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def paper_schedule(epochs: int = 300, *, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
-                   batch_size: int = 128, milestones: tuple[float, ...] = (0.5, 0.75), gamma: float = 0.1) -> Schedule:
-    """The paper's recipe: SGD(momentum 0.9, wd 5e-4), lr 0.1 divided by 10 at 50% and 75% of the epochs
-    (150 and 225 of 300), batch 128."""
-    _check_pos_int("epochs", epochs)
-    ms = sorted({max(1, round(m * epochs)) for m in milestones})
-
-    def make(model, steps_per_epoch):
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-        return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=ms, gamma=gamma)
-
-    return Schedule(epochs, batch_size, make, "epoch", 0.0, "paper",
-                    dict(optimizer="SGD", lr=lr, momentum=momentum, weight_decay=weight_decay,
-                         milestones=ms, gamma=gamma, batch_size=batch_size, epochs=epochs))
-
-
-def fast_schedule(epochs: int = 30, *, max_lr: float = 0.2, momentum: float = 0.9, weight_decay: float = 5e-4,
-                  batch_size: int = 256, label_smoothing: float = 0.1, pct_start: float = 0.25) -> Schedule:
-    """A modern short recipe: one-cycle learning rate (linear warm-up, cosine-free linear anneal to ~0),
-    SGD with Nesterov momentum, no weight decay on BN/bias, label smoothing 0.1."""
-    _check_pos_int("epochs", epochs)
-
-    def make(model, steps_per_epoch):
-        opt = torch.optim.SGD(_no_decay_groups(model, weight_decay), lr=max_lr, momentum=momentum, nesterov=True)
-        sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                                                  pct_start=pct_start, anneal_strategy="linear",
-                                                  div_factor=10.0, final_div_factor=100.0)
-        return opt, sch
-
-    return Schedule(epochs, batch_size, make, "step", label_smoothing, "fast",
-                    dict(optimizer="SGD-nesterov", max_lr=max_lr, momentum=momentum, weight_decay=weight_decay,
-                         one_cycle_pct_start=pct_start, label_smoothing=label_smoothing, batch_size=batch_size,
-                         epochs=epochs))
-
-
-def _check_pos_int(name, v):
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-        raise InputError(f"{name} must be a positive integer, got {v!r}")
+SETTINGS = "settings.json"
 
 
 # --------------------------------------------------------------------------- augmentation
@@ -210,41 +147,6 @@ def compute_normalization(x: torch.Tensor, transform=None, *, batch: int = 1024,
     return mean.float(), std.float()
 
 
-def gather_xor_transform(gather, mask, shape, *, out_shape=None, device=None):
-    """A cipher of the form ``y.ravel() = x.ravel()[gather] ^ mask`` (on flattened HWC images, as the
-    numpy ciphers store it) as a torch callable on uint8 NCHW batches, evaluated on the batch's device.
-
-    ``shape`` is the plain (H, W, C); ``out_shape`` the cipher's (default: the same). Used to run a
-    pixel/EtC/chaotic cipher inside :func:`fit` without leaving the GPU.
-    """
-    h, w, c = shape
-    oh, ow, oc = out_shape or shape
-    gather = np.asarray(gather, dtype=np.int64).reshape(-1)
-    mask = np.broadcast_to(np.asarray(mask, dtype=np.uint8), gather.shape)
-    if gather.size != oh * ow * oc:
-        raise InputError(f"gather index of {gather.size} entries does not fit the cipher shape {(oh, ow, oc)}")
-    # flat HWC position -> flat CHW position, for the plain and the cipher layout
-    hwc_to_chw = np.arange(h * w * c).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
-    out_chw_to_hwc = np.arange(oh * ow * oc).reshape(oh, ow, oc).transpose(2, 0, 1).reshape(-1)
-    g = torch.from_numpy(hwc_to_chw[gather[out_chw_to_hwc]])
-    m = torch.from_numpy(np.ascontiguousarray(mask[out_chw_to_hwc]))
-    cache: dict = {}
-
-    def transform(x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != torch.uint8 or tuple(x.shape[1:]) != (c, h, w):
-            raise InputError(f"cipher transform: expected uint8 N x {c} x {h} x {w}, got {x.dtype} {tuple(x.shape)}")
-        dev = x.device
-        if dev not in cache:
-            cache[dev] = (g.to(dev), m.to(dev))
-        gi, mi = cache[dev]
-        y = x.reshape(x.shape[0], -1).index_select(1, gi) ^ mi
-        return y.reshape(x.shape[0], oc, oh, ow)
-
-    if device is not None:
-        cache[torch.device(device)] = (g.to(device), m.to(device))
-    return transform
-
-
 # --------------------------------------------------------------------------- results
 @dataclass
 class TrainResult:
@@ -266,6 +168,12 @@ def _device(device) -> torch.device:
     return torch.device(device)
 
 
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
 def _atomic_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -279,7 +187,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     """Read a checkpoint written by :func:`fit`; a corrupt or foreign file raises InputError."""
     path = Path(path)
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
+        ck = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InputError(f"no checkpoint at {path}") from None
     except Exception as e:  # noqa: BLE001 - torch raises many types for a truncated file
@@ -326,12 +234,17 @@ def _prepare(xb, yb, *, transform, augment, before, gen, mean, std, channels_las
 @torch.no_grad()
 def evaluate(model: nn.Module, x, y, *, transform=None, batch_size: int = 512, device=None,
              normalization=None, loss: str = "ce") -> float:
-    """Accuracy of ``model`` on uint8 images ``x`` (NHWC numpy or NCHW torch) after ``transform``."""
+    """Accuracy of ``model`` on uint8 images ``x`` (NHWC numpy or NCHW torch) after ``transform``.
+
+    ``normalization`` is the ``(mean, std)`` the model was trained with (``TrainResult.normalization``);
+    it is required: statistics of the test images themselves would leak the test set into the model.
+    """
+    if normalization is None:
+        raise InputError("evaluate: pass the training normalization (TrainResult.normalization); "
+                         "statistics of the test set are never used")
     dev = _device(device)
     xt = as_nchw_uint8(x, name="test images").to(dev)
     yt = _labels(y, xt.shape[0], loss, "test labels").to(dev)
-    if normalization is None:
-        normalization = compute_normalization(xt, transform)
     mean, std = (torch.as_tensor(v, dtype=torch.float32, device=dev)[None, :, None, None] for v in normalization)
     cuda = dev.type == "cuda"
     was = model.training
@@ -347,8 +260,57 @@ def evaluate(model: nn.Module, x, y, *, transform=None, batch_size: int = 512, d
     return correct / max(1, xt.shape[0])
 
 
-def _fingerprint(**kw) -> str:
-    return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def data_digest(*arrays) -> str:
+    """SHA-256 (16 hex digits) of arrays' shapes, dtypes and bytes: the identity of a training set."""
+    h = hashlib.sha256()
+    for a in arrays:
+        t = a.detach().cpu().contiguous().numpy() if isinstance(a, torch.Tensor) else np.ascontiguousarray(a)
+        h.update(repr((t.shape, str(t.dtype))).encode())
+        h.update(memoryview(t).cast("B"))
+    return h.hexdigest()[:16]
+
+
+def _fingerprint(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def transform_fingerprint(transform) -> str | None:
+    """The identity of a batch transform: its ``fingerprint`` attribute (the ciphers' torch transforms carry
+    the digest of their key), None for no transform."""
+    if transform is None:
+        return None
+    fp = getattr(transform, "fingerprint", None)
+    if not isinstance(fp, str) or not fp:
+        raise InputError("a transform used with checkpoints needs a 'fingerprint' attribute (a string that "
+                         "identifies it, e.g. a digest of its key); the ciphers' torch transforms have one")
+    return fp
+
+
+def checkpoint_path(checkpoint_dir, tag: str, fingerprint: str) -> Path:
+    """Where the checkpoint of a run with this tag and fingerprint lives."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in (tag or "run"))[:60]
+    return Path(checkpoint_dir) / f"{safe}-{fingerprint}" / CHECKPOINT
+
+
+def list_checkpoints(checkpoint_dir) -> list[dict]:
+    """Every checkpoint under ``checkpoint_dir`` (recursively): path, tag, fingerprint, epochs done, size,
+    last modification, and the settings it was written for."""
+    out = []
+    root = Path(checkpoint_dir)
+    if not root.is_dir():
+        return out
+    for ck in sorted(root.rglob(CHECKPOINT)):
+        d = ck.parent
+        try:
+            settings = json.loads((d / SETTINGS).read_text())
+        except (OSError, ValueError):
+            settings = {}
+        st = ck.stat()
+        out.append({"path": d, "tag": settings.get("tag"), "fingerprint": settings.get("fingerprint"),
+                    "epochs_done": settings.get("epochs_done"), "epochs": settings.get("epochs"),
+                    "bytes": sum(f.stat().st_size for f in d.iterdir() if f.is_file()), "modified": st.st_mtime,
+                    "settings": settings})
+    return out
 
 
 def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Callable | None = None,
@@ -362,9 +324,10 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
     ``normalization``: ``(mean, std)`` per channel of the network input, or None to measure it on the
     (transformed, un-augmented) training images. ``on_epoch_end(epoch, record)`` is called after the
     checkpoint of each epoch is written (tests use it to simulate a kill). ``max_steps_per_epoch`` caps the
-    batches per epoch (benchmarks). ``tag`` goes into the checkpoint fingerprint (e.g. a table row name).
+    batches per epoch (benchmarks). ``tag`` names the run's checkpoint directory (e.g. a table row name).
+    ``checkpoint_dir``: see the module docstring (one directory per fingerprint of the settings).
     """
-    from tqdm import tqdm
+    from ppstudy.progress import bar, note
 
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
@@ -376,7 +339,6 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
     ytr = _labels(train[1], xtr.shape[0], loss, "training labels")
     n = xtr.shape[0]
     bs = schedule.batch_size
-    _check_pos_int("batch_size", bs)
     steps = n // bs if n >= bs else 1  # drop the last partial batch (as torch DataLoader drop_last)
     if max_steps_per_epoch:
         steps = min(steps, max_steps_per_epoch)
@@ -397,18 +359,25 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
     opt, sched = schedule.make(model, steps)
     scaler = None  # bfloat16 autocast needs no gradient scaling
 
-    fp = _fingerprint(n=n, shape=tuple(xtr.shape), schedule=schedule.describe, sname=schedule.name,
-                      epochs=schedule.epochs, seed=seed, loss=loss, augment=repr(augment),
-                      before=augment_before_transform, params=sum(p.numel() for p in model.parameters()),
-                      steps=steps, tag=tag)
-    ck_path = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir else None
+    ck_path, fp, settings = None, None, {}
+    if checkpoint_dir:
+        settings = {"tag": tag, "data": data_digest(xtr, ytr, *((xte, yte) if test is not None else ())),
+                    "transform": transform_fingerprint(transform), "model": type(model).__name__,
+                    "architecture": hashlib.sha256(repr(model).encode()).hexdigest()[:16],
+                    "parameters": sum(p.numel() for p in model.parameters()), "schedule": schedule.name,
+                    "schedule_settings": schedule.describe, "epochs": schedule.epochs, "seed": int(seed),
+                    "loss": loss, "augment": repr(augment), "augment_before_transform": augment_before_transform,
+                    "normalization": norm_list, "label_smoothing": schedule.label_smoothing, "steps": steps}
+        fp = _fingerprint(settings)
+        settings["fingerprint"] = fp
+        ck_path = checkpoint_path(checkpoint_dir, tag, fp)
     history: list[dict] = []
     start = 0
     if ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
-        if ck.get("fingerprint") != fp:
-            raise InputError(f"checkpoint {ck_path} was written for other settings (fingerprint "
-                             f"{ck.get('fingerprint')} != {fp}): delete it or use another checkpoint_dir")
+        if ck.get("fingerprint") != fp:  # a file copied by hand into another run's directory
+            raise InputError(f"checkpoint {ck_path} holds fingerprint {ck.get('fingerprint')}, not its "
+                             f"directory's {fp}: remove that directory (ppstudy checkpoints clean)")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         if sched is not None and ck.get("scheduler") is not None:
@@ -430,9 +399,7 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
         tot_loss = torch.zeros((), device=dev)
         tot_correct = torch.zeros((), device=dev)
         seen = 0
-        bar = tqdm(range(steps), desc=f"{desc} {epoch + 1}/{schedule.epochs}", disable=not progress,
-                   leave=False, mininterval=1.0)
-        for s in bar:
+        for s in bar(range(steps), desc=f"{desc} {epoch + 1}/{schedule.epochs}", enabled=progress, mininterval=5.0):
             idx = perm[s * bs:(s + 1) * bs]
             xb = _prepare(xtr[idx], None, transform=transform, augment=augment, before=augment_before_transform,
                           gen=gen, mean=mean, std=std, channels_last=cuda, train=True)
@@ -467,11 +434,12 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
                           "scheduler": sched.state_dict() if sched is not None else None,
                           "scaler": scaler, "epoch": epoch + 1, "history": history, "fingerprint": fp,
                           "rng": {"torch": torch.get_rng_state(),
-                                  "cuda": torch.cuda.get_rng_state_all() if cuda else None,
-                                  "numpy": np.random.get_state()}}, ck_path)
+                                  "cuda": torch.cuda.get_rng_state_all() if cuda else None}}, ck_path)
+            settings["epochs_done"] = epoch + 1
+            _write_json(ck_path.parent / SETTINGS, settings)
         if progress:
-            tqdm.write(f"{desc} epoch {epoch + 1}/{schedule.epochs}: loss {rec['loss']:.4f} "
-                       f"train {rec['train_acc']:.4f}" + (f" test {rec['test_acc']:.4f}" if 'test_acc' in rec else ""))
+            note(f"{desc} epoch {epoch + 1}/{schedule.epochs}: loss {rec['loss']:.4f} train {rec['train_acc']:.4f}"
+                 + (f" test {rec['test_acc']:.4f}" if "test_acc" in rec else "") + f" ({dt:.1f} s)")
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, rec)
     ips = train_images / train_time if train_time > 0 else (

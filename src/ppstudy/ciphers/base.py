@@ -18,6 +18,7 @@ Ciphers never import the training loop: the torch version of a gather + XOR ciph
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -69,9 +70,13 @@ class KeySpace:
     @property
     def digits(self) -> int:
         """Number of decimal digits of the count (from ``bits`` when the count was not computed)."""
-        if self.count is not None:
-            return len(str(self.count))
-        return int(math.floor(self.bits / LOG2_10)) + 1
+        d = int(math.floor(self.bits / LOG2_10)) + 1
+        if self.count is not None:  # exact: correct the float estimate by comparing powers of ten
+            while d > 1 and self.count < 10 ** (d - 1):
+                d -= 1
+            while self.count >= 10 ** d:
+                d += 1
+        return d
 
     def as_row(self) -> dict[str, Any]:
         return {"bits": self.bits, "decimal digits": self.digits, "exact": self.count is not None,
@@ -168,7 +173,27 @@ def freeze(obj, **fields) -> None:
         object.__setattr__(obj, name, v)
 
 
-# ---------------------------------------------------------------------- batches
+# ---------------------------------------------------------------------- shapes and batches
+def image_shape(shape, *, colour: str | None = None) -> tuple[int, int, int]:
+    """``(H, W)`` or ``(H, W, C)`` as a checked ``(H, W, C)`` tuple (``(H, W)`` means one channel).
+
+    ``colour``: a cipher that needs ``(H, W, 3)`` images passes its own name here; ``(H, W)`` then means
+    ``(H, W, 3)`` and any other channel count is refused with a message naming the cipher.
+    """
+    form = "(H, W, 3)" if colour else "(H, W) or (H, W, C)"
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise InputError(f"image shape must be {form}, got {shape!r}") from None
+    if len(shape) == 2:
+        shape = (*shape, 3 if colour else 1)
+    if colour and (len(shape) != 3 or shape[2] != 3 or min(shape) < 1):
+        raise InputError(f"{colour} needs colour images of shape (H, W, 3), got {shape!r}")
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"image shape must be {form} with positive sizes, got {shape!r}")
+    return shape  # type: ignore[return-value]
+
+
 def flat_batch(x, shape: tuple[int, int, int], what: str) -> tuple[np.ndarray, tuple[int, ...] | None, bool]:
     """``x`` as an ``N x D`` array for a key made for images of ``shape`` = (H, W, C).
 
@@ -217,11 +242,22 @@ def gather_xor(xf: np.ndarray, index: np.ndarray, mask: np.ndarray | None, chunk
     return out
 
 
-def torch_gather_xor(gather, mask, shape, *, out_shape=None, device=None) -> Callable:
+def map_digest(gather, mask, *shapes) -> str:
+    """SHA-256 (16 hex digits) of a compiled cipher map: identifies a key in checkpoint fingerprints."""
+    h = hashlib.sha256(repr(shapes).encode())
+    h.update(np.ascontiguousarray(gather, dtype=np.int64).tobytes())
+    if mask is not None:
+        h.update(np.ascontiguousarray(mask, dtype=np.uint8).tobytes())
+    return h.hexdigest()[:16]
+
+
+def torch_gather_xor(gather, mask, shape, *, out_shape=None, device=None, prefix=None) -> Callable:
     """A cipher of the form ``y.ravel() = x.ravel()[gather] ^ mask`` (on flattened HWC images, as the
     numpy ciphers store it) as a torch callable on uint8 NCHW batches, evaluated on the batch's device.
 
-    ``shape`` is the plain (H, W, C); ``out_shape`` the cipher's (default: the same).
+    ``shape`` is the plain (H, W, C); ``out_shape`` the cipher's (default: the same); ``prefix`` an optional
+    torch callable applied first (e.g. Tanaka's split into 4-bit planes). The callable carries a
+    ``fingerprint`` (a digest of the map) for checkpoint fingerprints.
     """
     import torch
 
@@ -239,6 +275,8 @@ def torch_gather_xor(gather, mask, shape, *, out_shape=None, device=None) -> Cal
     cache: dict = {}
 
     def transform(x: torch.Tensor) -> torch.Tensor:
+        if prefix is not None:
+            x = prefix(x)
         if x.dtype != torch.uint8 or tuple(x.shape[1:]) != (c, h, w):
             raise InputError(f"cipher transform: expected uint8 N x {c} x {h} x {w}, got {x.dtype} {tuple(x.shape)}")
         dev = x.device
@@ -250,6 +288,7 @@ def torch_gather_xor(gather, mask, shape, *, out_shape=None, device=None) -> Cal
 
     if device is not None:
         cache[torch.device(device)] = (g.to(device), m.to(device))
+    transform.fingerprint = map_digest(gather, mask, shape, out_shape, prefix is not None)  # type: ignore[attr-defined]
     return transform
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy.images import check_uint8
-from ppstudy.ciphers._common import gather_xor, image_shape
+
+from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, rng_from, image_shape
 
 BURN_IN = 1000
 RC4_DROP = 3072
@@ -64,10 +64,13 @@ def rc4_keystream(key: bytes, n: int, drop: int = RC4_DROP) -> np.ndarray:
     return np.frombuffer(bytes(out), np.uint8).copy()
 
 
+#: below this many distinct positions among the first iterates the map is in (or near) a periodic orbit
+#: or a fixed point (x0 = 0.5, mu = 4 gives 0.5 -> 1 -> 0 -> 0 ...): such a key gives no permutation at all
+MIN_DISTINCT_FRACTION = 0.99
 
 
 @dataclass(frozen=True, eq=False)
-class ChaoticKey:
+class ChaoticKey(GatherXorCipher):
     """Secret ``(x0, mu, rc4_key)`` and the derived pixel permutation and keystream for ``shape``."""
 
     shape: tuple[int, int, int]
@@ -77,17 +80,21 @@ class ChaoticKey:
     gather: np.ndarray = field(repr=False, init=False)
     mask: np.ndarray = field(repr=False, init=False)
     inverse: np.ndarray = field(repr=False, init=False)
+    inverse_mask: np.ndarray = field(repr=False, init=False)
 
     def __post_init__(self):
         shape = image_shape(self.shape)
         h, w, c = shape
-        pix = np.argsort(logistic_sequence(self.x0, self.mu, h * w), kind="stable")
+        seq = logistic_sequence(self.x0, self.mu, h * w)
+        if h * w > 1 and np.unique(seq).size < MIN_DISTINCT_FRACTION * h * w:
+            raise InputError(f"chaotic key: x0={self.x0}, mu={self.mu} is a weak key (the logistic map falls into "
+                             f"a periodic orbit: {np.unique(seq).size} distinct values for {h * w} pixels, so "
+                             f"the permutation is (nearly) the identity); draw another key")
+        pix = np.argsort(seq, kind="stable")
         gather = (pix[:, None] * c + np.arange(c)[None]).reshape(-1)
         mask = rc4_keystream(bytes(self.rc4_key), h * w * c)
-        for name, v in (("shape", shape), ("gather", gather), ("mask", mask), ("inverse", np.argsort(gather))):
-            if isinstance(v, np.ndarray):
-                v.setflags(write=False)
-            object.__setattr__(self, name, v)
+        freeze(self, shape=shape, gather=gather, mask=mask)
+        self._compile_inverse()
 
     def __repr__(self) -> str:
         return f"ChaoticKey(shape={self.shape})"
@@ -96,45 +103,30 @@ class ChaoticKey:
 def keygen(shape, *, seed: int | np.random.SeedSequence | None = None) -> ChaoticKey:
     """A random key: ``x0`` in (0, 1), ``mu`` in (3.99, 4) and a 16-byte RC4 key."""
     shape = image_shape(shape)
-    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    rng = rng_from(seed)
     x0 = float(rng.uniform(0.01, 0.99))
     mu = float(rng.uniform(3.99, 4.0))
     return ChaoticKey(shape, x0, mu, rng.bytes(16))
 
 
-def _batch(x, key, what):
+def _check_key(key) -> ChaoticKey:
     if not isinstance(key, ChaoticKey):
         raise InputError(f"expected a ChaoticKey, got {type(key).__name__}")
-    check_uint8(x, what)
-    shape = key.shape
-    if x.shape == shape or (shape[2] == 1 and x.shape == shape[:2]):
-        return x.reshape(1, -1), x.shape
-    if x.ndim >= 3 and (x.shape[1:] == shape or (shape[2] == 1 and x.shape[1:] == shape[:2])):
-        return np.ascontiguousarray(x).reshape(x.shape[0], -1), x.shape
-    raise InputError(f"{what}: shape {x.shape} does not fit the key, made for images of shape {shape}")
-
-
+    return key
 
 
 def encrypt(x: np.ndarray, key: ChaoticKey) -> np.ndarray:
-    """Encrypt uint8 images of the key's shape (single or batch)."""
-    xf, shp = _batch(x, key, "images")
-    return gather_xor(xf, key.gather, key.mask).reshape(shp)
+    """Encrypt uint8 images of the key's shape (one image or a batch, N = 0 included)."""
+    return _check_key(key).apply(x)
 
 
 def decrypt(y: np.ndarray, key: ChaoticKey) -> np.ndarray:
     """Exact inverse of :func:`encrypt`."""
-    yf, shp = _batch(y, key, "cipher images")
-    return gather_xor(yf, key.inverse, key.mask[key.inverse]).reshape(shp)
+    return _check_key(key).invert(y)
 
 
-def key_space(rc4_key_bytes: int = 16, float_bits: int = 52) -> int:
-    """Nominal key space: RC4 key bits plus the mantissa bits of ``x0`` and ``mu`` (an upper bound; the
-    map's sensitivity, not the count, limits distinct permutations)."""
-    return 2 ** (8 * rc4_key_bytes) * 2 ** (2 * float_bits)
-
-
-def torch_transform(key: ChaoticKey, device=None):
-    from ppstudy.train import gather_xor_transform
-
-    return gather_xor_transform(key.gather, key.mask, key.shape, device=device)
+def key_space(shape=(32, 32, 3), *, rc4_key_bytes: int = 16, float_bits: int = 52) -> KeySpace:
+    """Nominal key space: RC4 key bits plus the mantissa bits of ``x0`` and ``mu``. An upper bound
+    (``bound=True``): the map's sensitivity, not the count, limits distinct permutations."""
+    image_shape(shape)
+    return KeySpace.of(2 ** (8 * rc4_key_bytes) * 2 ** (2 * float_bits), bound=True, counts="keys")

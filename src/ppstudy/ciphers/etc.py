@@ -33,16 +33,14 @@ from typing import Any, Hashable, Iterable, Sequence
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy.images import check_uint8
-from ppstudy.ciphers._common import gather_xor, image_shape
+
+from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, rng_from, image_shape
 
 #: the encryption steps in the order they are applied
 STEPS: tuple[str, ...] = ("scramble", "rotate", "negpos", "shuffle")
 
 #: number of distinct block symmetries (rotation x inversion) of a square block of side >= 2
 N_ROTATIONS = 8
-
-
 
 
 def _as_steps(steps) -> tuple[str, ...]:
@@ -92,7 +90,7 @@ def _symmetry(blocks: np.ndarray, k: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class EtCKey:
+class EtCKey(GatherXorCipher):
     """A secret key of the block-scrambling EtC cipher for images of one shape.
 
     ``scramble[j]`` is the plain block that goes to cipher block ``j``; ``rotation[j]`` (0..7),
@@ -133,29 +131,17 @@ class EtCKey:
             raise InputError(f"key: negpos must hold {n} flags")
         if shu.shape != (n, c) or not (np.sort(shu, axis=1) == np.arange(c)).all():
             raise InputError(f"key: shuffle must hold one permutation of the {c} channels per block ({n})")
-        for name, v in (("shape", shape), ("block", block), ("steps", steps), ("grayscale", bool(self.grayscale)),
-                        ("scramble", scr), ("rotation", rot), ("negpos", neg), ("shuffle", shu)):
-            if isinstance(v, np.ndarray):
-                v = v.copy()
-                v.setflags(write=False)
-            object.__setattr__(self, name, v)
+        freeze(self, shape=shape, block=block, steps=steps, grayscale=bool(self.grayscale), scramble=scr,
+               rotation=rot, negpos=neg, shuffle=shu)
         gather, mask = self._compile()
-        inverse = np.empty_like(gather)
-        inverse[gather] = np.arange(gather.size, dtype=gather.dtype)
-        inverse_mask = mask[inverse]
-        for name, v in (("gather", gather), ("mask", mask), ("inverse", inverse), ("inverse_mask", inverse_mask)):
-            v.setflags(write=False)
-            object.__setattr__(self, name, v)
+        freeze(self, gather=gather, mask=mask)
+        self._compile_inverse()
 
     # ------------------------------------------------------------------ derived
     @property
     def n_blocks(self) -> int:
         ws = self.cipher_shape
         return (ws[0] // self.block) * (ws[1] // self.block)
-
-    @property
-    def _flips(self) -> bool:
-        return bool(self.mask.any())
 
     @property
     def cipher_shape(self) -> tuple[int, int, int]:
@@ -211,8 +197,7 @@ def keygen(shape, block: int = 8, *, seed: int | np.random.SeedSequence | None =
     reproducible key. ``grayscale=True`` selects the grayscale-based variant.
     """
     shape, block, steps, n, c = _geometry(shape, block, steps, grayscale)
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    rng = np.random.default_rng(ss)
+    rng = rng_from(seed)
     ident = np.arange(n)
     scramble = rng.permutation(n) if "scramble" in steps else ident
     rotation = rng.integers(0, N_ROTATIONS, n) if "rotate" in steps else np.zeros(n, np.uint8)
@@ -224,58 +209,24 @@ def keygen(shape, block: int = 8, *, seed: int | np.random.SeedSequence | None =
     return EtCKey(shape, block, steps, bool(grayscale), scramble, rotation, negpos, shuffle)
 
 
-def _batch(x, shape: tuple[int, int, int], what: str) -> tuple[np.ndarray, int | None, bool]:
-    """Return ``(x as N x D, N or None for a single image, channel-less input?)``."""
-    check_uint8(x, what)
-    h, w, c = shape
-    if x.shape == shape:
-        n, flat = None, False
-    elif x.ndim == 4 and x.shape[1:] == shape:
-        n, flat = x.shape[0], False
-    elif c == 1 and x.shape == (h, w):
-        n, flat = None, True
-    elif c == 1 and x.ndim == 3 and x.shape[1:] == (h, w):
-        n, flat = x.shape[0], True
-    else:
-        raise InputError(f"{what}: shape {x.shape} does not fit the key, which was made for "
-                         f"{'plain' if what == 'images' else 'cipher'} images of shape {shape} "
-                         f"(one image, or a batch N x {' x '.join(map(str, shape))})")
-    return np.ascontiguousarray(x).reshape(n or 1, h * w * c), n, flat
-
-
-def _apply(xf: np.ndarray, index: np.ndarray, mask: np.ndarray, any_mask: bool) -> np.ndarray:
-    return gather_xor(xf, index, mask if any_mask else None)
-
-
 def _check_key(key) -> EtCKey:
     if not isinstance(key, EtCKey):
         raise InputError(f"expected an EtCKey, got {type(key).__name__}")
     return key
 
 
-def _shaped(out: np.ndarray, n: int | None, flat: bool, shape: tuple[int, int, int]) -> np.ndarray:
-    trail = shape[:2] if flat else shape
-    return out.reshape(trail if n is None else (n, *trail))
-
-
 def encrypt(x: np.ndarray, key: EtCKey) -> np.ndarray:
-    """Encrypt a uint8 image or batch (``HxW``/``HxWxC`` or ``N x ...``) of the key's shape.
+    """Encrypt a uint8 image or batch (``HxW``/``HxWxC`` or ``N x ...``, N = 0 included) of the key's shape.
 
     Returns the cipher images, shaped like the input (grayscale-based variant: ``H x C*W`` grayscale,
     with a trailing channel axis of 1 when the input had a channel axis).
     """
-    key = _check_key(key)
-    xf, n, flat = _batch(x, key.shape, "images")
-    out = _apply(xf, key.gather, key.mask, key._flips)
-    return _shaped(out, n, flat, key.cipher_shape)
+    return _check_key(key).apply(x)
 
 
 def decrypt(y: np.ndarray, key: EtCKey) -> np.ndarray:
     """Exact inverse of :func:`encrypt`: ``decrypt(encrypt(x, k), k) == x``."""
-    key = _check_key(key)
-    yf, n, flat = _batch(y, key.cipher_shape, "cipher images")
-    out = _apply(yf, key.inverse, key.inverse_mask, key._flips)
-    return _shaped(out, n, flat and key.shape[2] == 1, key.shape)
+    return _check_key(key).invert(y)
 
 
 # ---------------------------------------------------------------------- the cipher as a linear map
@@ -299,32 +250,28 @@ def affine(key: EtCKey):
 
 
 # ---------------------------------------------------------------------- key space
-def key_space(shape, block: int = 8, *, steps: Sequence[str] = STEPS, grayscale: bool = False) -> int:
+def key_space(shape, block: int = 8, *, steps: Sequence[str] = STEPS, grayscale: bool = False,
+              exact: bool = False) -> KeySpace:
     """Number of distinct ciphers (keys giving different maps) for images of ``shape``.
 
     With ``n`` blocks (``H/b * W/b``; grayscale-based: ``C`` times as many) and ``C`` channels it is
     ``n! * 8^n * 2^n * (C!)^n`` for all four steps; each step left out drops its factor. For ``block == 1``
     the block symmetries are all the identity (factor 1). This equals a brute-force count of distinct
-    ``(perm, flip)`` maps (see the tests).
+    ``(perm, flip)`` maps (see the tests). ``bits`` comes from log-gamma (fast for any image size);
+    ``exact=True`` also computes the integer ``count`` (slow for large images: ``n!`` has ``n log n`` digits).
     """
     shape, block, steps, n, c = _geometry(shape, block, steps, grayscale)
-    size = 1
-    if "scramble" in steps:
-        size *= math.factorial(n)
-    if "rotate" in steps and block >= 2:
-        size *= N_ROTATIONS ** n
-    if "negpos" in steps:
-        size *= 2 ** n
-    if "shuffle" in steps:
-        size *= math.factorial(c) ** n
-    return size
-
-
-def key_space_log2(shape, block: int = 8, **kw: Any) -> float:
-    """``log2`` of :func:`key_space` (computed exactly, then converted)."""
-    ks = key_space(shape, block, **kw)
-    e = ks.bit_length() - 1
-    return e + math.log2(ks / (1 << e)) if e < 1000 else e + math.log2((ks >> (e - 52)) / (1 << 52))
+    scr = "scramble" in steps
+    rot = "rotate" in steps and block >= 2
+    neg = "negpos" in steps
+    shu = "shuffle" in steps
+    bits = ((math.lgamma(n + 1) / math.log(2) if scr else 0.0) + (3.0 * n if rot else 0.0)
+            + (1.0 * n if neg else 0.0) + (n * math.log2(math.factorial(c)) if shu else 0.0))
+    if not exact:
+        return KeySpace(bits)
+    size = (math.factorial(n) if scr else 1) * (N_ROTATIONS ** n if rot else 1) * (2 ** n if neg else 1) \
+        * (math.factorial(c) ** n if shu else 1)
+    return KeySpace.of(size)
 
 
 # ---------------------------------------------------------------------- key conditions

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy.images import check_uint8
-from ppstudy.ciphers._common import image_shape
+
+from ppstudy.ciphers.base import KeySpace, flat_batch, freeze, rng_from, torch_gather_xor, unflat, image_shape
 
 CHANNELS = ("R_hi", "G_hi", "B_hi", "R_lo", "G_lo", "B_lo")
 
@@ -81,13 +81,8 @@ class TanakaKey:
         split_pos = np.arange(h * w * 3)
         hi_pos = inverse[(split_pos // 3) * 6 + split_pos % 3]      # cipher position of the upper bits
         lo_pos = inverse[(split_pos // 3) * 6 + split_pos % 3 + 3]  # ... and of the lower bits
-        for name, v in (("shape", shape), ("block", b), ("perm", perm), ("reverse", rev), ("gather", out),
-                        ("mask", mask), ("inverse", inverse), ("_src", src),
-                        ("_hi", hi_pos), ("_lo", lo_pos)):
-            if isinstance(v, np.ndarray):
-                v = v.copy()
-                v.setflags(write=False)
-            object.__setattr__(self, name, v)
+        freeze(self, shape=shape, block=b, perm=perm, reverse=rev, gather=out, mask=mask, inverse=inverse,
+               _src=src, _hi=hi_pos, _lo=lo_pos)
 
     @property
     def cipher_shape(self) -> tuple[int, int, int]:
@@ -96,11 +91,20 @@ class TanakaKey:
     def __repr__(self) -> str:
         return f"TanakaKey(shape={self.shape}, block={self.block})"
 
+    def torch_transform(self, device=None):
+        """The cipher as a torch callable: uint8 N x 3 x H x W -> uint8 N x 6 x H x W (any device)."""
+        import torch
+
+        def split_planes(x):
+            return torch.cat([x >> 4, x & 15], dim=1)
+
+        return torch_gather_xor(self.gather, self.mask, self.cipher_shape, device=device, prefix=split_planes)
+
 
 def keygen(shape, block: int = 4, *, seed: int | np.random.SeedSequence | None = None) -> TanakaKey:
     """A random key for images of ``shape`` (H, W, 3) and ``block x block`` blocks."""
     shape = _as_shape(shape, block)
-    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    rng = rng_from(seed)
     d = 6 * block * block
     return TanakaKey(shape, int(block), rng.permutation(d), rng.integers(0, 2, d).astype(bool))
 
@@ -115,16 +119,6 @@ def merge(s: np.ndarray) -> np.ndarray:
     return (s[..., :3] << 4) | s[..., 3:]
 
 
-def _batch(x, shape, what):
-    check_uint8(x, what)
-    if x.shape == shape:
-        return x[None], None
-    if x.ndim == 4 and x.shape[1:] == shape:
-        return x, x.shape[0]
-    raise InputError(f"{what}: shape {x.shape} does not fit the key, made for {what} of shape {shape} "
-                     f"(one image or a batch N x {' x '.join(map(str, shape))})")
-
-
 def _check_key(key):
     if not isinstance(key, TanakaKey):
         raise InputError(f"expected a TanakaKey, got {type(key).__name__}")
@@ -134,8 +128,7 @@ def _check_key(key):
 def encrypt(x: np.ndarray, key: TanakaKey) -> np.ndarray:
     """Encrypt uint8 (H, W, 3) or (N, H, W, 3) -> (…, H, W, 6) uint8 with values 0..15."""
     key = _check_key(key)
-    xb, n = _batch(x, key.shape, "images")
-    xf = np.ascontiguousarray(xb).reshape(xb.shape[0], -1)
+    xf, lead, _ = flat_batch(x, key.shape, "images")
     d = xf.shape[1]
     out = np.empty((xf.shape[0], key._src.size), np.uint8)
     planes = np.empty((min(1024, xf.shape[0]), 2 * d), np.uint8)
@@ -146,17 +139,15 @@ def encrypt(x: np.ndarray, key: TanakaKey) -> np.ndarray:
         np.bitwise_and(b, 15, out=p[:, d:])  # lower 4 bits
         np.take(p, key._src, axis=1, out=o, mode="clip")  # a checked permutation: clip never clips
         np.bitwise_xor(o, key.mask, out=o)
-    out = out.reshape(xb.shape[0], *key.cipher_shape)
-    return out if n is not None else out[0]
+    return unflat(out, lead, False, key.cipher_shape)
 
 
 def decrypt(y: np.ndarray, key: TanakaKey) -> np.ndarray:
     """Exact inverse of :func:`encrypt`; refuses values above 15 (not a Tanaka cipher image)."""
     key = _check_key(key)
-    yb, n = _batch(y, key.cipher_shape, "cipher images")
-    if yb.size and yb.max() > 15:
+    yf, lead, _ = flat_batch(y, key.cipher_shape, "cipher images")
+    if yf.size and yf.max() > 15:
         raise InputError("cipher images: values above 15 — not a Tanaka cipher image (4-bit planes)")
-    yf = np.ascontiguousarray(yb).reshape(yb.shape[0], -1)
     out = np.empty((yf.shape[0], key._hi.size), np.uint8)
     lo = np.empty((min(1024, yf.shape[0]), key._lo.size), np.uint8)
     mhi, mlo = key.mask[key._hi], key.mask[key._lo]
@@ -169,32 +160,14 @@ def decrypt(y: np.ndarray, key: TanakaKey) -> np.ndarray:
         np.take(b, key._lo, axis=1, out=lb, mode="clip")
         np.bitwise_xor(lb, mlo, out=lb)
         np.bitwise_or(o, lb, out=o)
-    out = out.reshape(yb.shape[0], *key.shape)
-    return out if n is not None else out[0]
+    return unflat(out, lead, False, key.shape)
 
 
-def key_space(block: int = 4) -> int:
-    """``(6 b^2)! * 2^(6 b^2)``: ``96! * 2^96`` for 4x4 blocks (Eq. 5)."""
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise InputError(f"block size must be a positive integer, got {block!r}")
+def key_space(shape=(32, 32, 3), *, block: int = 4, exact: bool = False) -> KeySpace:
+    """``(6 b^2)! * 2^(6 b^2)``: ``96! * 2^96`` for 4x4 blocks (Eq. 5), whatever the image size (one key
+    pattern for every block); ``shape`` is checked against the block."""
+    _as_shape(shape, block)
     d = 6 * block * block
-    return math.factorial(d) * 2 ** d
-
-
-def key_space_log2(block: int = 4) -> float:
-    d = 6 * block * block
-    return math.lgamma(d + 1) / math.log(2) + d
-
-
-def torch_transform(key: TanakaKey, device=None):
-    """The cipher as a torch callable: uint8 N x 3 x H x W -> uint8 N x 6 x H x W (any device)."""
-    import torch
-
-    from ppstudy.train import gather_xor_transform
-
-    g = gather_xor_transform(key.gather, key.mask, key.cipher_shape, device=device)
-
-    def transform(x):
-        return g(torch.cat([x >> 4, x & 15], dim=1))
-
-    return transform
+    if exact:
+        return KeySpace.of(math.factorial(d) * 2 ** d)
+    return KeySpace(math.lgamma(d + 1) / math.log(2) + d)

@@ -1,9 +1,16 @@
 """CIFAR-10 (Krizhevsky 2009): the real loader, and the labelled smoke set cut from bundled photographs.
 
-* :func:`load` reads the official python-pickle tarball ``cifar-10-python.tar.gz`` (fetched, checked
-  against its sha256 and cached by :mod:`ppstudy.data.registry`) and returns uint8 NHWC arrays. The
-  batches are read straight from the tarball with a restricted unpickler that admits only the numpy
-  array reconstruction the files use (no arbitrary code from a pickle).
+* :func:`load` reads the official python-pickle batch files and returns uint8 NHWC arrays, from either
+  layout in the data cache (:func:`ppstudy.data.registry.cache_dir`):
+
+  - ``cifar10/cifar-10-batches-py/`` -- the unpacked official files (the layout torchvision leaves); each
+    file a run reads is verified against the official md5 list (:data:`BATCH_MD5`), as torchvision does;
+  - ``cifar10/cifar-10-python.tar.gz`` -- the official tarball (fetched when absent, verified by sha256).
+
+  Only the batch files a run needs are read (and verified): a subset of ``n`` training images is drawn
+  from the first ``ceil(n / 10,000)`` training batches, so a 5,000-image subset reads ``data_batch_1``
+  only. The batches are unpickled with a restricted unpickler that admits only the numpy array
+  reconstruction the files use (no code runs from a pickle).
 * :func:`smoke_dataset` is **not CIFAR-10**: a small labelled 32x32 colour set for the offline ``smoke``
   profile. Each class is one of scikit-image's bundled colour photographs (downscaled so that a 32x32
   patch holds some structure); training patches come from the left 75% of a photograph and test
@@ -12,19 +19,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import pickle
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import DataUnavailableError, InputError
 from ppstudy.data import registry
+from ppstudy.data.source import DataFile, DataSource
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-#: official md5 (from the dataset's home page): c58f30108f718f92721af3b95e74349a
+#: official md5 of the tarball (from the dataset's home page): c58f30108f718f92721af3b95e74349a
 MD5 = "c58f30108f718f92721af3b95e74349a"
+#: official md5 of every unpacked file (torchvision's list, from the dataset's tarball)
+BATCH_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+}
+BATCH_IMAGES = 10_000
+UNPACKED = "cifar-10-batches-py"
 
 SPEC = registry.register(registry.DatasetSpec(
     name="cifar10",
@@ -35,8 +57,8 @@ SPEC = registry.register(registry.DatasetSpec(
     description=f"CIFAR-10, python version (md5 {MD5}); 50,000 training and 10,000 test 32x32 colour images",
 ))
 
-TRAIN_MEMBERS = tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6))
-TEST_MEMBERS = ("cifar-10-batches-py/test_batch",)
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCHES = ("test_batch",)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -50,44 +72,121 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
 
 
-def _read_batch(tar: tarfile.TarFile, member: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _parse_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        f = tar.extractfile(member)
-    except KeyError:
-        raise InputError(f"{path}: no member {member} — not the CIFAR-10 python tarball") from None
-    if f is None:
-        raise InputError(f"{path}: {member} is not a file")
-    try:
-        d = _NumpyOnlyUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
-        data = np.asarray(d[b"data"], dtype=np.uint8)
-        labels = np.asarray(d[b"labels"], dtype=np.int64)
-    except (pickle.UnpicklingError, KeyError, EOFError, TypeError, ValueError) as e:
-        raise InputError(f"{path}: {member} is corrupt: {e}") from None
+        d = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
+        data = np.asarray(d[b"data"])
+        labels = np.asarray(d[b"labels"])
+    except (pickle.UnpicklingError, KeyError, EOFError, TypeError, ValueError, LookupError, AttributeError,
+            IndexError, UnicodeError, OverflowError) as e:
+        raise InputError(f"{where} is corrupt: {type(e).__name__}: {e}") from None
     if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
-        raise InputError(f"{path}: {member} has data {data.shape} and labels {labels.shape}, "
-                         f"expected N x 3072 and N")
+        raise InputError(f"{where} has data {data.shape} and labels {labels.shape}, expected N x 3072 and N")
+    if not (np.issubdtype(data.dtype, np.integer) and np.issubdtype(labels.dtype, np.integer)):
+        raise InputError(f"{where}: data and labels must be integers, got {data.dtype} and {labels.dtype}")
+    if data.size and (data.min() < 0 or data.max() > 255):
+        raise InputError(f"{where} has pixel values outside 0..255 (min {data.min()}, max {data.max()})")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise InputError(f"{path}: {member} has labels outside 0..9")
-    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+        raise InputError(f"{where} has labels outside 0..9")
+    return data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.int64)
 
 
-def load(split: str = "train", *, path: str | Path | None = None, download: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-10 ``split`` ("train" or "test") as (uint8 N x 32 x 32 x 3, int64 labels).
-
-    ``path`` reads a tarball you hold elsewhere (not checksum-verified); by default the registered file
-    is fetched into the cache and verified.
-    """
+def batches_for(split: str, n: int | None = None) -> tuple[str, ...]:
+    """The batch files a split (or a subset of ``n`` of its images) is read from."""
     if split not in ("train", "test"):
         raise InputError(f"split must be 'train' or 'test', got {split!r}")
-    p = Path(path) if path is not None else registry.fetch(SPEC, download=download)
-    members = TRAIN_MEMBERS if split == "train" else TEST_MEMBERS
-    try:
-        with tarfile.open(p, "r:gz") as tar:
-            parts = [_read_batch(tar, m, p) for m in members]
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise InputError(f"{p} is not a readable CIFAR-10 tarball: {e}") from None
+    files = TRAIN_BATCHES if split == "train" else TEST_BATCHES
+    if n:
+        files = files[:max(1, math.ceil(n / BATCH_IMAGES))]
+    return files
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def _read_unpacked(directory: Path, name: str) -> tuple[bytes, DataFile]:
+    path = directory / name
+    want = BATCH_MD5[name]
+    where = (f"put the official file there (from {SPEC.url}, unpacked; md5 {want}), or set PPSTUDY_DATA to a "
+             f"cache holding cifar10/{UNPACKED}/")
+    if not path.is_file():
+        raise DataUnavailableError(f"CIFAR-10: {path} is missing: {where}")
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    got = _VERIFIED.get(key) or _md5(path)
+    if got != want:
+        raise DataUnavailableError(f"CIFAR-10: {path} has md5 {got}, expected {want}: the file is corrupt or "
+                                   f"not the official one; {where}")
+    _VERIFIED[key] = got
+    return path.read_bytes(), DataFile(f"{UNPACKED}/{name}", md5=want, bytes=st.st_size)
+
+
+def _open_tarball(download: bool) -> tuple[Path, DataFile]:
+    p = registry.fetch(SPEC, download=download)
+    return p, DataFile(SPEC.filename, sha256=SPEC.sha256, bytes=p.stat().st_size)
+
+
+def load_with_source(split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None,
+                     download: bool = True) -> tuple[np.ndarray, np.ndarray, DataSource]:
+    """CIFAR-10 ``split`` ("train" or "test") as (uint8 N x 32 x 32 x 3, int64 labels, its DataSource).
+
+    ``n`` draws a random subset of ``n`` images (``seed``; sorted indices) from the batches
+    :func:`batches_for` names; None or 0: the whole split. ``path`` reads a tarball held elsewhere (not
+    checksum-verified).
+    """
+    files = batches_for(split, n)
+    read: list[DataFile] = []
+    parts = []
+    unpacked = registry.cache_dir() / SPEC.name / UNPACKED
+    if path is None and unpacked.is_dir():
+        for name in files:
+            raw, rec = _read_unpacked(unpacked, name)
+            parts.append(_parse_batch(raw, f"{unpacked / name}"))
+            read.append(rec)
+    else:
+        if path is not None:
+            p = Path(path)
+            read.append(DataFile(p.name, bytes=p.stat().st_size if p.is_file() else None))
+        else:
+            p, rec = _open_tarball(download)
+            read.append(rec)
+        try:
+            with tarfile.open(p, "r:gz") as tar:
+                for name in files:
+                    member = f"{UNPACKED}/{name}"
+                    try:
+                        f = tar.extractfile(member)
+                    except KeyError:
+                        raise InputError(f"{p}: no member {member} — not the CIFAR-10 python tarball") from None
+                    if f is None:
+                        raise InputError(f"{p}: {member} is not a file")
+                    parts.append(_parse_batch(f.read(), f"{p}: {member}"))
+        except (tarfile.TarError, OSError, EOFError) as e:
+            if isinstance(e, FileNotFoundError):
+                raise DataUnavailableError(f"CIFAR-10: {p} does not exist") from None
+            raise InputError(f"{p} is not a readable CIFAR-10 tarball: {e}") from None
     x = np.ascontiguousarray(np.concatenate([a for a, _ in parts]))
     y = np.concatenate([b for _, b in parts])
+    desc = f"{split} split, {len(x):,} images"
+    if n and n < len(x):
+        idx = np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
+        x, y = x[idx], y[idx]
+        desc = f"{n:,} {split} images drawn (seed {seed}) from {', '.join(files)}"
+    return x, y, DataSource("CIFAR-10", desc, tuple(read))
+
+
+def load(split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None,
+         download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 ``split`` as (uint8 N x 32 x 32 x 3, int64 labels); see :func:`load_with_source`."""
+    x, y, _ = load_with_source(split, n=n, seed=seed, path=path, download=download)
     return x, y
 
 

@@ -53,13 +53,33 @@ def registered() -> dict[str, DatasetSpec]:
 
 
 def cache_dir() -> Path:
+    """The data cache: ``$PPSTUDY_DATA`` (which must be an existing directory: it is never created), else
+    ``$XDG_CACHE_HOME/ppstudy`` or ``~/.cache/ppstudy``."""
     env = os.environ.get("PPSTUDY_DATA")
     if env:
         root = Path(env).expanduser()
+        if not root.exists():
+            raise InputError(f"PPSTUDY_DATA={env} does not exist: create the directory first (or unset PPSTUDY_DATA "
+                             f"to use ~/.cache/ppstudy)")
+        if not root.is_dir():
+            raise InputError(f"PPSTUDY_DATA={env} is a file, not a directory")
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
         root = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ppstudy"
     return root.resolve()
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (inside the cache) or raise one clear error saying why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataUnavailableError(f"cannot create {path} in the data cache: {e.strerror} (set PPSTUDY_DATA to a "
+                                   f"writable directory)") from None
+    if not os.access(path, os.W_OK):
+        raise DataUnavailableError(f"the data cache {path} is not writable (set PPSTUDY_DATA to a writable "
+                                   f"directory)")
+    return path
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -106,7 +126,7 @@ def fetch(dataset: str | DatasetSpec, *, retries: int = 3, timeout: float = 60.0
              f"(or set PPSTUDY_DATA to a directory holding {spec.name}/{spec.filename})")
     if not download:
         raise DataUnavailableError(f"{spec.name} is not in the cache: {where}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(dest.parent)
     last: Exception | None = None
     for attempt in range(max(1, retries)):
         try:

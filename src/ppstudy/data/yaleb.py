@@ -8,10 +8,11 @@ directions (azimuth ``A``, elevation ``E``), 192x168 8-bit PGM, plus one ``*_Amb
 default so that every person has 64 images, 2,432 in all, as Kawamura et al. use. The width is cropped
 to 160 (4 columns off each side) so that 192x160 divides into 8x8 blocks.
 
-Checksum: the archive's sha256 is not published by its authors and could not be checked from this
-machine (no network), so the registry entry carries ``sha256=None`` and ``fetch`` checks only that the file
-exists; :func:`load_cropped` then checks its structure (every PGM readable, 192x168, 38 persons). Fill
-:data:`SHA256` with ``sha256sum CroppedYale.zip`` of a trusted copy to make ``fetch`` verify it.
+Checksum: the archive's sha256 is not published by its authors (and re-zipped copies differ byte for byte),
+so the registry entry carries ``sha256=None`` and ``fetch`` checks only that the file exists;
+:func:`load_cropped` checks its structure (every PGM readable, 192x168, 38 persons) and records the sha256
+of the archive it actually read in the returned :class:`~ppstudy.data.source.DataSource`, which a chapter
+puts into its manifest.
 
 The smoke stand-in, :func:`synthetic_faces`, renders the 100 bundled face crops of scikit-image's LFW
 subset as identities under Yale-B-like lighting: a directional light on a curved (ellipsoidal) face
@@ -29,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy.data.registry import DatasetSpec, fetch, register
+from ppstudy.data.registry import DatasetSpec, fetch, register, sha256_file
+from ppstudy.data.source import DataFile, DataSource
 
 URL = "http://vision.ucsd.edu/extyaleb/CroppedYaleBZip/CroppedYale.zip"
 #: sha256 of CroppedYale.zip; unknown here (see the module docstring) — fill it to make fetch verify it
@@ -43,13 +45,19 @@ HEIGHT, WIDTH_RAW, WIDTH = 192, 168, 160
 _NAME = re.compile(r"(?:^|/)(yaleB\d\d)_P00A([+-]\d{3})E([+-]\d{2})\.pgm(\.bad)?$")
 
 
+#: a cropped Yale B PGM is 192 x 168 bytes plus a short header; anything far larger is not one
+MAX_MEMBER_BYTES = 1 << 20
+
+
 def _read_pgm(data: bytes, name: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as im:
+            if im.size != (WIDTH_RAW, HEIGHT):  # checked before decoding: no decompression bomb
+                raise InputError(f"CroppedYale: {name} is {im.size[0]}x{im.size[1]}, expected {WIDTH_RAW}x{HEIGHT}")
             a = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise InputError(f"CroppedYale: {name} is not a readable PGM image ({e})") from None
     if a.dtype != np.uint8 or a.shape != (HEIGHT, WIDTH_RAW):
         raise InputError(f"CroppedYale: {name} has shape {a.shape} and dtype {a.dtype}, "
@@ -85,12 +93,24 @@ def load_cropped(path: str | Path | None = None, *, width: int = WIDTH, include_
         lo = (WIDTH_RAW - width) // 2
         images = np.empty((len(entries), HEIGHT, width), np.uint8)
         for j, (_, fname, _, _) in enumerate(entries):  # one decode per file
-            images[j] = _read_pgm(zf.read(fname), fname)[:, lo:lo + width]
+            info = zf.getinfo(fname)
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise InputError(f"CroppedYale: {fname} unpacks to {info.file_size:,} bytes, not a cropped face")
+            try:
+                raw = zf.read(fname)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
+                raise InputError(f"CroppedYale: {path}: {fname} cannot be read ({e}): the archive is damaged") from None
+            images[j] = _read_pgm(raw, fname)[:, lo:lo + width]
     persons = sorted({e[0] for e in entries})
     if expect_persons is not None and len(persons) != expect_persons:
         raise InputError(f"CroppedYale: found {len(persons)} persons in {path}, expected {expect_persons}")
     index = {p: i for i, p in enumerate(persons)}
+    source = DataSource("Extended Yale B (cropped)",
+                        f"{len(persons)} persons, {len(images):,} images "
+                        f"({'incl.' if include_bad else 'without'} the *.pgm.bad ones), {HEIGHT}x{width}",
+                        (DataFile(Path(path).name, sha256=sha256_file(path), bytes=Path(path).stat().st_size),))
     return {
+        "source": source,
         "images": images,
         "labels": np.array([index[e[0]] for e in entries], np.int64),
         "persons": persons,

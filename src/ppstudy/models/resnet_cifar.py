@@ -1,8 +1,9 @@
 """ResNet-18 for 32x32 images: torchvision's ``resnet18`` with a 3x3 stride-1 stem and no max-pool.
 
 The ImageNet stem (7x7 stride-2 convolution + max-pool) would shrink a 32x32 CIFAR image to 8x8 before the
-first residual stage; the usual CIFAR variant (He et al.; kuangliu's pytorch-cifar, which the paper's
-ResNet-18 follows) replaces it with one 3x3 stride-1 convolution. ``width`` scales the four stages
+first residual stage; the usual CIFAR variant (He et al.'s CIFAR networks; common CIFAR-10 code such as
+kuangliu's pytorch-cifar) replaces it with one 3x3 stride-1 convolution. The pixel paper says only
+"ResNet-18", not which implementation it used: this choice is ours. ``width`` scales the four stages
 (64, 128, 256, 512 at ``width=64``, torchvision's own numbers); a smaller width is only for the smoke
 profile and runs through exactly the same torchvision code.
 """

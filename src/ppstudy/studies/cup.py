@@ -90,19 +90,6 @@ def load_subtask(root: Path, subtask: int, *, limit_train: int | None = None, li
 
 
 # ---------------------------------------------------------------------- the winner's models
-def adamw_schedule(epochs: int, *, lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-4):
-    """AdamW with a one-cycle learning rate (the paper does not name its optimiser)."""
-    import torch
-
-    from ppstudy import train
-
-    def make(model, steps):
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps * epochs))
-
-    return train.Schedule(epochs, batch_size, make, "step", 0.0, "adamw-onecycle",
-                          dict(optimizer="AdamW", lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                               epochs=epochs))
 
 
 def approach_settings(row_subtask: str, aug_p: float) -> dict:
@@ -151,7 +138,7 @@ def train_pair_model(model, train_orig, train_enc, *, row_subtask: str, split_se
     Returns the trained model, its normalisation and validation accuracy / log loss."""
     from sklearn.metrics import log_loss
 
-    from ppstudy import train
+    from ppstudy import schedules, train
     from ppstudy.data.challenge import split_80_20, training_pairs
     from ppstudy.models.pair_cnn import predict_proba
 
@@ -160,7 +147,7 @@ def train_pair_model(model, train_orig, train_enc, *, row_subtask: str, split_se
     st = approach_settings(row_subtask, aug_p)
     norm = _normalization(pairs[tr], st["norm"])
     t0 = time.perf_counter()
-    res = train.fit(model, train=(pairs[tr], labels[tr]), schedule=adamw_schedule(epochs, lr=lr, batch_size=batch_size),
+    res = train.fit(model, train=(pairs[tr], labels[tr]), schedule=schedules.adamw_one_cycle(epochs, lr=lr, batch_size=batch_size),
                     augment=st["augment"], loss="bce", normalization=norm, seed=seed, progress=False,
                     checkpoint_dir=checkpoint_dir, tag=tag)
     seconds = time.perf_counter() - t0

@@ -130,14 +130,14 @@ def train_eval(x_train, y_train, x_test, y_test, *, arch: str, epochs: int, batc
     after encryption as in the paper's cloud setting) and return test accuracy and evaluation time."""
     import torch
 
-    from ppstudy import train
-    from ppstudy.models.inception import rmsprop_schedule
+    from ppstudy import schedules, train
 
     torch.manual_seed(seed)
     in_chans = 1 if x_train.ndim == 3 or x_train.shape[-1] == 1 else 3
     model = classifier(arch, num_classes, in_chans=in_chans)
-    sched = rmsprop_schedule(epochs, batch_size=batch_size) if schedule == "rmsprop" else \
-        train.fast_schedule(epochs, batch_size=batch_size)
+    if schedule not in ("rmsprop", "fast"):
+        raise InputError(f"schedule must be 'rmsprop' (the paper's) or 'fast', got {schedule!r}")
+    sched = schedules.get(schedule, epochs, batch_size=batch_size)
     side = x_train.shape[1]
     res = train.fit(model, (x_train, y_train), (x_test, y_test), schedule=sched,
                     augment=train.Augment(pad=max(1, side // 8), flip=True), seed=seed,

@@ -39,6 +39,7 @@ import numpy as np
 from ppstudy import InputError
 from ppstudy.ciphers import etc as cipher
 from ppstudy.metrics import authentication_errors
+from ppstudy.pca import ExactPCA
 
 #: the paper's reduction ratios (1/20 .. 1/80 of the 192 x 160 = 30,720 pixels)
 RATIOS = (20, 40, 60, 80)
@@ -49,8 +50,6 @@ PAPER_TABLE1 = {20: (0.0223, 0.000744), 40: (0.0247, 0.000835), 60: (0.0271, 0.0
 PAPER_TABLE2 = {20: (0.0504, 0.000448), 40: (0.0644, 0.00112), 60: (0.0732, 0.00779), 80: (0.0863, 0.00855)}
 PAPER_TABLES = {"linear": PAPER_TABLE1, "rbf": PAPER_TABLE2}
 
-#: the array files a run leaves beside results.json for its figures
-ARRAY_FILES = ("steps", "examples", "curves")
 
 
 # ---------------------------------------------------------------------- data
@@ -61,20 +60,29 @@ def load_faces(source: str, *, n_persons: int = 12, per_person: int = 20, shape:
     ``source="synthetic"``: :func:`ppstudy.data.yaleb.synthetic_faces` (offline, smoke profile);
     ``source="yaleb"``: the cropped Extended Yale B through the dataset registry (192 x 160).
     """
+    from ppstudy.data import source as datasource
     from ppstudy.data import yaleb
 
     if source == "synthetic":
         d = yaleb.synthetic_faces(n_persons, per_person, tuple(shape), seed=data_seed)
-        d["description"] = (f"synthetic faces: {n_persons} LFW identities from scikit-image x {per_person} "
-                            f"lightings, {shape[0]}x{shape[1]} (smoke)")
+        d["source"] = datasource.smoke(f"synthetic faces: {n_persons} LFW identities from scikit-image x "
+                                       f"{per_person} lightings, {shape[0]}x{shape[1]}")
     elif source == "yaleb":
         d = yaleb.load_cropped()
-        d["description"] = (f"Extended Yale B cropped: {len(d['persons'])} persons, {len(d['images'])} images, "
-                            f"{d['images'].shape[1]}x{d['images'].shape[2]}")
     else:
         raise InputError(f"data_source must be 'synthetic' or 'yaleb', got {source!r}")
     d["train_idx"], d["query_idx"] = yaleb.split_half(d["labels"], seed=split_seed)
+    d["description"] = str(d["source"])
     return d
+
+
+def start(namespace: dict[str, Any], data: dict[str, Any]):
+    """The chapter's :class:`~ppstudy.results.Run`: parameters from the notebook, the faces as its data."""
+    from ppstudy.results import Run
+
+    run = Run.start("etc", namespace)
+    run.use_data(data["source"])
+    return run
 
 
 def encrypt_condition(images: np.ndarray, owners: np.ndarray, condition: int, *, block: int = 8,
@@ -103,102 +111,89 @@ def n_components(n_pixels: int, ratio: int, n_train: int) -> int:
     return int(max(1, min(round(n_pixels / ratio), n_train - 1)))
 
 
-class ExactPCA:
-    """PCA of uint8 images through *exactly computed* centred Gram matrices (dual PCA).
+ZSCORES = ("vector", "component")
+PCA_FITS = ("train", "all")
 
-    With ``X`` the ``n x d`` training images, ``n^2 (X - mu)(X - mu)^T = n^2 X X^T - n (t 1^T + 1 t^T) +
-    s.s`` where ``s = X^T 1`` and ``t = X s`` are integers, so the centred Gram matrix is computed without any
-    rounding (``X X^T`` in float64 BLAS is exact: every partial sum is an integer below ``2^53``; the rest in
-    int64). Its eigenvectors ``U`` and eigenvalues ``lam`` give the principal-component scores of any image
-    ``x``: ``z = (x - mu)^T (X - mu)^T U / sqrt(lam)`` — again from an exact cross Gram matrix. These are the
-    scores of ordinary PCA (up to one sign per component), but since an EtC key with a common key maps
-    ``X -> X Q^T + b`` and leaves every centred inner product unchanged, the encrypted Gram matrices are
-    *bitwise* the plain ones: the whole pipeline downstream sees identical numbers.
+
+def zscore(f_train: np.ndarray, f_query: np.ndarray, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's "z-score normalization to the reduced vectors", in one of two readings:
+
+    ``"vector"``: each reduced vector standardised over its own components (mean 0, variance 1 per
+    vector) -- the closer reading on Yale B (see the chapter); ``"component"``: each component
+    standardised with the training images' mean and standard deviation (``StandardScaler``).
+    Both keep the common-key invariance exact: with :class:`~ppstudy.pca.ExactPCA` the encrypted reduced
+    vectors are bitwise the plain ones, and any function of them is too.
     """
+    if axis == "vector":
+        def per_vector(f):
+            mu = f.mean(axis=1, keepdims=True)
+            sd = f.std(axis=1, keepdims=True)
+            return (f - mu) / np.where(sd > 0, sd, 1.0)
+        return per_vector(f_train), per_vector(f_query)
+    if axis == "component":
+        from sklearn.preprocessing import StandardScaler
 
-    def __init__(self, n_components: int):
-        self.n_components = int(n_components)
-
-    @staticmethod
-    def _flat(x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
-            raise InputError("ExactPCA needs uint8 images (exact integer arithmetic)")
-        return x.reshape(len(x), -1)
-
-    def fit(self, x: np.ndarray) -> "ExactPCA":
-        xi = self._flat(x)
-        n, d = xi.shape
-        if not 2 <= self.n_components + 1 <= n:
-            raise InputError(f"ExactPCA: {self.n_components} components need more than {self.n_components} "
-                             f"training images, got {n}")
-        if 255 * 255 * d >= 2 ** 53 or n * n * 255 * 255 * d >= 2 ** 62:
-            raise InputError(f"ExactPCA: {n} images of {d} pixels exceed exact integer arithmetic")
-        self._x, self._n = xi, n
-        self._s = xi.sum(axis=0, dtype=np.int64)
-        self._u = int(self._s @ self._s)
-        self._t = xi.astype(np.int64) @ self._s
-        g = self._centred_gram(xi, self._t)
-        lam, vec = np.linalg.eigh(g.astype(np.float64) / (n * n))
-        k = self.n_components
-        lam, vec = lam[::-1][:k], vec[:, ::-1][:, :k]
-        if lam[-1] <= 0:
-            raise InputError(f"ExactPCA: the training images span fewer than {k} dimensions")
-        # a deterministic sign per component: the largest entry of each eigenvector positive
-        flip = np.sign(vec[np.argmax(np.abs(vec), axis=0), np.arange(k)])
-        self.explained_variance_ = lam / (n - 1)  # as sklearn.decomposition.PCA
-        self._proj = vec * flip / np.sqrt(lam)
-        return self
-
-    def _centred_gram(self, q: np.ndarray, tq: np.ndarray) -> np.ndarray:
-        """``n^2 (q - mu) . (x_i - mu)`` for every row of ``q`` and training image ``x_i``, exactly (int64)."""
-        n = self._n
-        dot = np.rint(q.astype(np.float64) @ self._x.astype(np.float64).T).astype(np.int64)  # exact
-        return n * n * dot - n * (tq[:, None] + self._t[None, :]) + self._u
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        q = self._flat(x)
-        if q.shape[1] != self._x.shape[1]:
-            raise InputError(f"ExactPCA: images of {q.shape[1]} pixels, fitted on {self._x.shape[1]}")
-        c = self._centred_gram(q, q.astype(np.int64) @ self._s)
-        return (c.astype(np.float64) / (self._n * self._n)) @ self._proj
+        sc = StandardScaler().fit(f_train)
+        return sc.transform(f_train), sc.transform(f_query)
+    raise InputError(f"zscore must be one of {ZSCORES}, got {axis!r}")
 
 
-def reduce(x_train: np.ndarray, x_query: np.ndarray, dims: Sequence[int], *,
-           method: str = "exact") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """PCA to ``max(dims)`` components fitted on the training images, then per ``d`` the first ``d``
-    components z-scored with training statistics (``StandardScaler``). Yields ``(d, F_train, F_query)``.
+def reduce(x_train: np.ndarray, x_query: np.ndarray, dims: Sequence[int], *, method: str = "exact",
+           zscore_axis: str = "vector", fit_on: str = "train") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """PCA to ``max(dims)`` components, then per ``d`` the first ``d`` components z-scored
+    (:func:`zscore`). Yields ``(d, F_train, F_query)``.
 
-    ``method="exact"``: :class:`ExactPCA` (exact Gram matrices: a common key gives bitwise the plain
-    features). ``method="sklearn"``: ``sklearn.decomposition.PCA`` with the exact LAPACK SVD (no random
-    sketch, which would not commute with the key) — the same up to floating-point rounding.
+    ``fit_on="train"`` fits the PCA on the training images (the cloud's data; queries unseen);
+    ``"all"`` on training and query images together (transductive: 2,432 Yale B images allow the paper's
+    1,536 components at 1/20). ``method="exact"``: :class:`~ppstudy.pca.ExactPCA` (exact Gram matrices: a
+    common key gives bitwise the plain features). ``method="sklearn"``: ``sklearn.decomposition.PCA``
+    with the exact LAPACK SVD (no random sketch, which would not commute with the key) -- the same up to
+    floating-point rounding.
     """
     from sklearn.decomposition import PCA
-    from sklearn.preprocessing import StandardScaler
 
+    if fit_on not in PCA_FITS:
+        raise InputError(f"pca_fit must be one of {PCA_FITS}, got {fit_on!r}")
+    fit_x = x_train if fit_on == "train" else np.concatenate([x_train, x_query])
     if method == "exact":
-        pca = ExactPCA(max(dims)).fit(x_train)
+        pca = ExactPCA(max(dims)).fit(fit_x)
         za, zb = pca.transform(x_train), pca.transform(x_query)
     elif method == "sklearn":
         a = x_train.reshape(len(x_train), -1).astype(np.float64)
         b = x_query.reshape(len(x_query), -1).astype(np.float64)
-        pca = PCA(n_components=max(dims), svd_solver="full").fit(a)
+        pca = PCA(n_components=max(dims), svd_solver="full").fit(fit_x.reshape(len(fit_x), -1).astype(np.float64))
         za, zb = pca.transform(a), pca.transform(b)
+        # one sign per component decided in sample space, where a common key acts trivially (as ExactPCA
+        # does): scikit-learn decides it on the pixel-space eigenvectors, which the key permutes
+        flip = np.sign(za[np.argmax(np.abs(za), axis=0), np.arange(za.shape[1])])
+        za, zb = za * flip, zb * flip
     else:
         raise InputError(f"reduction method must be 'exact' or 'sklearn', got {method!r}")
     for d in dims:
-        sc = StandardScaler().fit(za[:, :d])
-        yield d, sc.transform(za[:, :d]), sc.transform(zb[:, :d])
+        fa, fb = zscore(za[:, :d], zb[:, :d], zscore_axis)
+        yield d, fa, fb
 
 
-def kernel_matrices(kind: str, f_train: np.ndarray, f_query: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """``(K_train, K_query, gamma)``; RBF with scikit-learn's ``gamma="scale"`` = 1 / (d * Var(F_train))."""
+def rbf_gamma(f_train: np.ndarray, gamma: str | float = "scale") -> float:
+    """``"scale"``: scikit-learn's ``1 / (d * Var(F_train))`` (about ``1/d``: it changes with the ratio);
+    a number: that fixed width for every ratio."""
+    if gamma == "scale":
+        return 1.0 / (f_train.shape[1] * f_train.var())
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
+        raise InputError(f"rbf_gamma must be 'scale' or a positive number, got {gamma!r}")
+    return float(gamma)
+
+
+def kernel_matrices(kind: str, f_train: np.ndarray, f_query: np.ndarray, *, gamma: str | float = "scale"
+                    ) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """``(K_train, K_query, gamma)`` for the linear or the RBF kernel (:func:`rbf_gamma`)."""
     from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
 
     if kind == "linear":
         return linear_kernel(f_train), linear_kernel(f_query, f_train), None
     if kind == "rbf":
-        gamma = 1.0 / (f_train.shape[1] * f_train.var())
-        return rbf_kernel(f_train, gamma=gamma), rbf_kernel(f_query, f_train, gamma=gamma), float(gamma)
+        g = rbf_gamma(f_train, gamma)
+        return rbf_kernel(f_train, gamma=g), rbf_kernel(f_query, f_train, gamma=g), g
     raise InputError(f"kernel must be one of {KERNELS}, got {kind!r}")
 
 
@@ -218,19 +213,22 @@ def ovr_scores(k_train: np.ndarray, y_train: np.ndarray, k_query: np.ndarray, cl
 
 
 def pipeline(x_train: np.ndarray, y_train: np.ndarray, x_query: np.ndarray, *, ratios: Sequence[int] = RATIOS,
-             kernels: Sequence[str] = KERNELS, C: float = 1.0, n_jobs: int = 1,
-             method: str = "exact") -> Iterator[dict[str, Any]]:
+             kernels: Sequence[str] = KERNELS, C: float = 1.0, n_jobs: int = 1, method: str = "exact",
+             zscore_axis: str = "vector", fit_on: str = "train", gamma: str | float = "scale"
+             ) -> Iterator[dict[str, Any]]:
     """The whole cloud-side pipeline; yields one result per (ratio, kernel) with its kernel matrices and
     scores (a generator, so that a plain and an encrypted run can be compared in lockstep without keeping
     every kernel matrix)."""
     classes = np.unique(y_train)
     n_pixels = int(np.prod(x_train.shape[1:]))
-    dims = [n_components(n_pixels, r, len(x_train)) for r in ratios]
-    for r, (d, ftr, fq) in zip(ratios, reduce(x_train, x_query, dims, method=method)):
+    n_fit = len(x_train) + (len(x_query) if fit_on == "all" else 0)
+    dims = [n_components(n_pixels, r, n_fit) for r in ratios]
+    for r, (d, ftr, fq) in zip(ratios, reduce(x_train, x_query, dims, method=method, zscore_axis=zscore_axis,
+                                              fit_on=fit_on)):
         for kind in kernels:
-            ktr, kq, gamma = kernel_matrices(kind, ftr, fq)
+            ktr, kq, gamma_used = kernel_matrices(kind, ftr, fq, gamma=gamma)
             scores = ovr_scores(ktr, y_train, kq, classes, C=C, n_jobs=n_jobs)
-            yield {"ratio": int(r), "dims": int(d), "kernel": kind, "gamma": gamma, "classes": classes,
+            yield {"ratio": int(r), "dims": int(d), "kernel": kind, "gamma": gamma_used, "classes": classes,
                    "K_train": ktr, "K_query": kq, "scores": scores}
 
 
@@ -253,6 +251,139 @@ def evaluate(results: Iterator[dict[str, Any]], y_query: np.ndarray) -> Iterator
         yield res
 
 
+def key_space_rows() -> list[dict[str, Any]]:
+    """Key spaces of EtC for the paper's faces and for colour / CIFAR-sized images (exact integers)."""
+    rows = []
+    for name, shape, block, gray in (("Yale B face 192x160, grayscale", (192, 160), 8, False),
+                                     ("colour 192x160x3", (192, 160, 3), 8, False),
+                                     ("colour 192x160x3, grayscale-based", (192, 160, 3), 8, True),
+                                     ("CIFAR 32x32x3, 4x4 blocks", (32, 32, 3), 4, False)):
+        ks = cipher.key_space(shape, block, grayscale=gray, exact=True)
+        rows.append({"image": name, "block": block, "blocks": cipher.keygen(shape, block, seed=0,
+                                                                            grayscale=gray).n_blocks,
+                     "measured: log2 key space": ks.bits, "measured: decimal digits": ks.digits})
+    return rows
+
+
+def orthogonality_rows(images: np.ndarray, *, block: int, key_seed: int) -> list[dict[str, Any]]:
+    """The cipher as ``x' = Q x + b`` on two faces: ``Q Q^T = I`` and what it keeps of inner products."""
+    from scipy import sparse
+
+    key = cipher.keygen(images.shape[1:], block, seed=key_seed)
+    q, offset = cipher.affine(key)
+    eye_err = float(abs(q @ q.T - sparse.identity(q.shape[0], format="csr")).max())  # stays sparse
+    xa, xb = images[:2].reshape(2, -1).astype(float)
+    ya, yb = cipher.encrypt(images[:2], key).reshape(2, -1).astype(float)
+    if not (np.array_equal(ya, q @ xa + offset) and np.array_equal(yb, q @ xb + offset)):
+        raise AssertionError("the EtC cipher is not x' = Qx + b")  # pragma: no cover - tested
+    pa, pb = cipher.encrypt(images[:2], key.restricted(["scramble", "rotate", "shuffle"])).reshape(2, -1).astype(float)
+    return [{"quantity": "max |Q Q^T - I|", "measured: value": eye_err},
+            {"quantity": "|x.y - x'.y'|, permuting steps only", "measured: value": abs(xa @ xb - pa @ pb)},
+            {"quantity": "| ||x-y|| - ||x'-y'|| |, permuting steps only",
+             "measured: value": abs(np.linalg.norm(xa - xb) - np.linalg.norm(pa - pb))},
+            {"quantity": "|x.y - x'.y'|, all steps (negative-positive included)", "measured: value": abs(xa @ xb - ya @ yb)},
+            {"quantity": "|(Qx).(Qy) - x.y|, the linear part of all steps",
+             "measured: value": abs((q @ xa) @ (q @ xb) - xa @ xb)}]
+
+
+# ---------------------------------------------------------------------- what the run claims (checks)
+def record_condition1(run, study: dict[str, Any]) -> None:
+    """Values and checks of key condition 1: the encrypted pipeline is the plain one."""
+    inv = study["invariance"]
+    k = max(max(r["max_abs_K_train"], r["max_abs_K_query"]) for r in inv)
+    dec = max(r["max_abs_decision"] for r in inv)
+    kf = max(r.get("max_abs_K_float") or 0.0 for r in inv)
+    df = max(r.get("max_abs_decision_float") or 0.0 for r in inv)
+    raw = study["raw"]
+    for name, v in (("max_abs_kernel_diff", k), ("max_abs_decision_diff", dec), ("max_abs_kernel_diff_float_pca", kf),
+                    ("max_abs_decision_diff_float_pca", df), ("raw_kernel_diff", raw["raw"]),
+                    ("raw_kernel_scale", raw["raw_scale"]), ("zscore_kernel_diff", raw["zscore"])):
+        run.value(name, v, ".3g")
+    run.value("raw_kernel_diff_detail", raw)
+    run.check("common-key-identical", "Under one common key (condition 1) the kernel matrices and SVM decision "
+              "values of EtC images equal those of plain images", k == 0 and dec == 0, kind="paper",
+              paper="identical (Fig. 4)", measured=f"largest differences {k:.3g} (kernels), {dec:.3g} (decisions)")
+    run.check("float-pca-rounding", "With floating-point PCA the common-key kernels agree only to rounding "
+              "(differences > 0, below 1e-9 of the kernel's scale)",
+              0 < kf <= 1e-9 * max(1.0, max(r["max_abs_K"] for r in inv)), measured=kf)
+    run.check("normalisation-cancels-negpos", "Without normalisation the negative-positive step changes the raw "
+              "linear kernel; a per-pixel z-score removes the change",
+              raw["raw"] > 1e-6 * raw["raw_scale"] and raw["zscore"] <= 1e-9 * max(1.0, raw["zscore_scale"]),
+              measured=f"{raw['raw']:.3g} -> {raw['zscore']:.3g}")
+
+
+def record_orthogonality(run, rows: list[dict[str, Any]]) -> None:
+    err = rows[0]["measured: value"]
+    run.check("q-orthogonal", "The EtC cipher is x' = Qx + b with Q a signed permutation: Q Q^T = I exactly",
+              err == 0.0, kind="exact", measured=err)
+
+
+def record_condition2(run, study: dict[str, Any]) -> None:
+    """Values and checks of key condition 2 against Tables 1 and 2."""
+    for kernel, table in (("linear", "table1"), ("rbf", "table2")):
+        rows = run.manifest["tables"][table]["rows"]
+        enc = [r["measured: EER encrypted"] for r in rows]
+        plain = [r["measured: EER not encrypted"] for r in rows]
+        run.value(f"cond2_{kernel}_range", f"{min(enc):.4f}–{max(enc):.4f}", "s")
+        run.value(f"plain_{kernel}_range", f"{min(plain):.4f}–{max(plain):.4f}", "s")
+        paper_enc = [PAPER_TABLES[kernel][r][1] for r in sorted(PAPER_TABLES[kernel])]
+        paper_plain = [PAPER_TABLES[kernel][r][0] for r in sorted(PAPER_TABLES[kernel])]
+        run.value(f"paper_cond2_{kernel}_range", f"{min(paper_enc):.4f}–{max(paper_enc):.4f}", "s")
+        run.value(f"paper_plain_{kernel}_range", f"{paper_plain[0]:.4f}–{paper_plain[-1]:.4f}", "s")
+        label = "linear" if kernel == "linear" else "RBF"
+        run.check(f"cond2-lower-{kernel}", f"Key condition 2 lowers the EER at every ratio ({label} kernel)",
+                  all(e < p for e, p in zip(enc, plain)), kind="paper", paper="lower at every ratio",
+                  measured=f"{max(e / p if p else 0 for e, p in zip(enc, plain)):.2f} at most (encrypted/plain)")
+        paper = [r["paper: EER encrypted"] for r in rows if r["paper: EER encrypted"] is not None]
+        run.check(f"cond2-level-{kernel}", f"Key condition 2 EERs stay below 1%, as the paper's ({label})",
+                  max(enc) < 0.01, kind="paper", paper=f"{min(paper):.4f}–{max(paper):.4f}" if paper else None,
+                  measured=f"{min(enc):.4f}–{max(enc):.4f}")
+        pp = [(r["paper: EER not encrypted"], r["measured: EER not encrypted"]) for r in rows
+              if r["paper: EER not encrypted"] is not None]
+        if pp:
+            gap = max(abs(a - b) for a, b in pp)
+            run.check(f"plain-level-{kernel}", f"Plain EERs within 0.01 of the paper's at every ratio ({label})",
+                      gap <= 0.01, kind="paper", paper=f"{min(a for a, _ in pp):.4f}–{max(a for a, _ in pp):.4f}",
+                      measured=f"{min(b for _, b in pp):.4f}–{max(b for _, b in pp):.4f}")
+
+
+def _mean_gap(row: dict[str, Any]) -> float | None:
+    gaps = [abs(row[k] - row["measured" + k[5:]]) for k in row if k.startswith("paper: ") and row[k] is not None]
+    return float(np.mean(gaps)) if gaps else None
+
+
+def record_readings(run, rows: list[dict[str, Any]], axis: str, n_pixels: int) -> None:
+    """Which reading of the z-score is closer to the paper, and the RBF trend under the chosen one."""
+    train = [r for r in rows if r["PCA fitted on"] == "training images" and r["RBF gamma"] in ("—", "1/(d Var)")]
+    gap = {a: [g for r in train if r["z-score"] == a and (g := _mean_gap(r)) is not None]
+           for a in ("per vector", "per component")}
+    if not gap["per vector"] or not gap["per component"]:
+        return  # no ratio of the paper's in this run
+    gv, gc = float(np.mean(gap["per vector"])), float(np.mean(gap["per component"]))
+    run.value("readings_gap_vector", gv, ".4f")
+    run.value("readings_gap_component", gc, ".4f")
+    run.check("zscore-per-vector-closer", "Z-scoring each reduced vector is closer to the paper's plain EERs than "
+              "z-scoring each component", gv < gc, measured=f"{gv:.4f} vs {gc:.4f} mean |EER - paper|")
+    chosen = "per vector" if axis == "vector" else "per component"
+    rbf = next(r for r in train if r["kernel"] == "RBF" and r["z-score"] == chosen)
+    vals = [rbf[k] for k in rbf if k.startswith("measured: 1/")]
+    rise = vals[-1] - vals[0]
+    run.value("rbf_trend", f"{'rising' if rise > 0.01 else 'flat'} ({vals[0]:.4f} to {vals[-1]:.4f})", "s")
+    run.check("rbf-rises-with-ratio", "The RBF kernel's EER rises with the reduction ratio (by more than 0.01)",
+              rise > 0.01, kind="paper", paper="0.0504 to 0.0863", measured=f"{vals[0]:.4f} to {vals[-1]:.4f}")
+    fixed = [r for r in rows if r["kernel"] == "RBF" and r["RBF gamma"] not in ("—", "1/(d Var)")]
+    if fixed:
+        fv = [fixed[0][k] for k in fixed[0] if k.startswith("measured: 1/")]
+        run.check("fixed-gamma-rises", f"With one kernel width for every ratio ({fixed[0]['RBF gamma']}) the RBF EER "
+                  "rises with the ratio", fv[-1] - fv[0] > 0.01, measured=f"{fv[0]:.4f} to {fv[-1]:.4f}")
+    cap = next((r["dims at 1/20"] for r in train if r["kernel"] == "linear"), None)
+    if cap is not None and 20 in [int(k.split("/")[1]) for k in rows[0] if k.startswith("measured: 1/")]:
+        n_pix = int(n_pixels)
+        run.check("pca-rank-cap", f"PCA on the training half gives at most {cap:,} components at 1/20, fewer "
+                  f"than the paper's {n_pix // 20:,}", cap < n_pix // 20, kind="claim", paper=f"{n_pix // 20:,}",
+                  measured=f"{cap:,}")
+
+
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(a, float) - np.asarray(b, float))))
 
@@ -271,6 +402,7 @@ def raw_kernel_differences(x_plain: np.ndarray, x_enc: np.ndarray) -> dict[str, 
 # ---------------------------------------------------------------------- the study
 def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = RATIOS,
               kernels: Sequence[str] = KERNELS, C: float = 1.0, key_seed: int = 0, n_jobs: int = 1,
+              zscore_axis: str = "vector", fit_on: str = "train", gamma: str | float = "scale",
               progress: bool = True, float_control: bool = True) -> dict[str, Any]:
     """Plain, key condition 1 and key condition 2 through the same pipeline.
 
@@ -279,24 +411,25 @@ def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = R
     With ``float_control`` the comparison is repeated with scikit-learn's floating-point PCA
     (``*_float`` columns of the invariance rows).
     """
-    from tqdm import tqdm
+    from ppstudy.progress import bar
 
     x, y = data["images"], data["labels"]
     tr, q = data["train_idx"], data["query_idx"]
     ytr, yq = y[tr], y[q]
     x1, x2 = encrypt_conditions(data, block=block, key_seed=key_seed)
-    kw = dict(ratios=ratios, kernels=kernels, C=C, n_jobs=n_jobs)
+    kw = dict(ratios=ratios, kernels=kernels, C=C, n_jobs=n_jobs, zscore_axis=zscore_axis, fit_on=fit_on,
+              gamma=gamma)
     total = len(ratios) * len(kernels)
     rows, inv, curves = [], [], {}
 
     def record(cond, res):
         rows.append({"condition": cond, "ratio": res["ratio"], "dims": res["dims"], "kernel": res["kernel"],
-                     "eer": res["eer"]})
+                     "eer": res["eer"], "gamma": res["gamma"]})
         curves[f"{cond}/{res['kernel']}/{res['ratio']}"] = curve_on_grid(res["errors"])
 
     plain = evaluate(pipeline(x[tr], ytr, x[q], **kw), yq)
     enc1 = evaluate(pipeline(x1[tr], ytr, x1[q], **kw), yq)
-    for p, e in tqdm(zip(plain, enc1), total=total, desc="plain + key condition 1", disable=not progress):
+    for p, e in bar(zip(plain, enc1), total=total, desc="plain + key condition 1", enabled=progress):
         record("plain", p)
         record("condition 1", e)
         inv.append({"ratio": p["ratio"], "dims": p["dims"], "kernel": p["kernel"],
@@ -309,15 +442,47 @@ def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = R
     if float_control:
         kwf = dict(kw, method="sklearn")
         pairs = zip(pipeline(x[tr], ytr, x[q], **kwf), pipeline(x1[tr], ytr, x1[q], **kwf))
-        for row, (p, e) in zip(inv, tqdm(pairs, total=total, desc="control: floating-point PCA",
-                                         disable=not progress)):
+        for row, (p, e) in zip(inv, bar(pairs, total=total, desc="control: floating-point PCA", enabled=progress)):
             row["max_abs_K_float"] = max(max_abs_diff(p["K_train"], e["K_train"]),
                                          max_abs_diff(p["K_query"], e["K_query"]))
             row["max_abs_decision_float"] = max_abs_diff(p["scores"], e["scores"])
-    for e in tqdm(evaluate(pipeline(x2[tr], ytr, x2[q], **kw), yq), total=total, desc="key condition 2",
-                  disable=not progress):
+    for e in bar(evaluate(pipeline(x2[tr], ytr, x2[q], **kw), yq), total=total, desc="key condition 2",
+                 enabled=progress):
         record("condition 2", e)
     return {"rows": rows, "invariance": inv, "curves": curves, "raw": raw_kernel_differences(x[tr], x1[tr])}
+
+
+#: readings of the paper's normalisation compared on plain images: (z-score axis, PCA fitted on, RBF gamma)
+READINGS = (("component", "train", "scale"), ("vector", "train", "scale"), ("vector", "train", 1 / 30720),
+            ("component", "all", "scale"), ("vector", "all", "scale"))
+
+
+def readings_rows(data: dict[str, Any], *, ratios: Sequence[int] = RATIOS, readings=READINGS, C: float = 1.0,
+                  n_jobs: int = 1, progress: bool = True) -> list[dict[str, Any]]:
+    """Plain-image EERs (no encryption) under each reading of the paper's pipeline, beside the paper's
+    not-encrypted EERs: which reading of "z-score normalization to the reduced vectors" is closer."""
+    from ppstudy.progress import bar
+
+    x, y = data["images"], data["labels"]
+    tr, q = data["train_idx"], data["query_idx"]
+    rows = []
+    for axis, fit_on, gamma in bar(readings, desc="readings of the normalisation", enabled=progress):
+        res = {(r["kernel"], r["ratio"]): r for r in evaluate(
+            pipeline(x[tr], y[tr], x[q], ratios=ratios, C=C, n_jobs=n_jobs, zscore_axis=axis, fit_on=fit_on,
+                     gamma=gamma), y[q])}
+        for kern in KERNELS:
+            row = {"kernel": "linear" if kern == "linear" else "RBF",
+                   "z-score": "per vector" if axis == "vector" else "per component",
+                   "PCA fitted on": "training images" if fit_on == "train" else "all images",
+                   "RBF gamma": "—" if kern == "linear" else ("1/(d Var)" if gamma == "scale" else f"1/{round(1 / gamma):,}")}
+            if kern == "linear" and gamma != "scale":
+                continue  # the linear kernel has no width: one row per (axis, fit) is enough
+            for r in ratios:
+                row[f"paper: 1/{r}"] = PAPER_TABLES[kern].get(r, (None, None))[0]
+                row[f"measured: 1/{r}"] = res[(kern, r)]["eer"]
+            row["dims at 1/20"] = res[(kern, ratios[0])]["dims"]
+            rows.append(row)
+    return rows
 
 
 def example_images(data: dict[str, Any], x1: np.ndarray, x2: np.ndarray, n: int = 4) -> dict[str, np.ndarray]:
@@ -345,20 +510,13 @@ def steps_illustration(block: int = 16, size: int = 256, seed: int = 1) -> dict[
     return out
 
 
-def save_arrays(run_dir: str | Path, name: str, groups: dict[str, dict[str, np.ndarray]]) -> Path:
-    """Save arrays for the figures as ``run_dir/<name>.npz`` with keys ``<group>/<key>``; ``name`` is one of
-    :data:`ARRAY_FILES`. Curves come from :func:`curve_arrays`."""
-    if name not in ARRAY_FILES:
-        raise InputError(f"array file must be one of {ARRAY_FILES}, got {name!r}")
-    arrays = {f"{g}/{k}": np.asarray(v) for g, d in groups.items() for k, v in d.items()}
-    path = Path(run_dir) / f"{name}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
-    return path
+def flatten(groups: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Arrays for :meth:`ppstudy.results.Run.arrays`, keyed ``<group>/<key>``."""
+    return {f"{g}/{k}": np.asarray(v) for g, d in groups.items() for k, v in d.items()}
 
 
 def curve_arrays(study: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-    """The study's FAR/FRR curves as groups ``curve/<condition>/<kernel>/<ratio>`` for :func:`save_arrays`."""
+    """The study's FAR/FRR curves as groups ``curve/<condition>/<kernel>/<ratio>`` for :func:`flatten`."""
     return {f"curve/{key}": c for key, c in study["curves"].items()}
 
 
@@ -370,9 +528,27 @@ def table_rows(study: dict[str, Any], kernel: str) -> list[dict[str, Any]]:
     for ratio in sorted({r for (_, r) in eer}):
         p = paper.get(ratio, (None, None))
         rows.append({"reduction ratio": f"1/{ratio}", "dims": eer[("plain", ratio)]["dims"],
-                     "paper not encrypted": p[0], "measured not encrypted": eer[("plain", ratio)]["eer"],
-                     "paper encrypted": p[1], "measured encrypted": eer[("condition 2", ratio)]["eer"]})
+                     "paper: EER not encrypted": p[0], "measured: EER not encrypted": eer[("plain", ratio)]["eer"],
+                     "paper: EER encrypted": p[1], "measured: EER encrypted": eer[("condition 2", ratio)]["eer"]})
     return rows
+
+
+def invariance_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """Condition 1 against plain, per ratio and kernel: the largest differences of kernels and decisions."""
+    return [{"reduction ratio": f"1/{r['ratio']}", "dims": r["dims"], "kernel": r["kernel"],
+             "measured: kernel diff": max(r["max_abs_K_train"], r["max_abs_K_query"]),
+             "measured: decision diff": r["max_abs_decision"],
+             "measured: largest kernel entry": r["max_abs_K"], "measured: largest decision": r["max_abs_score"],
+             "measured: float-PCA kernel diff": r.get("max_abs_K_float"),
+             "measured: float-PCA decision diff": r.get("max_abs_decision_float")}
+            for r in study["invariance"]]
+
+
+def condition1_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """EER under key condition 1 beside the plain EER (the paper shows only the curves)."""
+    return [{"kernel": r["kernel"], "reduction ratio": f"1/{r['ratio']}", "dims": r["dims"],
+             "measured: EER not encrypted": r["eer_plain"], "measured: EER encrypted (condition 1)": r["eer_condition1"]}
+            for r in study["invariance"]]
 
 
 # ---------------------------------------------------------------------- figures
@@ -385,43 +561,37 @@ def _arrays(run_dir: str | Path, name: str) -> dict[str, np.ndarray]:
 
 
 def fig1_steps(manifest: dict, run_dir: str | Path):
+    """The EtC steps one after the other, and the grayscale-based variant."""
     import matplotlib.pyplot as plt
+
+    from ppstudy.plots import show_image
 
     a = _arrays(run_dir, "steps")
     names = ["plain", *cipher.STEPS]
-    titles = ["plain", "+ block scramble", "+ rotation/inversion", "+ negative-positive", "+ colour shuffle"]
-    fig, ax = plt.subplots(1, len(names) + 1, figsize=(2.2 * (len(names) + 1.6), 2.6),
-                           gridspec_kw={"width_ratios": [1] * len(names) + [3]})
-    for axi, n, t in zip(ax, names, titles):
-        axi.imshow(a[f"steps/{n}"])
-        axi.set_title(t)
-    ax[-1].imshow(a["steps/grayscale_based"], cmap="gray", vmin=0, vmax=255)
-    ax[-1].set_title("grayscale-based (R | G | B side by side)")
-    for axi in ax:
-        axi.set_axis_off()
+    titles = ["plain", "+ scramble", "+ rotate/invert", "+ neg.-pos.", "+ colour shuffle"]
+    fig = plt.figure(figsize=(8.0, 3.9))
+    gs = fig.add_gridspec(2, len(names), height_ratios=[1.0, 0.62])
+    for j, (n, t) in enumerate(zip(names, titles)):
+        ax = fig.add_subplot(gs[0, j])
+        show_image(ax, a[f"steps/{n}"])
+        ax.set_title(t)
+    ax = fig.add_subplot(gs[1, :])
+    show_image(ax, a["steps/grayscale_based"])
+    ax.set_title("grayscale-based variant: R | G | B side by side, blocks move between channels")
     fig.tight_layout()
     return fig
 
 
 def fig3_examples(manifest: dict, run_dir: str | Path):
-    import matplotlib.pyplot as plt
+    """Faces of a few persons: plain, under the common key and under each person's own key."""
+    from ppstudy.plots import image_grid
 
     a = _arrays(run_dir, "examples")
-    rows = [("plain", "plain"), ("condition1", "EtC, common key\n(condition 1)"),
-            ("condition2", "EtC, own key per person\n(condition 2)")]
     n = a["example/plain"].shape[0]
-    fig, ax = plt.subplots(len(rows), n, figsize=(1.9 * n + 1.2, 2.2 * len(rows)), squeeze=False)
-    for i, (k, label) in enumerate(rows):
-        for j in range(n):
-            ax[i, j].imshow(np.squeeze(a[f"example/{k}"][j]), cmap="gray", vmin=0, vmax=255)
-            ax[i, j].set_xticks([])
-            ax[i, j].set_yticks([])
-            ax[i, j].grid(False)
-        ax[i, 0].set_ylabel(label)
-    for j in range(n):
-        ax[0, j].set_title(f"person {j + 1}")
-    fig.tight_layout()
-    return fig
+    rows = [("plain", "plain"), ("condition1", "common key\n(condition 1)"),
+            ("condition2", "own key per person\n(condition 2)")]
+    return image_grid([(label, [np.squeeze(im) for im in a[f"example/{k}"]]) for k, label in rows], cell=1.45,
+                      label_width=1.8, titles=[f"person {j + 1}" for j in range(n)])
 
 
 def fig4_far_frr(manifest: dict, run_dir: str | Path):
@@ -431,25 +601,25 @@ def fig4_far_frr(manifest: dict, run_dir: str | Path):
     a = _arrays(run_dir, "curves")
     ratios = sorted({int(k.split("/")[3]) for k in a if k.startswith("curve/plain/")})
     kernels = [k for k in KERNELS if any(x.startswith(f"curve/plain/{k}/") for x in a)]
-    fig, ax = plt.subplots(len(kernels), len(ratios), figsize=(3.2 * len(ratios), 2.8 * len(kernels)),
+    fig, ax = plt.subplots(len(kernels), len(ratios), figsize=(8.0, 2.2 * len(kernels) + 0.7),
                            squeeze=False, sharey=True)
     for i, kern in enumerate(kernels):
         for j, r in enumerate(ratios):
             axi = ax[i, j]
-            for cond, lab in (("plain", "not encrypted"), ("condition 1", "encrypted (common key)")):
+            for cond, lab in (("plain", "not encrypted"), ("condition 1", "encrypted, common key")):
                 c = f"curve/{cond}/{kern}/{r}/"
                 wide = dict(lw=3.5, alpha=0.45, ls="-") if cond == "plain" else dict(lw=1.0, ls=(0, (3, 2)))
                 axi.plot(a[c + "threshold"], a[c + "far"], color="C0" if cond == "plain" else "navy",
                          label=f"FAR, {lab}", **wide)
                 axi.plot(a[c + "threshold"], a[c + "frr"], color="C3" if cond == "plain" else "darkred",
                          label=f"FRR, {lab}", **wide)
-            axi.set_title(f"{'linear' if kern == 'linear' else 'RBF'} kernel, ratio 1/{r}")
-            axi.set_xlabel("threshold (SVM decision value)")
+            axi.set_title(f"{'linear' if kern == 'linear' else 'RBF'}, 1/{r}")
+            if i == len(kernels) - 1:
+                axi.set_xlabel("threshold")
         ax[i, 0].set_ylabel("error rate")
     handles, labels = ax[0, 0].get_legend_handles_labels()
-    fig.suptitle(f"FAR/FRR, key condition 1 — {manifest.get('data', '')}", fontsize=9)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
     return fig
 
 
@@ -457,25 +627,25 @@ def fig_tables(manifest: dict, run_dir: str | Path):
     """Tables 1 and 2 as a figure: EER against the reduction ratio, paper and this run."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    fig, ax = plt.subplots(1, 2, figsize=(8.0, 3.4), sharey=True)
     for axi, (name, kern) in zip(ax, (("table1", "linear"), ("table2", "RBF"))):
         rows = manifest["tables"][name]["rows"]
         x = np.arange(len(rows))
-        for col, style, lab in (("paper not encrypted", "o--", "paper, not encrypted"),
-                                ("paper encrypted", "s--", "paper, encrypted (cond. 2)"),
-                                ("measured not encrypted", "o-", "measured, not encrypted"),
-                                ("measured encrypted", "s-", "measured, encrypted (cond. 2)")):
+        for col, style, lab in (("paper: EER not encrypted", "o--", "paper, not encrypted"),
+                                ("paper: EER encrypted", "s--", "paper, encrypted"),
+                                ("measured: EER not encrypted", "o-", "this run, not encrypted"),
+                                ("measured: EER encrypted", "s-", "this run, encrypted")):
             v = [r[col] if r[col] is not None else np.nan for r in rows]
             axi.plot(x, np.maximum(v, 1e-5), style, label=lab, color="C0" if "not" in col else "C3",
                      alpha=0.5 if col.startswith("paper") else 1.0)
         axi.set_xticks(x, [r["reduction ratio"] for r in rows])
         axi.set_yscale("log")
-        axi.set_title(f"{kern} kernel: EER under key condition 2")
+        axi.set_title(f"{kern} kernel, key condition 2")
         axi.set_xlabel("reduction ratio")
-    ax[0].set_ylabel("EER (log; 0 drawn at 1e-5)")
-    ax[1].legend(fontsize=7)
-    fig.suptitle(f"measured: {manifest.get('profile', '')} — {manifest.get('data', '')}", fontsize=9)
-    fig.tight_layout()
+    ax[0].set_ylabel("EER (log scale; 0 drawn at 1e-5)")
+    handles, labels = ax[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
     return fig
 
 

@@ -10,7 +10,6 @@ pixel`` redraws them without retraining.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -57,77 +56,65 @@ ETC_BLOCK = 4  # the paper does not give the EtC block size for 32x32 images; we
 
 
 # ------------------------------------------------------------------------------------------- data
-def load_data(data: str, n_train: int, n_test: int, seed: int):
-    """``(x_train, y_train, x_test, y_test, class_names, description)`` for ``data`` = smoke | cifar10.
-
-    ``n_train``/``n_test`` are totals; 0 means the whole split (CIFAR-10). The smoke set is balanced.
-    """
+def load_data(data: str, n_train: int, n_test: int, seed: int) -> dict[str, Any]:
+    """The chapter's images: ``data`` = ``"smoke"`` (bundled photograph patches, balanced) or ``"cifar10"``
+    (``n_train`` / ``n_test`` drawn with ``seed``; 0 means the whole split). Returns a dict with
+    ``x_train, y_train, x_test, y_test, classes`` and ``source`` (a DataSource)."""
     from ppstudy.data import cifar10
+    from ppstudy.data import source as datasource
 
     if data == "smoke":
         k = 8
         xtr, ytr, xte, yte, names = cifar10.smoke_dataset(max(1, n_train // k), max(1, n_test // k), seed=seed)
-        desc = (f"SMOKE data, not CIFAR-10: {len(xtr)} training / {len(xte)} test 32x32 patches of "
-                f"{len(names)} scikit-image photographs (class = photograph)")
-        return xtr, ytr, xte, yte, names, desc
-    if data == "cifar10":
-        xtr, ytr = cifar10.load("train")
-        xte, yte = cifar10.load("test")
-        rng = np.random.default_rng(seed)
-        if n_train and n_train < len(xtr):
-            i = np.sort(rng.choice(len(xtr), n_train, replace=False))
-            xtr, ytr = xtr[i], ytr[i]
-        if n_test and n_test < len(xte):
-            i = np.sort(rng.choice(len(xte), n_test, replace=False))
-            xte, yte = xte[i], yte[i]
-        return xtr, ytr, xte, yte, cifar10.CLASSES, f"CIFAR-10 ({len(xtr)} training / {len(xte)} test images)"
-    raise InputError(f"data must be 'smoke' or 'cifar10', got {data!r}")
+        src = datasource.smoke(f"{len(xtr)} training / {len(xte)} test 32x32 patches of {len(names)} scikit-image "
+                               f"photographs (class = photograph)")
+    elif data == "cifar10":
+        xtr, ytr, s_tr = cifar10.load_with_source("train", n=n_train or None, seed=seed)
+        xte, yte, s_te = cifar10.load_with_source("test", n=n_test or None, seed=seed + 1)
+        names = cifar10.CLASSES
+        src = s_tr.combine(s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images "
+                                 f"({s_te.description})")
+    else:
+        raise InputError(f"data must be 'smoke' or 'cifar10', got {data!r}")
+    return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte, "classes": tuple(names), "source": src}
+
+
+def start(namespace: dict[str, Any], data: dict[str, Any]):
+    """The chapter's :class:`~ppstudy.results.Run`, its parameters read from the notebook."""
+    from ppstudy.results import Run
+
+    run = Run.start("pixel", namespace)
+    run.use_data(data["source"])
+    return run
 
 
 # ------------------------------------------------------------------------------------------- ciphers
+#: the cipher (registry name, see :mod:`ppstudy.ciphers`) behind each cipher column of Table 2
+CIPHERS = {"pixel2": "pixel2", "pixel23": "pixel23", "tanaka": "tanaka", "etc": "etc4", "chaotic": "chaotic"}
+
+
 def make_keys(shape=(32, 32, 3), seed: int = 2019) -> dict[str, Any]:
     """One key per cipher (each used for the whole data set), reproducible from ``seed``."""
-    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+    from ppstudy import ciphers
 
-    ss = np.random.SeedSequence(seed).spawn(5)
-    return {
-        "pixel2": pixel.keygen(shape, seed=ss[0], shuffle=False),
-        "pixel23": pixel.keygen(shape, seed=ss[1], shuffle=True),
-        "tanaka": tanaka.keygen(shape, 4, seed=ss[2]),
-        "etc": etc.keygen(shape, block=ETC_BLOCK, seed=ss[3]),
-        "chaotic": chaotic.keygen(shape, seed=ss[4]),
-    }
+    ss = np.random.SeedSequence(seed).spawn(len(CIPHERS))
+    return {c: ciphers.get(name).keygen(shape, seed=s) for (c, name), s in zip(CIPHERS.items(), ss)}
 
 
 def encrypt_numpy(cipher: str, x: np.ndarray, keys: dict) -> np.ndarray:
-    """Encrypt uint8 NHWC images with the numpy cipher ``cipher``."""
-    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
+    """Encrypt uint8 NHWC images with the numpy cipher ``cipher`` (``"none"``: unchanged)."""
+    from ppstudy import ciphers
 
-    mod = {"pixel2": pixel, "pixel23": pixel, "tanaka": tanaka, "etc": etc, "chaotic": chaotic}
-    if cipher == "none":
-        return x
-    return mod[cipher].encrypt(x, keys[cipher])
+    return x if cipher == "none" else ciphers.get(CIPHERS[cipher]).encrypt(x, keys[cipher])
 
 
 def torch_transform(cipher: str, keys: dict, device=None) -> Callable | None:
     """The cipher as a device-side torch callable on uint8 NCHW batches (None for plain images)."""
-    from ppstudy.ciphers import chaotic, etc, pixel, tanaka
-    from ppstudy.train import gather_xor_transform
-
     if cipher == "none":
         return None
-    if cipher in ("pixel2", "pixel23"):
-        return pixel.torch_transform(keys[cipher], device)
-    if cipher == "tanaka":
-        return tanaka.torch_transform(keys[cipher], device)
-    if cipher == "chaotic":
-        return chaotic.torch_transform(keys[cipher], device)
-    if cipher == "etc":
-        k = keys["etc"]
-        perm, flip = etc.permutation(k)
-        return gather_xor_transform(perm, flip.astype(np.uint8) * 255, k.shape, out_shape=k.cipher_shape,
-                                    device=device)
-    raise InputError(f"unknown cipher {cipher!r}")
+    if cipher not in CIPHERS:
+        raise InputError(f"unknown cipher {cipher!r} (ciphers: none, {', '.join(CIPHERS)})")
+    return keys[cipher].torch_transform(device)
 
 
 def make_model(cfg: Config, num_classes: int, width: int, seed: int):
@@ -145,115 +132,215 @@ def make_model(cfg: Config, num_classes: int, width: int, seed: int):
 
 
 def make_schedule(schedule: str, epochs: int, batch_size: int, lr: float):
-    from ppstudy import train
+    """``"paper"`` (the paper's SGD steps) or ``"fast"`` (one-cycle): :mod:`ppstudy.schedules`."""
+    from ppstudy import schedules
 
-    if schedule == "paper":
-        return train.paper_schedule(epochs, lr=lr, batch_size=batch_size)
-    if schedule == "fast":
-        return train.fast_schedule(epochs, max_lr=lr, batch_size=batch_size)
-    raise InputError(f"schedule must be 'paper' or 'fast', got {schedule!r}")
+    if schedule not in ("paper", "fast"):
+        raise InputError(f"schedule must be 'paper' or 'fast', got {schedule!r}")
+    return schedules.get(schedule, epochs, lr=lr, batch_size=batch_size)
 
 
-def train_row(cfg: Config, placement: str, data, keys, *, schedule, width: int, seed: int, device=None,
-              checkpoint_dir: str | None = None, progress: bool = True) -> dict:
-    """Train and test one configuration with augmentation in the ``client`` or the ``cloud``."""
+def train_row(cfg: Config, placement: str, data: dict[str, Any], keys, *, schedule, width: int, seed: int,
+              device=None, checkpoint_dir: str | None = None, progress: bool = True) -> dict:
+    """Train and test one configuration with augmentation in the ``client`` or the ``cloud``; the row's
+    accuracy, epochs, s/epoch, images/s and peak GPU memory."""
+    import torch
+
     from ppstudy import train
 
     if placement not in ("client", "cloud"):
         raise InputError(f"placement must be 'client' or 'cloud', got {placement!r}")
-    xtr, ytr, xte, yte, names = data[:5]
     dev = train._device(device or None)
-    model = make_model(cfg, len(names), width, seed)
-    # checkpoints live in a directory named by everything that determines the run (data, key, schedule,
-    # model), so a rerun with other parameters starts afresh instead of refusing a foreign checkpoint
-    h = hashlib.sha256()
-    for part in (xtr, ytr, xte, yte):
-        h.update(np.ascontiguousarray(part).tobytes())
-    key = keys.get(cfg.cipher)
-    for attr in ("gather", "mask"):
-        if key is not None and hasattr(key, attr):
-            h.update(np.ascontiguousarray(getattr(key, attr)).tobytes())
-    h.update(repr((cfg, placement, schedule.name, schedule.describe, width, seed)).encode())
-    run_id = h.hexdigest()[:12]
-    ck = str(Path(checkpoint_dir) / f"{cfg.name}_{placement}_{run_id}") if checkpoint_dir else None
-    res = train.fit(model, (xtr, ytr), (xte, yte), schedule=schedule,
+    model = make_model(cfg, len(data["classes"]), width, seed)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    # the checkpoint directory is keyed by the fingerprint of data, key, model and schedule (train.fit)
+    res = train.fit(model, (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"]), schedule=schedule,
                     transform=torch_transform(cfg.cipher, keys, dev), augment=train.Augment(pad=4, flip=True),
-                    augment_before_transform=(placement == "client"), seed=seed, device=dev, checkpoint_dir=ck,
-                    progress=progress, desc=f"{cfg.name}/{placement}", tag=f"pixel:{run_id}")
+                    augment_before_transform=(placement == "client"), seed=seed, device=dev,
+                    checkpoint_dir=checkpoint_dir or None, progress=progress, desc=f"{cfg.name}/{placement}",
+                    tag=f"{cfg.name}-{placement}")
+    secs = [h["seconds"] for h in res.history]
     return {"config": cfg.name, "placement": placement, "accuracy": 100.0 * res.test_acc,
-            "best_accuracy": 100.0 * max(h["test_acc"] for h in res.history),
-            "images_per_s": res.images_per_s, "train_seconds": res.train_seconds,
+            "best_accuracy": 100.0 * max(h["test_acc"] for h in res.history), "epochs": len(res.history),
+            "s_per_epoch": float(np.mean(secs)) if secs else None, "images_per_s": res.images_per_s,
+            "train_seconds": float(sum(secs)),
+            "peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
             "params": sum(p.numel() for p in res.model.parameters()),
             "history": [{k: h[k] for k in ("epoch", "loss", "train_acc", "test_acc", "lr")} for h in res.history]}
 
 
+def planned_rows(rows: list[str], table3: bool) -> list[tuple[str, str]]:
+    """The trainings in priority order: Table 2's rows (cloud augmentation), then Table 3's client rows."""
+    unknown = [r for r in rows if r not in CONFIGS]
+    if unknown:
+        raise InputError(f"unknown rows {unknown} (rows: {', '.join(CONFIGS)})")
+    plan = [(r, "cloud") for r in rows]
+    if table3:
+        plan += [(r, "client") for r in TABLE3_ROWS if r in rows]
+    return plan
+
+
+def train_within_budget(plan: list[tuple[str, str]], data, keys, *, schedule, width: int, seed: int,
+                        time_budget_s: float = 0.0, device=None, checkpoint_dir=None, progress: bool = True,
+                        clock=None) -> tuple[dict, list[tuple[str, str]]]:
+    """Train ``plan`` in order; with a budget, stop before a row whose expected time (the mean of the
+    finished rows) would exceed what is left. Returns ``(results by (row, placement), not run)``."""
+    import time
+
+    clock = clock or time.perf_counter
+    t0 = clock()
+    results: dict[tuple[str, str], dict] = {}
+    for k, (name, placement) in enumerate(plan):
+        spent = clock() - t0
+        if time_budget_s and results:
+            expected = spent / len(results)
+            if spent + expected > time_budget_s:
+                return results, plan[k:]
+        results[(name, placement)] = train_row(CONFIGS[name], placement, data, keys, schedule=schedule, width=width,
+                                               seed=seed, device=device, checkpoint_dir=checkpoint_dir,
+                                               progress=progress)
+    return results, []
+
+
+def table2_rows(results: dict, rows: list[str]) -> list[dict]:
+    """Table 2 beside the paper, one row per configuration (``—`` for a row that did not run)."""
+    out = []
+    for n in rows:
+        r = results.get((n, "cloud"), {})
+        out.append({"encryption": CONFIGS[n].label, "paper: accuracy (%)": PAPER_TABLE2[n],
+                    "measured: accuracy (%)": r.get("accuracy"), "measured: best epoch (%)": r.get("best_accuracy"),
+                    "epochs": r.get("epochs"), "s/epoch": r.get("s_per_epoch"), "images/s": r.get("images_per_s"),
+                    "peak GPU MB": r.get("peak_gpu_mb"), "parameters": r.get("params")})
+    return out
+
+
+def table3_rows(results: dict, rows: list[str]) -> list[dict]:
+    """Table 3: augmentation in the client against the cloud, beside the paper."""
+    out = []
+    for n in [r for r in TABLE3_ROWS if r in rows]:
+        out.append({"encryption": CONFIGS[n].label, "paper: client (%)": PAPER_TABLE3[n][0],
+                    "measured: client (%)": results.get((n, "client"), {}).get("accuracy"),
+                    "paper: cloud (%)": PAPER_TABLE3[n][1],
+                    "measured: cloud (%)": results.get((n, "cloud"), {}).get("accuracy")})
+    return out
+
+
+def record_training(run, results: dict, not_run: list[tuple[str, str]], *, full_scale: bool) -> None:
+    """Checks of Tables 2 and 3: the paper's orderings, and its levels where this run's scale allows."""
+    acc = {k: v["accuracy"] for k, v in results.items()}
+    run.value("training_runs", list(results.values()))
+    run.value("not_run", [f"{n} ({p})" for n, p in not_run])
+    needs = None if full_scale else "a GPU run at the paper's scale"
+
+    def order(name, claim, a, b, paper):
+        if a in acc and b in acc:
+            run.check(name, claim, acc[a] > acc[b], kind="paper", paper=paper,
+                      measured=f"{acc[a]:.2f}% vs {acc[b]:.2f}%")
+
+    order("plain-beats-encrypted", "Plain images score higher than the best encrypted row (cloud augmentation)",
+          ("plain", "cloud"), max((k for k in acc if k[1] == "cloud" and k[0] != "plain"), key=acc.get, default=None),
+          f"{PAPER_TABLE2['plain']}% vs {max(v for k, v in PAPER_TABLE2.items() if k != 'plain')}%")
+    order("pixel-beats-tanaka-in-cloud", "With augmentation in the cloud the pixel cipher (step 2) beats Tanaka's "
+          "block cipher", ("step2", "cloud"), ("tanaka", "cloud"),
+          f"{PAPER_TABLE2['step2']}% vs {PAPER_TABLE2['tanaka']}%")
+    order("adaptation-helps-step2", "The adaptation network improves step 2 (cloud augmentation)",
+          ("step2_adapt", "cloud"), ("step2", "cloud"), f"{PAPER_TABLE2['step2_adapt']}% vs {PAPER_TABLE2['step2']}%")
+    order("tanaka-needs-client-augmentation", "Tanaka's scheme loses accuracy when augmentation moves to the cloud",
+          ("tanaka", "client"), ("tanaka", "cloud"), f"{PAPER_TABLE3['tanaka'][0]}% vs {PAPER_TABLE3['tanaka'][1]}%")
+    for n, paper in PAPER_TABLE2.items():
+        if (n, "cloud") in acc:
+            gap = acc[(n, "cloud")] - paper
+            run.check(f"table2-level-{n.replace('_', '-')}", f"{CONFIGS[n].label}: within 1 point of the paper's "
+                      f"accuracy", abs(gap) <= 1.0, kind="paper", paper=f"{paper}%",
+                      measured=f"{acc[(n, 'cloud')]:.2f}%", needs=needs)
+
+
 # ------------------------------------------------------------------------------------------- security
 def key_space_rows(shape=(32, 32, 3)) -> list[dict]:
-    """Key-space sizes (log2 and decimal digits) of the ciphers compared in the chapter."""
-    from ppstudy.ciphers import etc, pixel, tanaka
-
-    def digits(v: int) -> int:
-        return len(str(v))
+    """Key-space sizes (log2 and decimal digits, exact) of the ciphers compared in the chapter."""
+    from ppstudy import ciphers
 
     rows = []
-    for label, ks, paper in (
-        ("Proposed, step 2: 2^(3n)", pixel.key_space(shape, shuffle=False), "2^{3n}"),
-        ("Proposed, steps 2+3: 2^(3n) 6^n", pixel.key_space(shape), "2^{3n} 6^n"),
-        ("Tanaka: 96! 2^96", tanaka.key_space(4), "96! 2^96"),
-        (f"EtC ({ETC_BLOCK}x{ETC_BLOCK} blocks)", etc.key_space(shape, ETC_BLOCK), None),
-    ):
-        rows.append({"cipher": label, "paper_formula": paper, "measured_log2": _log2_int(ks),
-                     "measured_decimal_digits": digits(ks)})
+    for label, name, paper in (("Proposed, step 2: 2^(3n)", "pixel2", "2^{3n}"),
+                               ("Proposed, steps 2+3: 2^(3n) 6^n", "pixel23", "2^{3n} 6^n"),
+                               ("Tanaka: 96! 2^96", "tanaka", "96! 2^96"),
+                               (f"EtC ({ETC_BLOCK}x{ETC_BLOCK} blocks)", CIPHERS["etc"], None)):
+        ks = ciphers.get(name).key_space(shape, exact=True)
+        rows.append({"cipher": label, "paper_formula": paper, "measured_log2": ks.bits,
+                     "measured_decimal_digits": ks.digits})
     return rows
 
 
-def _log2_int(v: int) -> float:
-    e = v.bit_length() - 1
-    return e + math.log2((v >> max(0, e - 52)) / (1 << min(e, 52)))
-
-
-def attack_rows(x_plain: np.ndarray, x_public: np.ndarray, keys: dict, counts: list[int]) -> list[dict]:
-    """Key recovery from ``count`` cipher images of one key, for step 2 and steps 2+3."""
+def attack_success(pool: np.ndarray, public: np.ndarray, counts: list[int], *, draws: int, seed: int) -> list[dict]:
+    """Whole-key recovery rate of the ciphertext-only attack: for each variant and number of cipher images,
+    ``draws`` random subsets of ``pool``, each encrypted under a fresh key (seeded per draw); the rate
+    with its 95% Clopper-Pearson interval and the mean fraction of key bits recovered."""
     from ppstudy.attacks import pixel as attacks
     from ppstudy.ciphers import pixel
+    from ppstudy.metrics import binomial_ci
 
     rows = []
-    for cipher, shuffle in (("pixel2", False), ("pixel23", True)):
-        k = keys[cipher]
-        y = pixel.encrypt(x_plain, k)
+    for v, shuffle in enumerate((False, True)):
         for n in counts:
-            r = attacks.pixel_key_recovery(y[:n], x_public, shuffle=shuffle)
-            s = attacks.pixel_key_score(r["key"], k, x_public)
-            best = max(attacks.pixel_key_score(c, k)["key_bits"] for c in r["candidates"])
-            rows.append({"cipher": "steps 2+3" if shuffle else "step 2", "cipher_images": int(min(n, len(y))),
-                         "measured_negpos_bits": s["negpos_bits"], "measured_permutations": s["permutations"],
-                         "measured_key_bits": s["key_bits"], "measured_best_of_global_candidates": best,
-                         "measured_values_decrypted": s["values"]})
+            n = int(min(n, len(pool)))
+            wins, bits = 0, []
+            for k in range(draws):
+                ss = np.random.SeedSequence([seed, v, n, k])
+                rng = np.random.default_rng(ss)
+                key = pixel.keygen(pool.shape[1:], seed=ss.spawn(1)[0], shuffle=shuffle)
+                y = pixel.encrypt(pool[np.sort(rng.choice(len(pool), n, replace=False))], key)
+                score = attacks.pixel_key_score(attacks.pixel_key_recovery(y, public, shuffle=shuffle)["key"], key)
+                bits.append(score["key_bits"])
+                wins += score["key_bits"] == 1.0
+            lo, hi = binomial_ci(wins, draws)
+            rows.append({"cipher": "steps 2+3" if shuffle else "step 2", "cipher images": n, "draws": draws,
+                         "successes": wins, "measured: whole key recovered": wins / draws, "measured: 95% low": lo,
+                         "measured: 95% high": hi, "measured: mean key bits": float(np.mean(bits))})
     return rows
+
+
+def record_attack(run, rows: list[dict]) -> None:
+    """The attack's claims: the whole key from 10 cipher images in at least 99% of draws, per variant."""
+    for variant in ("step 2", "steps 2+3"):
+        rr = [r for r in rows if r["cipher"] == variant]
+        at10 = next((r for r in rr if r["cipher images"] == 10), None)
+        if at10 is None:
+            continue
+        tag = variant.replace(" ", "").replace("+", "")
+        run.value(f"attack_rate_10_{tag}", at10["measured: whole key recovered"], ".0%")
+        run.check(f"attack-10-images-{tag}", f"The whole key ({variant}) comes back from 10 cipher images in at "
+                  f"least 99% of random draws", at10["measured: whole key recovered"] >= 0.99,
+                  measured=f"{at10['successes']}/{at10['draws']} draws (95% interval "
+                           f"{at10['measured: 95% low']:.2f}-{at10['measured: 95% high']:.2f})")
+
+
+def scale_text(d: dict, epochs: int, width: int, schedule) -> str:
+    """This run's training scale in words, for the text beside Tables 2 and 3."""
+    net = "ResNet-18" if width == 64 else f"ResNet-18 at width {width} (the paper's: 64)"
+    return (f"{len(d['x_train']):,} training and {len(d['x_test']):,} test images, {net}, {epochs} epochs of the "
+            f"{'paper' if schedule.name == 'paper' else 'one-cycle'} schedule (the paper: 50,000 / 10,000 images, "
+            f"300 epochs)")
+
+
+def not_run_text(not_run: list[tuple[str, str]]) -> str:
+    if not not_run:
+        return "Every planned row ran."
+    return ("Not run within the time budget: " + ", ".join(f"{CONFIGS[n].label} ({p} augmentation)"
+                                                         for n, p in not_run) + ".")
 
 
 # ------------------------------------------------------------------------------------------- figures
-def _imshow(ax, img, title):
-    ax.imshow(img, interpolation="nearest")
-    ax.set_title(title, fontsize=8)
-    ax.axis("off")
-
-
 def fig4_examples(manifest: dict, run_dir: Path):
     """Fig. 4 (and Fig. 1): one image encrypted by every cipher of the chapter."""
-    import matplotlib.pyplot as plt
+    from ppstudy.plots import image_grid
 
-    a = np.load(Path(run_dir) / ARRAYS)
-    cols = [("plain", "plain"), ("step2", "proposed step 2"), ("step23", "proposed steps 2+3"),
-            ("tanaka_hi", "Tanaka (upper 4 bits)"), ("tanaka_lo", "Tanaka (lower 4 bits)"),
-            ("etc", f"EtC ({ETC_BLOCK}x{ETC_BLOCK})"), ("chaotic", "logistic + RC4 [16]")]
-    rows = [r for r in ("small", "large") if f"fig4_{r}_plain" in a]
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.6 * len(cols), 1.8 * len(rows)), squeeze=False)
-    for i, r in enumerate(rows):
-        for j, (key, title) in enumerate(cols):
-            _imshow(axes[i, j], a[f"fig4_{r}_{key}"], title if i == 0 else "")
-    fig.tight_layout()
-    return fig
+    a = np.load(Path(run_dir) / "fig4.npz")
+    cols = [("plain", "plain"), ("step2", "step 2"), ("step23", "steps 2+3"), ("tanaka_hi", "Tanaka\nupper bits"),
+            ("tanaka_lo", "Tanaka\nlower bits"), ("etc", f"EtC {ETC_BLOCK}x{ETC_BLOCK}"), ("chaotic", "logistic\n+ RC4")]
+    rows = [(label, [a[f"fig4_{r}_{k}"] for k, _ in cols]) for r, label in (("small", "32x32"), ("large", "128x128"))
+            if f"fig4_{r}_plain" in a]
+    return image_grid(rows, cell=1.0, label_width=0.9, titles=[t for _, t in cols])
 
 
 def fig_training_curves(manifest: dict, run_dir: Path):
@@ -262,36 +349,43 @@ def fig_training_curves(manifest: dict, run_dir: Path):
     from matplotlib.ticker import MaxNLocator
 
     runs = manifest["values"].get("training_runs", [])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 4.6), sharey=True)
+    handles = {}
     for ax, placement in zip(axes, ("cloud", "client")):
-        for r in runs:
-            if r["placement"] != placement:
+        for i, name in enumerate(CONFIGS):
+            r = next((r for r in runs if r["config"] == name and r["placement"] == placement), None)
+            if r is None:
                 continue
             h = r["history"]
-            ax.plot([e["epoch"] for e in h], [100 * e["test_acc"] for e in h], marker="o", ms=3,
-                    label=CONFIGS[r["config"]].label)
+            (line,) = ax.plot([e["epoch"] for e in h], [100 * e["test_acc"] for e in h], marker="o", ms=3,
+                              color=f"C{i}")
+            handles[CONFIGS[name].label] = line
         ax.set_title(f"augmentation in the {placement}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=6)
     axes[0].set_ylabel("test accuracy (%)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.3, 1, 1))
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=2, frameon=False)
     return fig
 
 
 def fig_key_recovery(manifest: dict, run_dir: Path):
-    """Fraction of the key recovered against the number of cipher images the attacker holds."""
+    """Whole-key recovery rate against the number of cipher images, with 95% intervals."""
     import matplotlib.pyplot as plt
 
     rows = manifest["tables"]["attack"]["rows"]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for c in ("step 2", "steps 2+3"):
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    for c, m in (("step 2", "o"), ("steps 2+3", "s")):
         rr = [r for r in rows if r["cipher"] == c]
-        ax.plot([r["cipher_images"] for r in rr], [r["measured_key_bits"] for r in rr], marker="o", label=c)
+        x = np.array([r["cipher images"] for r in rr])
+        y = np.array([r["measured: whole key recovered"] for r in rr])
+        lo = np.array([r["measured: 95% low"] for r in rr])
+        hi = np.array([r["measured: 95% high"] for r in rr])
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], marker=m, capsize=3, label=c)
     ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("cipher images encrypted with one key")
-    ax.set_ylabel("fraction of key bits recovered")
+    ax.set_ylabel("draws with the whole key")
     ax.legend()
     fig.tight_layout()
     return fig

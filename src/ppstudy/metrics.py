@@ -301,4 +301,4 @@ def deid_indices(originals: np.ndarray, vectorized: np.ndarray, deidentified: np
     pos = ssim_pos(s_dei, s_vec)
     d = di(s_dei, l2, a)
     return {"SSIM_vec": s_vec, "SSIM_dei": s_dei, "SSIM_pos": pos, "L2norm_dei": l2, "DI": d,
-            "SDIM": sdim(pos, d), "alpha": a, "n": int(len(_pairs(originals, vectorized, "vectorized")[0]))}
+            "SDIM": sdim(pos, d), "alpha": a, "n": len(_pairs(originals, vectorized, "vectorized")[0])}

@@ -102,7 +102,7 @@ class MultisetMatcher:
     def distance(self, originals, encoded) -> np.ndarray:
         return multiset_distance(originals, encoded, self.tile)
 
-    def fit(self, originals, encoded, *, seed: int = 0) -> "MultisetMatcher":
+    def fit(self, originals, encoded, *, seed: int = 0) -> MultisetMatcher:
         self.threshold = _repairing_threshold(self, originals, encoded, seed)
         return self
 
@@ -178,7 +178,7 @@ class InversionMatcher:
         self.threshold: float | None = None
         self.recovery_error: float | None = None
 
-    def fit(self, originals, encoded, *, seed: int = 0) -> "InversionMatcher":
+    def fit(self, originals, encoded, *, seed: int = 0) -> InversionMatcher:
         self.matrix, self.recovery_error = recover_catmap(originals, encoded, self.tile)
         self.threshold = _repairing_threshold(self, originals, encoded, seed)
         return self

@@ -58,10 +58,10 @@ class MissingDependencyError(PPStudyError, ImportError):
 
 def _pyfhel():
     try:
-        from Pyfhel import Pyfhel, PyCtxt
+        from Pyfhel import PyCtxt, Pyfhel
     except ImportError as e:
         raise MissingDependencyError(f"BFV needs Pyfhel, which is not importable here ({e}); install it with "
-                                     f"`{PIP_INSTALL}`") from None
+                                     f"`{PIP_INSTALL}` (or `pip install 'ppstudy[fhe]'`)") from None
     return Pyfhel, PyCtxt
 
 
@@ -100,7 +100,7 @@ class BFVKey:
     def he(self):
         return self._he
 
-    def public(self) -> "BFVKey":
+    def public(self) -> BFVKey:
         """The same key without the secret key (what an encrypting camera holds)."""
         return BFVKey(self.shape, self.n, self.t, self.context, self.public_key, None)
 
@@ -115,7 +115,7 @@ class BFVKey:
         return d
 
     @classmethod
-    def load(cls, directory: str | Path) -> "BFVKey":
+    def load(cls, directory: str | Path) -> BFVKey:
         d = Path(directory)
         try:
             ctx = (d / "context.bin").read_bytes()

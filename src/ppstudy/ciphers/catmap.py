@@ -136,7 +136,7 @@ class CatMapKey:
                 "iterations": self.iterations}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CatMapKey":
+    def from_dict(cls, d: dict) -> CatMapKey:
         try:
             return cls(_canvas_shape(tuple(d["shape"])), int(d["tile"]), int(d["a"]), int(d["b"]),
                        int(d["iterations"]))

@@ -153,7 +153,7 @@ def face_crops(faces: np.ndarray, n: int, size: int = 52, *, seed: int = 0, jitt
         h, w = f.shape[:2]
         s = min(h, w)
         if i >= len(faces):
-            s = max(4, int(round(s * (1 - jitter * rng.random()))))
+            s = max(4, round(s * (1 - jitter * rng.random())))
         t, l = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
         crop = f[t:t + s, l:l + s]
         if i >= len(faces) and rng.random() < 0.5:
@@ -224,7 +224,7 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
             raise InputError(f"{name} must be an integer >= 2, got {v!r}")
     need = n_train + n_test
     ss = np.random.SeedSequence(seed)
-    s_split, s_keys, s_pair = ss.spawn(3)
+    _, s_keys, s_pair = ss.spawn(3)  # child 0 is unused; kept so that keys and pairings stay as they were
     keys: dict = {}
     (root / "keys").mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "canvas": canvas, "tile": tile, "face": face, "n_train": n_train,
@@ -416,5 +416,5 @@ def training_pairs(originals: np.ndarray, encoded: np.ndarray, *, seed: int = 0)
 def split_80_20(n: int, *, seed: int = 0, frac: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """Random train/validation index split (the paper's 80:20)."""
     perm = np.random.default_rng(seed).permutation(n)
-    k = int(round(frac * n))
+    k = round(frac * n)
     return perm[:k], perm[k:]

@@ -307,7 +307,7 @@ def model_selection(table=PAPER_TABLE1, *, n_val: int = PAPER_VAL_PAIRS, level: 
             "z_best": (best - 0.5) / np.sqrt(0.25 / n_val),
             "p_one_model_reaches_best": metrics.chance_tail(best, n_val),
             "p_best_of_k_reaches_best": metrics.best_of_chance_sf(best, k, n_val),
-            f"best_of_k_chance_q{int(round(level * 100))}": metrics.best_of_chance_quantile(level, k, n_val),
+            f"best_of_k_chance_q{round(level * 100)}": metrics.best_of_chance_quantile(level, k, n_val),
             "p_all_k_reach_worst": metrics.at_least_j_of_chance_sf(worst, k, k, n_val),
             "runs_needed_best": metrics.tries_needed(best, n_val),
             "runs_needed_all_k": metrics.tries_needed(worst, n_val, j=k),

@@ -231,7 +231,7 @@ def fig_accuracy(manifest: dict, run_dir: Path):
         ax.set_xticks(range(3), ["subtask 1\ncat map per tile", "subtask 2\ncat map, whole", "subtask 3\nBFV"])
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_title(f"Matching accuracy by approach ({manifest['profile']} profile)")
     return fig
 
@@ -254,7 +254,7 @@ def fig_ceiling(manifest: dict, run_dir: Path):
         ax.set_xscale("log")
         ax.set_xlabel("graded subtask-3 test pairs")
         ax.set_ylabel("weighted leaderboard score")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     return fig
 
 

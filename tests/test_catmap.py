@@ -239,3 +239,15 @@ def test_bad_input():
         catmap.encrypt(np.zeros((1, 1, 32, 32, 3), np.uint8), key)
     with pytest.raises(InputError, match="not an image"):
         catmap.encrypt(np.zeros((32, 32), np.uint8), key, batch=True)
+
+
+@pytest.mark.parametrize("name, side", [("catmap-tile", 32), ("catmap-whole", 64)])
+def test_registered_cat_maps(name, side):
+    from ppstudy import ciphers
+
+    spec = ciphers.get(name)
+    key = spec.keygen((64, 64, 3), seed=2)
+    x = np.random.default_rng(2).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(spec.decrypt(spec.encrypt(x, key), key), x)
+    assert key.tile == side
+    assert spec.key_space((64, 64, 3)) == catmap.key_space((64, 64), mode=key.mode, tile=side)

@@ -91,6 +91,10 @@ def test_real_data_layout_with_other_sizes(tmp_path):
     (tmp_path / "challenge.json").write_text(json.dumps({"canvas": 32, "tile": 8}))
     s = ch.read_split(tmp_path, 1, "train")
     assert s.ids == ["img0", "img1", "img2"] and s.originals.shape == (3, 32, 32, 3) and s.labels is None
+    for i, src in enumerate(_sources(3)):
+        jpeg = np.asarray(Image.open(d / "original" / f"img{i}.jpg").convert("RGB"))
+        np.testing.assert_array_equal(s.originals[i], catmap.to_canvas(jpeg, 32))  # read, then onto the canvas
+        np.testing.assert_array_equal(catmap.decrypt(s.encoded[i], key), catmap.to_canvas(src, 32))  # lossless
 
 
 def test_bad_data(built, tmp_path):

@@ -1,17 +1,40 @@
-"""BFV encryption of face crops with Pyfhel: exact round trip, files, corrupt input."""
+"""BFV encryption of face crops with Pyfhel: exact round trip, files, corrupt input, a missing backend."""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
 
-from ppstudy import InputError
+from ppstudy import InputError, PPStudyError
 
-pytestmark = [pytest.mark.fhe,
-              pytest.mark.skipif(importlib.util.find_spec("Pyfhel") is None,
-                                 reason="Pyfhel is not installed (pip install Pyfhel)")]
+needs_pyfhel = pytest.mark.skipif(importlib.util.find_spec("Pyfhel") is None,
+                                  reason="Pyfhel is not installed (pip install Pyfhel)")
+
+
+def test_missing_pyfhel_is_a_dependency_error_not_bad_input(monkeypatch):
+    from ppstudy.ciphers import bfv
+
+    monkeypatch.setitem(sys.modules, "Pyfhel", None)  # import Pyfhel now raises ImportError
+    with pytest.raises(bfv.MissingDependencyError, match="pip install Pyfhel") as e:
+        bfv.keygen()
+    assert isinstance(e.value, PPStudyError) and isinstance(e.value, ImportError)
+    assert not isinstance(e.value, InputError)
+
+
+def test_key_space():
+    from ppstudy.ciphers import bfv
+
+    ks = bfv.key_space()
+    assert ks.bits == pytest.approx(8192 * np.log2(3)) and ks.count is None and not ks.bound
+    small = bfv.key_space((4, 4), n=16, exact=True)
+    assert small.count == 3 ** 16 and small.bits == pytest.approx(16 * np.log2(3))
+    with pytest.raises(InputError, match="slots"):
+        bfv.key_space((52, 52, 3), n=4096)
+    with pytest.raises(InputError, match="positive integer"):
+        bfv.key_space(n=0)
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +44,8 @@ def key():
     return bfv.keygen()
 
 
+@pytest.mark.fhe
+@needs_pyfhel
 def test_round_trip_one_ciphertext_per_image(key):
     from ppstudy.ciphers import bfv
 
@@ -37,6 +62,8 @@ def test_round_trip_one_ciphertext_per_image(key):
     np.testing.assert_array_equal(bfv.decrypt([a, b], key), np.stack([x[2], x[2]]))
 
 
+@pytest.mark.fhe
+@needs_pyfhel
 def test_files_and_key_directory(key, tmp_path):
     from ppstudy.ciphers import bfv
 
@@ -59,6 +86,8 @@ def test_files_and_key_directory(key, tmp_path):
     assert img.shape == (52, 52, 3) and img.dtype == np.uint8
 
 
+@pytest.mark.fhe
+@needs_pyfhel
 def test_corrupt_files(key, tmp_path):
     from ppstudy.ciphers import bfv
 
@@ -83,19 +112,35 @@ def test_corrupt_files(key, tmp_path):
         bfv.BFVKey.load(tmp_path / "nokey")
 
 
+@pytest.mark.fhe
+@needs_pyfhel
 def test_wrong_key_and_shapes(key):
     from ppstudy.ciphers import bfv
 
     x = np.zeros((52, 52, 3), np.uint8) + 7
     cts = bfv.encrypt(x, key)
-    with pytest.raises(InputError, match="does not match"):
+    with pytest.raises(InputError, match="does not fit the key.*52x52 first"):
         bfv.encrypt(np.zeros((1, 50, 50, 3), np.uint8), key)
     with pytest.raises(InputError, match="uint8"):
         bfv.encrypt(np.zeros((52, 52, 3), np.float32), key)
     with pytest.raises(InputError, match="slots"):
         bfv.keygen((100, 100, 3))
-    with pytest.raises(InputError, match="cannot be seeded"):
+    with pytest.raises(InputError, match="Pyfhel cannot seed"):
         bfv.keygen(seed=1)
     other = bfv.keygen()
     with pytest.raises(InputError):
         bfv.decrypt(cts, other)  # decrypts to noise outside 0..255
+
+
+@pytest.mark.fhe
+@needs_pyfhel
+def test_empty_batch_and_grayscale(key):
+    from ppstudy.ciphers import bfv
+
+    assert bfv.encrypt(np.zeros((0, 52, 52, 3), np.uint8), key) == []
+    assert bfv.decrypt([], key).shape == (0, 52, 52, 3)
+    gray = bfv.keygen((20, 20))
+    g = np.random.default_rng(2).integers(0, 256, (3, 20, 20), dtype=np.uint8)
+    cts = bfv.encrypt(g, gray)  # an N x H x W batch for a one-channel key: 3 images, not one
+    assert len(cts) == 3
+    np.testing.assert_array_equal(bfv.decrypt(cts, gray)[..., 0], g)

@@ -65,11 +65,16 @@ def test_training_pairs_and_split():
 
 
 def test_test_pairing_is_balanced():
-    for n in (2, 3, 7, 100):
-        partner, labels = ch._test_pairing(n, np.random.default_rng(n))
-        assert sorted(partner) == list(range(n))
-        assert np.all((partner == np.arange(n)) == (labels == 1))
-        assert abs(labels.sum() - n / 2) <= 1
+    for n, matches in ((2, 0), (3, 1), (4, 2), (7, 3), (100, 50)):
+        partner, labels = ch.test_pairing(n, np.random.default_rng(n))
+        assert sorted(partner) == list(range(n))  # every encoding used once
+        assert np.all((partner == np.arange(n)) == (labels == 1))  # a non-match never gets its own encoding
+        assert labels.sum() == matches
+    a = ch.test_pairing(50, np.random.default_rng(1))
+    b = ch.test_pairing(50, np.random.default_rng(1))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    with pytest.raises(InputError, match=">= 2"):
+        ch.test_pairing(1, np.random.default_rng(0))
 
 
 def test_real_data_layout_with_other_sizes(tmp_path):
@@ -86,6 +91,10 @@ def test_real_data_layout_with_other_sizes(tmp_path):
     (tmp_path / "challenge.json").write_text(json.dumps({"canvas": 32, "tile": 8}))
     s = ch.read_split(tmp_path, 1, "train")
     assert s.ids == ["img0", "img1", "img2"] and s.originals.shape == (3, 32, 32, 3) and s.labels is None
+    for i, src in enumerate(_sources(3)):
+        jpeg = np.asarray(Image.open(d / "original" / f"img{i}.jpg").convert("RGB"))
+        np.testing.assert_array_equal(s.originals[i], catmap.to_canvas(jpeg, 32))  # read, then onto the canvas
+        np.testing.assert_array_equal(catmap.decrypt(s.encoded[i], key), catmap.to_canvas(src, 32))  # lossless
 
 
 def test_bad_data(built, tmp_path):
@@ -145,9 +154,53 @@ def test_bfv_subtask(tmp_path):
         ch.read_split(tmp_path, 3, "test")
 
 
-def test_memorisation_baseline_shows_the_split_leak():
-    from ppstudy.studies.cup import memorisation_baseline
+@pytest.mark.parametrize("content, match", [
+    ("[1, 2, 3]", "expected a JSON object"),
+    ('{"canvas": "abc"}', "'canvas' must be a positive integer"),
+    ('{"canvas": -32}', "'canvas' must be a positive integer"),
+    ('{"canvas": 32.0}', "'canvas' must be a positive integer"),
+    ('{"tile": true}', "'tile' must be a positive integer"),
+    ('{"canvas": 32, "tile": 5}', "must divide"),
+    ('{"canvas": 32, "tile": 64}', "must divide"),
+    ("{oops", "corrupt"),
+])
+def test_bad_challenge_json(built, tmp_path, content, match):
+    import shutil
 
-    # a validation pair's partner (same original) is in the training part with probability ~0.8
-    acc = memorisation_baseline(10000, 0)
-    assert 0.87 < acc < 0.92
+    root, _ = built
+    bad = tmp_path / "bad"
+    shutil.copytree(root, bad)
+    (bad / "challenge.json").write_text(content)
+    with pytest.raises(InputError, match=match):
+        ch.read_meta(bad)
+    with pytest.raises(InputError, match=match):
+        ch.read_split(bad, 1, "train")
+    (bad / "challenge.json").write_bytes(bytes([0x7B, 0xFF, 0xFE, 0x7D]))
+    with pytest.raises(InputError, match="corrupt"):
+        ch.read_meta(bad)
+
+
+def test_bad_labels_and_limit(built, tmp_path):
+    import shutil
+
+    root, _ = built
+    bad = tmp_path / "bad"
+    shutil.copytree(root, bad)
+    lab = bad / "subtask1" / "test" / "labels.csv"
+    good = lab.read_text()
+    lab.write_bytes(b"id,label\n" + "000000,1\n".encode("utf-16"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        ch.read_split(bad, 1, "test")
+    first = good.splitlines()[1]
+    other = first[:-1] + ("0" if first.endswith("1") else "1")
+    lab.write_text(good + other + "\n")  # the same id again with the other label
+    with pytest.raises(InputError, match=r"line 8: id '000000' is labelled both"):
+        ch.read_split(bad, 1, "test")
+    lab.write_text(good + first + "\n")  # a consistent repeat is harmless
+    np.testing.assert_array_equal(ch.read_split(bad, 1, "test").labels, ch.read_split(root, 1, "test").labels)
+    for limit in (-1, 0, 2.5, True, "3"):
+        with pytest.raises(InputError, match="limit must be None or an integer >= 1"):
+            ch.read_split(root, 1, "train", limit=limit)
+    s = ch.read_split(root, 1, "train", limit=3)
+    assert s.ids == ["000000", "000001", "000002"] and len(s.originals) == 3
+    assert len(ch.read_split(root, 1, "train", limit=100)) == 8

@@ -5,6 +5,8 @@ Each chapter's engineer owns one section, headed by a comment ``# --- <chapter> 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ppstudy import InputError
@@ -124,6 +126,103 @@ def chance_ceiling(weights=CUP_WEIGHTS, *, chance_subtasks=(2,), n_test: int | N
     return float(np.dot(w, acc))
 
 
+
+def _check_prob(name: str, v: float, *, open_low: bool = True) -> float:
+    v = float(v)
+    if not (0 < v < 1 if open_low else 0 <= v <= 1):
+        raise InputError(f"{name} must lie in {'(0, 1)' if open_low else '[0, 1]'}, got {v}")
+    return v
+
+
+def _check_count(name: str, v, low: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+def chance_tail(acc: float, n: int, p: float = 0.5) -> float:
+    """P(a model at chance scores at least ``acc`` on ``n`` independent pairs): ``P(Bin(n, p) >= k)``.
+
+    ``k = floor(acc * n)``: published accuracies need not be multiples of ``1/n`` (the Big Data Cup paper's
+    are not multiples of 1/4000), and rounding down makes the tail, and so the chance explanation, as
+    likely as it can be.
+    """
+    from scipy.stats import binom
+
+    n = _check_count("n", n)
+    _check_prob("p", p)
+    acc = _check_prob("acc", acc, open_low=False)
+    k = math.floor(acc * n + 1e-9)
+    return float(binom.sf(k - 1, n, p))
+
+
+def best_of_chance_sf(acc: float, k: int, n: int, p: float = 0.5) -> float:
+    """P(the best of ``k`` independent chance-level models reaches ``acc`` on ``n`` pairs each):
+    ``1 - (1 - tail)^k`` with ``tail`` = :func:`chance_tail` (model selection by validation accuracy)."""
+    k = _check_count("k", k)
+    t = chance_tail(acc, n, p)
+    return float(-np.expm1(k * np.log1p(-t))) if t < 1 else 1.0
+
+
+def at_least_j_of_chance_sf(acc: float, j: int, m: int, n: int, p: float = 0.5) -> float:
+    """P(at least ``j`` of ``m`` independent chance-level models reach ``acc``): ``P(Bin(m, tail) >= j)``
+    (e.g. the chance that the ``j`` models kept from ``m`` tried all score ``acc`` or more)."""
+    from scipy.stats import binom
+
+    j, m = _check_count("j", j), _check_count("m", m)
+    if j > m:
+        raise InputError(f"at_least_j_of_chance_sf: j={j} exceeds m={m}")
+    return float(binom.sf(j - 1, m, chance_tail(acc, n, p)))
+
+
+def best_of_chance_quantile(q: float, k: int, n: int, p: float = 0.5) -> float:
+    """The ``q``-quantile of the best validation accuracy of ``k`` chance-level models on ``n`` pairs:
+    the smallest ``x = j / n`` with ``P(Bin(n, p) <= j)^k >= q``."""
+    from scipy.stats import binom
+
+    q, k, n = _check_prob("q", q), _check_count("k", k), _check_count("n", n)
+    _check_prob("p", p)
+    return float(binom.ppf(q ** (1.0 / k), n, p)) / n
+
+
+def tries_needed(acc: float, n: int, *, j: int = 1, prob: float = 0.5, p: float = 0.5,
+                 max_tries: int = 10 ** 9) -> int | None:
+    """The smallest number ``m`` of independent chance-level models such that at least ``j`` of them reach
+    ``acc`` with probability ``prob`` or more: how many runs a selection would have to pick from for
+    chance to explain ``j`` values as high as ``acc``. None if more than ``max_tries``."""
+    from scipy.stats import binom
+
+    j = _check_count("j", j)
+    prob = _check_prob("prob", prob)
+    t = chance_tail(acc, n, p)
+    if t >= 1:
+        return j
+    if t <= 0:
+        return None
+
+    def ok(m: int) -> bool:
+        return bool(binom.sf(j - 1, m, t) >= prob)
+
+    hi = j
+    while not ok(hi):
+        hi *= 2
+        if hi > 2 * max_tries:
+            return None
+    lo = max(j, hi // 2)
+    while lo < hi:  # smallest m in [lo, hi] with ok(m); ok is monotone in m
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
+    return lo if lo <= max_tries else None
+
+
+def spread(values) -> dict:
+    """Mean, sample standard deviation (ddof = 1; nan for one value), min, max and the values themselves."""
+    v = np.asarray(values, dtype=float).ravel()
+    if not v.size:
+        raise InputError("spread: no values")
+    return {"n": int(v.size), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
+            "min": float(v.min()), "max": float(v.max()), "values": v.tolist()}
+
 # --- deid ---
 # Ko et al. (IEEE Access 2020), Sec. IV-D: SSIM (scikit-image, Wang et al. 2004, 7x7 uniform window,
 # data range 255, colour channels averaged) and the normalised L2 distance, combined into
@@ -202,4 +301,4 @@ def deid_indices(originals: np.ndarray, vectorized: np.ndarray, deidentified: np
     pos = ssim_pos(s_dei, s_vec)
     d = di(s_dei, l2, a)
     return {"SSIM_vec": s_vec, "SSIM_dei": s_dei, "SSIM_pos": pos, "L2norm_dei": l2, "DI": d,
-            "SDIM": sdim(pos, d), "alpha": a, "n": int(len(_pairs(originals, vectorized, "vectorized")[0]))}
+            "SDIM": sdim(pos, d), "alpha": a, "n": len(_pairs(originals, vectorized, "vectorized")[0])}

@@ -12,8 +12,6 @@ import numpy as np
 from ppstudy import InputError
 from ppstudy.attacks.base import NotFittedError
 
-# Matching cat-map encrypted images without the key (what the permutation preserves), and recovering the key
-# from known (original, encoded) pairs. See book/cup.md.
 
 def _tiles(x: np.ndarray, tile: int) -> np.ndarray:
     """NxHxWxC -> N x tiles x C x (tile*tile): the pixels of every tile, per channel."""
@@ -84,6 +82,16 @@ class MultisetMatcher:
     ``tile`` is the public tiling (32 for subtask 1, the canvas side for subtask 2). :meth:`fit` sets the
     threshold on training pairs and random re-pairings of them (the winner's negatives), placed close
     to the matches (``place``): the invariant is exact, a matching pair has distance 0 whatever the key.
+
+    What it needs of real data: the invariant is exact only when the original given to the matcher is,
+    value for value, the canvas the organisers encrypted. That means (1) their crop, padding and scaling
+    (placement, interpolation, rounding) reproduced exactly, by :func:`ppstudy.ciphers.catmap.to_canvas` or
+    by originals supplied already on the canvas, with tiles on the same grid; and (2) lossless files on both
+    sides (PNG; JPEG or any re-compression changes pixel values and breaks the multisets). It has been shown
+    only on challenges rebuilt here (lossless PNGs, originals brought onto the canvas by the same
+    ``to_canvas`` that built the encodings). On the real challenge files, if either condition fails, matching
+    distances are no longer 0 and the fitted threshold must absorb the mismatch; how well it then separates
+    matches is untested here (we do not have the real data).
     """
 
     def __init__(self, tile: int, *, place: float = 0.1):
@@ -94,7 +102,7 @@ class MultisetMatcher:
     def distance(self, originals, encoded) -> np.ndarray:
         return multiset_distance(originals, encoded, self.tile)
 
-    def fit(self, originals, encoded, *, seed: int = 0) -> "MultisetMatcher":
+    def fit(self, originals, encoded, *, seed: int = 0) -> MultisetMatcher:
         self.threshold = _repairing_threshold(self, originals, encoded, seed)
         return self
 
@@ -152,23 +160,12 @@ def recover_catmap(originals: np.ndarray, encoded: np.ndarray, tile: int, *, can
     return best_m, float(np.abs(dec.astype(np.int16) - originals).mean())
 
 
-def equivalent_key(matrix, shape, tile: int, *, max_iterations: int | None = None):
-    """A key ``(a, b, k)`` whose map equals ``matrix`` (smallest ``k``), searched vectorised over all
-    ``(a, b)``; None if none is found within ``max_iterations`` (default ``3 * tile``)."""
+def equivalent_key(matrix, shape, tile: int):
+    """A key ``(a, b, k)`` whose map equals the recovered ``matrix`` (smallest ``k``; ``a, b`` in ``[0, tile)``),
+    or None if no cat map ``M(a, b)^k`` is that matrix: :func:`ppstudy.ciphers.catmap.key_for_matrix`."""
     from ppstudy.ciphers import catmap
 
-    n = int(tile)
-    a, b = np.meshgrid(np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64), indexing="ij")
-    a, b = a.ravel(), b.ravel()
-    base = np.stack([np.ones_like(a), a, b, a * b + 1], 1) % n
-    target = np.asarray(matrix, np.int64)
-    cur = base.copy()
-    for k in range(1, (max_iterations or 3 * n) + 1):
-        hit = np.flatnonzero(np.all(cur == target, axis=1))
-        if hit.size:
-            return catmap.CatMapKey(tuple(int(s) for s in shape), n, int(a[hit[0]]), int(b[hit[0]]), k)
-        cur = catmap._matmul_arr(cur, base, n)
-    return None
+    return catmap.key_for_matrix(matrix, shape, tile, low=0)
 
 
 class InversionMatcher:
@@ -181,7 +178,7 @@ class InversionMatcher:
         self.threshold: float | None = None
         self.recovery_error: float | None = None
 
-    def fit(self, originals, encoded, *, seed: int = 0) -> "InversionMatcher":
+    def fit(self, originals, encoded, *, seed: int = 0) -> InversionMatcher:
         self.matrix, self.recovery_error = recover_catmap(originals, encoded, self.tile)
         self.threshold = _repairing_threshold(self, originals, encoded, seed)
         return self

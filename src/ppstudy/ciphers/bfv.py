@@ -7,15 +7,28 @@ batching slots of one ciphertext with polynomial degree ``n = 8192``, so one ima
 public key. The plaintext modulus ``t`` (a 20-bit prime with ``t = 1 mod 2n`` for batching) exceeds 255,
 so :func:`decrypt` with the secret key returns the pixels exactly.
 
+Ours, not the paper's: the paper (and the challenge page it cites) says only "BFV" and "binary files". The
+parameters here -- ``n = 8192``, a 20-bit ``t``, SEAL's 128-bit default coefficient modulus, batching one
+image per ciphertext in row-major HWC order -- are our choices, as are the file layout and
+:func:`ciphertext_image`.
+
 Files: :func:`write_ciphertext` stores one ciphertext per file as ``MAGIC | sha256(payload) | payload``,
 ``payload`` being SEAL's own serialisation (what the challenge's ``.bin`` files held). The checksum makes
 a corrupt or truncated file fail with :class:`ppstudy.InputError` instead of decrypting to garbage.
-:func:`ciphertext_image` is the winner's conversion of a ciphertext file into a 3-channel 52x52 "image"
-(the first 8112 payload bytes after SEAL's 16-byte header) for a CNN.
+:func:`ciphertext_image` is our reading of the winner's "convert the binary encoded file into a
+three-channel image" (the paper does not say how): the first 8112 payload bytes after SEAL's 16-byte
+header, as a 52x52x3 uint8 array for a CNN.
 
 BFV is IND-CPA secure under the RLWE assumption: ciphertexts of any two images are computationally
 indistinguishable without the secret key, which is why learned matchers sit at chance on subtask 3.
-Key generation and encryption draw from SEAL's own CSPRNG; they cannot be seeded.
+
+Randomness: key generation and encryption draw from SEAL's CSPRNG and cannot be seeded from Python.
+SEAL itself can be seeded (``EncryptionParameters::set_random_generator`` with a ``Blake2xbPRNGFactory`` or
+``Shake256PRNGFactory`` built from a ``prng_seed_type``), but Pyfhel 3.5 exposes no such call: its
+``contextGen`` takes no generator or seed and its C++ layer (``Afseal::ContextGen``/``KeyGen``) builds the
+context with SEAL's default factory, which seeds every generator from ``std::random_device``. Results that
+depend on ciphertext bytes therefore vary between runs; :func:`ppstudy.studies.cup.bfv_repetitions` reports
+them over repetitions. A missing Pyfhel raises :class:`MissingDependencyError`, not ``InputError``.
 """
 
 from __future__ import annotations
@@ -26,20 +39,29 @@ from pathlib import Path
 
 import numpy as np
 
-from ppstudy import InputError
-from ppstudy.images import as_image_batch
+from ppstudy import InputError, PPStudyError
+from ppstudy.ciphers.base import KeySpace, flat_batch
 
 MAGIC = b"PPBFV\x01"
 SEAL_HEADER = 16  # bytes of SEAL's serialisation header before the ciphertext data
 DEFAULT_SHAPE = (52, 52, 3)
 
 
+#: what installs the BFV backend (the project's ``fhe`` extra pins the same package)
+PIP_INSTALL = "pip install Pyfhel"
+
+
+class MissingDependencyError(PPStudyError, ImportError):
+    """An optional dependency (here Pyfhel, the BFV backend) is not installed: an environment problem,
+    not bad input. The message names the pip command that installs it."""
+
+
 def _pyfhel():
     try:
-        from Pyfhel import Pyfhel, PyCtxt
-    except ImportError as e:  # pragma: no cover - exercised only without Pyfhel
-        raise InputError(f"BFV needs Pyfhel, which is not importable here ({e}); install it (pip install Pyfhel)"
-                         ) from None
+        from Pyfhel import PyCtxt, Pyfhel
+    except ImportError as e:
+        raise MissingDependencyError(f"BFV needs Pyfhel, which is not importable here ({e}); install it with "
+                                     f"`{PIP_INSTALL}` (or `pip install 'ppstudy[fhe]'`)") from None
     return Pyfhel, PyCtxt
 
 
@@ -78,7 +100,7 @@ class BFVKey:
     def he(self):
         return self._he
 
-    def public(self) -> "BFVKey":
+    def public(self) -> BFVKey:
         """The same key without the secret key (what an encrypting camera holds)."""
         return BFVKey(self.shape, self.n, self.t, self.context, self.public_key, None)
 
@@ -93,7 +115,7 @@ class BFVKey:
         return d
 
     @classmethod
-    def load(cls, directory: str | Path) -> "BFVKey":
+    def load(cls, directory: str | Path) -> BFVKey:
         d = Path(directory)
         try:
             ctx = (d / "context.bin").read_bytes()
@@ -116,14 +138,14 @@ class BFVKey:
 
 
 def keygen(shape=DEFAULT_SHAPE, *, n: int = 8192, t_bits: int = 20, sec: int = 128, seed=None) -> BFVKey:
-    """A fresh BFV key set (SEAL's CSPRNG) for uint8 images of ``shape`` (H, W, C), one ciphertext each."""
+    """A fresh BFV key set (SEAL's CSPRNG) for uint8 images of ``shape`` (H, W, C), one ciphertext each.
+
+    ``n``, ``t_bits`` and ``sec`` default to our choices (the paper gives no parameters). ``seed`` must be
+    None: Pyfhel cannot seed SEAL (see the module docstring).
+    """
     if seed is not None:
-        raise InputError("BFV keys come from SEAL's internal CSPRNG and cannot be seeded; pass seed=None")
-    shape = tuple(int(v) for v in shape)
-    if len(shape) == 2:
-        shape = shape + (1,)
-    if len(shape) != 3 or min(shape) < 1:
-        raise InputError(f"BFV: shape must be (H, W) or (H, W, C), got {shape}")
+        raise InputError("BFV keys come from SEAL's internal CSPRNG, which Pyfhel cannot seed; pass seed=None")
+    shape = _shape(shape)
     if int(np.prod(shape)) > n:
         raise InputError(f"BFV: {int(np.prod(shape))} values per image exceed the {n} slots (raise n)")
     Pyfhel, _ = _pyfhel()
@@ -134,20 +156,46 @@ def keygen(shape=DEFAULT_SHAPE, *, n: int = 8192, t_bits: int = 20, sec: int = 1
                   he.to_bytes_secret_key(), he)
 
 
-def key_space(n: int = 8192) -> dict:
-    """The secret key is a ternary polynomial of degree < n: up to 3^n keys (log2 given in ``bits``)."""
-    return {"n": n, "bits": float(n * np.log2(3))}
+def _shape(shape) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise InputError(f"BFV: shape must be (H, W) or (H, W, C), got {shape!r}") from None
+    if len(shape) == 2:
+        shape = shape + (1,)
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"BFV: shape must be (H, W) or (H, W, C) with positive sizes, got {shape}")
+    return shape  # type: ignore[return-value]
+
+
+def key_space(shape=DEFAULT_SHAPE, *, n: int = 8192, exact: bool = False) -> KeySpace:
+    """The secret keys SEAL's keygen samples from: ternary polynomials of degree < n, ``3^n`` of them
+    (``n * log2(3)`` bits; the exact integer when ``exact``). ``shape`` must fit the ``n`` slots."""
+    shape = _shape(shape)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"BFV key space: n must be a positive integer, got {n!r}")
+    if int(np.prod(shape)) > n:
+        raise InputError(f"BFV: {int(np.prod(shape))} values per image exceed the {n} slots")
+    what = f"secret keys: ternary polynomials of degree < {n} (SEAL's keygen)"
+    if exact:
+        return KeySpace.of(3 ** int(n), counts=what)
+    return KeySpace(float(n * np.log2(3)), None, False, what)
 
 
 def encrypt(x: np.ndarray, key: BFVKey) -> list[bytes]:
-    """Encrypt each uint8 image (HxWxC or NxHxWxC, matching ``key.shape``) into one serialised ciphertext."""
+    """Encrypt each uint8 image (HxWxC or NxHxWxC matching ``key.shape``; HxW or NxHxW for a one-channel key)
+    into one serialised ciphertext.
+
+    An empty batch (N = 0) gives an empty list.
+    """
     if not isinstance(key, BFVKey):
         raise InputError(f"BFV: expected a BFVKey, got {type(key).__name__}")
-    batch, _ = as_image_batch(x, name="images")
-    if tuple(batch.shape[1:]) != tuple(key.shape):
-        raise InputError(f"images: shape {tuple(batch.shape[1:])} does not match the BFV key's image shape "
-                         f"{key.shape} (crop and scale faces to {key.shape[0]}x{key.shape[1]} first)")
-    flat = batch.reshape(len(batch), -1).astype(np.int64)
+    try:
+        h, w, c = key.shape
+        flat, _, _ = flat_batch(x, (h, w, c), "images")
+    except InputError as e:
+        raise InputError(f"{e} (crop and scale faces to {key.shape[0]}x{key.shape[1]} first)") from None
+    flat = flat.astype(np.int64)
     he = key.he
     return [he.encryptInt(row).to_bytes() for row in flat]  # one ciphertext per image (SEAL encrypts one at a time)
 

@@ -16,17 +16,28 @@ square, scale), as the challenge did. The map is a pixel permutation: :func:`per
 the gather index once per (canvas, tile, matrix) and :func:`encrypt` / :func:`decrypt` are one
 ``take`` over the whole batch. Every map has a finite period (:func:`period`): applying it that many
 times gives the identity, which is why the key's iteration count only matters modulo the period.
+
+The key space: :func:`walk_powers` enumerates every map keygen can draw, :func:`key_space` counts the
+distinct permutations among them (a :class:`ppstudy.ciphers.base.KeySpace`), :func:`key_space_counts`
+gives the detailed counts and :func:`key_for_matrix` finds a key for a given map.
+
+Ours, not the paper's: the paper names only "Arnold's cat map" applied to each 32x32 tile (subtask 1) or
+to the whole 512x512 image (subtask 2). The generalised family ``M(a, b)``, keygen's ranges, one key
+shared by all tiles and all images, and :func:`to_canvas`'s padding and interpolation are our reading;
+the organisers did not publish theirs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from ppstudy import InputError
-from ppstudy.images import as_image_batch, strip_single
+from ppstudy.ciphers.base import KeySpace, log2_int
+from ppstudy.images import check_uint8
 
 MODES = ("tile", "whole")
 
@@ -125,9 +136,9 @@ class CatMapKey:
                 "iterations": self.iterations}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CatMapKey":
+    def from_dict(cls, d: dict) -> CatMapKey:
         try:
-            return cls(tuple(int(v) for v in d["shape"]), int(d["tile"]), int(d["a"]), int(d["b"]),
+            return cls(_canvas_shape(tuple(d["shape"])), int(d["tile"]), int(d["a"]), int(d["b"]),
                        int(d["iterations"]))
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"cat map key: malformed key record {d!r} ({e})") from None
@@ -162,46 +173,147 @@ def keygen(shape, *, mode: str = "tile", tile: int = 32, seed=None) -> CatMapKey
             return CatMapKey((h, w), n, a, b, k)
 
 
-def key_space(shape, *, mode: str = "tile", tile: int = 32, exact_limit: int = 64) -> dict:
-    """Size of the key space on the map's side ``n``.
+def _side(shape, mode: str, tile: int) -> int:
+    h, w = _canvas_shape(shape)
+    if mode not in MODES:
+        raise InputError(f"cat map: mode must be one of {MODES}, got {mode!r}")
+    if h != w:
+        raise InputError(f"cat map: canvas must be square, got {h}x{w}")
+    n = h if mode == "whole" else int(tile)
+    if n < 2 or h % n:
+        raise InputError(f"cat map: tile {n} must be >= 2 and divide the canvas side {h}")
+    return n
 
-    ``parameter_triples`` counts keys ``(a, b, k)`` with ``a, b`` in ``[1, n)`` and ``1 <= k < period``
-    (what :func:`keygen` draws from; computed exactly, vectorised over ``(a, b)``). Many triples give
-    the same permutation, so ``distinct_permutations`` counts the distinct effective matrices
-    ``M(a, b)^k`` exactly when ``n <= exact_limit`` (else None). ``sl2_order`` = |SL(2, Z/n)| bounds
-    every count of distinct permutations from above.
+
+def walk_powers(n: int, *, low: int = 1) -> Iterator[tuple[int, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
+    """Every cat map ``M(a, b)^k mod n`` with ``a, b`` in ``[low, n)`` and ``1 <= k < period(a, b)``, power by
+    power, vectorised over all ``(a, b)`` at once.
+
+    Yields ``(k, a, b, (m00, m01, m10, m11))``: for the pairs ``(a, b)`` whose period exceeds ``k``, the entries
+    of ``M(a, b)^k`` as int32 arrays. With ``low = 1`` these are exactly the keys :func:`keygen` can draw; the
+    walk ends at the largest period (at most ``3n``). Each step yields fresh arrays.
     """
-    h, _ = _canvas_shape(shape)
-    n = h if mode == "whole" else tile
-    a, b = np.meshgrid(np.arange(1, n, dtype=np.int64), np.arange(1, n, dtype=np.int64), indexing="ij")
-    a, b = a.ravel(), b.ravel()
-    base = np.stack([np.ones_like(a), a, b, a * b + 1], 1) % n
-    cur, idx = base.copy(), np.arange(len(a))
-    ident = np.array([1 % n, 0, 0, 1 % n])
-    exact = n <= exact_limit
-    seen: set[int] = set()
-    triples = 0
-    for _ in range(6 * n + 2):
-        done = np.all(cur == ident, axis=1)
-        cur, idx = cur[~done], idx[~done]
-        if not len(idx):
-            break
-        triples += len(idx)
-        if exact:
-            seen.update(np.unique(((cur[:, 0] * n + cur[:, 1]) * n + cur[:, 2]) * n + cur[:, 3]).tolist())
-        cur = _matmul_arr(cur, base[idx], n)
+    n = int(n)
+    if n < 2 or n > 32768:
+        raise InputError(f"walk_powers: side n must be in 2..32768, got {n}")
+    if low not in (0, 1):
+        raise InputError(f"walk_powers: low must be 0 or 1, got {low!r}")
+    ga, gb = np.meshgrid(np.arange(low, n, dtype=np.int32), np.arange(low, n, dtype=np.int32), indexing="ij")
+    a, b = ga.ravel(), gb.ravel()
+    d = ((a.astype(np.int64) * b + 1) % n).astype(np.int32)
+    c0, c1, c2, c3 = np.ones_like(a), a.copy(), b.copy(), d.copy()  # M(a, b)^1
+    k = 1
+    while True:
+        done = (c0 == 1) & (c1 == 0) & (c2 == 0) & (c3 == 1)
+        if done.any():
+            keep = ~done
+            a, b, d, c0, c1, c2, c3 = (v[keep] for v in (a, b, d, c0, c1, c2, c3))
+        if not len(a):
+            return
+        yield k, a, b, (c0, c1, c2, c3)
+        # right-multiply by M(a, b) = [[1, a], [b, d]]; products < n^2 + n^2 fit int32 for n <= 32768
+        c0, c1 = (c0 + c1 * b) % n, (c0 * a + c1 * d) % n
+        c2, c3 = (c2 + c3 * b) % n, (c2 * a + c3 * d) % n
+        k += 1
+
+
+def _sl2_order(n: int) -> int:
+    """|SL(2, Z/n)| = n^3 prod_{p | n} (1 - 1/p^2)."""
     primes = [p for p in range(2, n + 1) if n % p == 0 and all(p % q for q in range(2, int(p ** 0.5) + 1))]
     sl2 = n ** 3
     for p in primes:
         sl2 = sl2 * (p * p - 1) // (p * p)
-    return {"side": n, "parameter_triples": triples,
-            "distinct_permutations": len(seen) if exact else None, "sl2_order": int(sl2),
-            "bits": float(np.log2(len(seen) if exact else sl2))}
+    return int(sl2)
 
 
-def _matmul_arr(p: np.ndarray, q: np.ndarray, n: int) -> np.ndarray:
-    return np.stack([(p[:, 0] * q[:, 0] + p[:, 1] * q[:, 2]) % n, (p[:, 0] * q[:, 1] + p[:, 1] * q[:, 3]) % n,
-                     (p[:, 2] * q[:, 0] + p[:, 3] * q[:, 2]) % n, (p[:, 2] * q[:, 1] + p[:, 3] * q[:, 3]) % n], 1)
+#: sides up to which :func:`key_space` counts distinct permutations exactly by default (n = 512 takes ~10 s
+#: and a 134 MB bitmap on a 2-core CPU; see :func:`key_space_counts`)
+EXACT_LIMIT = 512
+
+
+def key_space_counts(shape, *, mode: str = "tile", tile: int = 32, exact: bool | None = None) -> dict:
+    """The detailed counts behind :func:`key_space` for the map's side ``n``.
+
+    - ``parameter_triples``: the keys ``(a, b, k)`` :func:`keygen` can return (``a, b`` in ``[1, n)``,
+      ``1 <= k < period(a, b)``); ``key_bits`` is its ``log2``.
+    - ``distinct_permutations``: the distinct effective matrices ``M(a, b)^k`` among them, i.e. the distinct
+      pixel permutations keygen can reach (``permutation_bits``); at most ``parameter_triples``. Counted
+      exactly when ``exact`` (default: ``n <= EXACT_LIMIT``), else None.
+    - ``keygen_entropy_bits``: the Shannon entropy of keygen's draw (``a``, ``b`` uniform, then ``k`` uniform
+      in ``[1, period)``), at most ``key_bits``.
+    - ``sl2_order``: ``|SL(2, Z/n)|``, the number of determinant-1 maps mod n: every cat map lies among
+      them, but keygen reaches only some (its ``M(a, b) = [[1, a], [b, ab + 1]]`` and their powers).
+
+    Distinct matrices are marked in one bitmap of ``n^3`` entries: a determinant-1 matrix is fixed by
+    ``(m00, m01, m10)`` when ``m00`` is a unit mod n and by ``(m00, m01, m11)`` when ``m00`` is not but
+    ``m01`` is (the two cases mark disjoint parts of the bitmap: different ``m00``); matrices with neither
+    (possible only when n has two prime factors) are counted by sorting.
+    """
+    n = _side(shape, mode, tile)
+    if exact is None:
+        exact = n <= EXACT_LIMIT
+    if exact and n > 1024:
+        raise InputError(f"cat map key space: an exact count for side {n} needs an {n}^3 bitmap; use exact=False")
+    unit = np.gcd(np.arange(n), n) == 1
+    seen = np.zeros(n ** 3 if exact else 0, bool)
+    rest: list[np.ndarray] = []
+    triples, k = 0, 0
+    steps = np.zeros((n - 1) ** 2, np.int64)  # period(a, b) - 1 for every (a, b), row-major
+    alive = None
+    for k, a, b, (c0, c1, c2, c3) in walk_powers(n):
+        triples += len(a)
+        if alive is None or len(a) != len(alive):  # some pairs left the walk: the survivors of k - 1 lasted k - 1
+            if alive is not None:
+                steps[alive] = k - 1
+            alive = (a - 1).astype(np.int64) * (n - 1) + (b - 1)
+        if exact:
+            code = (c0.astype(np.int64) * n + c1) * n
+            u0 = unit[c0]
+            seen[(code + np.where(u0, c2, c3))[u0 | unit[c1]]] = True
+            other = ~u0 & ~unit[c1]
+            if other.any():
+                rest.append(np.unique(((code + c2) * n + c3)[other]))
+    if alive is not None:
+        steps[alive] = k
+    distinct = None
+    if exact:
+        distinct = int(seen.sum()) + (len(np.unique(np.concatenate(rest))) if rest else 0)
+    entropy = float(np.log2((n - 1) ** 2) + np.mean(np.log2(np.maximum(steps, 1))))
+    return {"side": n, "parameter_triples": int(triples), "key_bits": log2_int(triples),
+            "distinct_permutations": distinct, "permutation_bits": None if distinct is None else log2_int(distinct),
+            "keygen_entropy_bits": entropy, "sl2_order": _sl2_order(n)}
+
+
+def key_space(shape, *, mode: str = "tile", tile: int = 32, exact: bool | None = None) -> KeySpace:
+    """The distinct pixel permutations :func:`keygen` can produce on the map's side ``n``.
+
+    Exact (``count``) when counted (``exact``, default ``n <= EXACT_LIMIT``); otherwise ``bits`` is
+    ``log2`` of the number of keys keygen draws from, an upper bound (``bound=True``): no more
+    permutations can be reached than there are keys. The other counts: :func:`key_space_counts`.
+    """
+    c = key_space_counts(shape, mode=mode, tile=tile, exact=exact)
+    what = f"distinct pixel permutations keygen can produce (side {c['side']})"
+    if c["distinct_permutations"] is not None:
+        return KeySpace.of(c["distinct_permutations"], counts=what)
+    return KeySpace(c["key_bits"], None, True, what + ": bounded by the (a, b, k) keys keygen draws from")
+
+
+def key_for_matrix(matrix, shape, tile: int, *, low: int = 0) -> CatMapKey | None:
+    """A key ``(a, b, k)`` whose map equals ``matrix`` mod ``tile``: the smallest ``k``, then the smallest
+    ``(a, b)`` (``a, b`` in ``[low, tile)``); None if no power of any ``M(a, b)`` is ``matrix``. The identity
+    gives ``k = 0``."""
+    n = int(tile)
+    target = tuple(int(v) % n for v in matrix)
+    if len(target) != 4:
+        raise InputError(f"key_for_matrix: expected 4 matrix entries (row-major), got {matrix!r}")
+    canvas = _canvas_shape(shape)
+    if target == (1 % n, 0, 0, 1 % n):
+        return CatMapKey(canvas, n, 1, 1, 0)
+    for k, a, b, (c0, c1, c2, c3) in walk_powers(n, low=low):
+        hit = np.flatnonzero((c0 == target[0]) & (c1 == target[1]) & (c2 == target[2]) & (c3 == target[3]))
+        if hit.size:
+            return CatMapKey(canvas, n, int(a[hit[0]]), int(b[hit[0]]), k)
+    return None
 
 
 # ---------------------------------------------------------------------- the permutation
@@ -237,14 +349,36 @@ def _gather_index(shape: tuple[int, int], tile: int, matrix: Matrix, inverse: bo
     return src
 
 
-def _check(x, key: CatMapKey, name: str):
+def _as_batch(x, key: CatMapKey, name: str, batch: bool | None) -> np.ndarray:
+    """``x`` as an N x H x W x C view, with explicit batch semantics for 3-D arrays (see :func:`encrypt`)."""
     if not isinstance(key, CatMapKey):
         raise InputError(f"cat map: expected a CatMapKey, got {type(key).__name__}")
-    batch, single = as_image_batch(x, name=name)
-    if tuple(batch.shape[1:3]) != tuple(key.shape):
-        raise InputError(f"{name}: image size {batch.shape[1]}x{batch.shape[2]} does not match the key's canvas "
-                         f"{key.shape[0]}x{key.shape[1]} (bring images onto the canvas with to_canvas)")
-    return batch, single
+    check_uint8(x, name)
+    if batch not in (None, True, False):
+        raise InputError(f"{name}: batch must be None, True or False, got {batch!r}")
+    h, w = key.shape
+    shape = tuple(x.shape)
+    if x.ndim == 3 and batch is None:
+        single_fits, batch_fits = shape[:2] == (h, w), shape[1:] == (h, w)
+        if single_fits and batch_fits:
+            raise InputError(f"{name}: shape {shape} is ambiguous on the {h}x{w} canvas: pass batch=False for one "
+                             f"{h}x{w}x{shape[2]} image or batch=True for {shape[0]} grayscale {h}x{w} images")
+        batch = batch_fits
+    if x.ndim == 2 and batch is not True:
+        out, canvas = x[None, :, :, None], shape
+    elif x.ndim == 3 and batch is False:
+        out, canvas = x[None], shape[:2]
+    elif x.ndim == 3 and batch is True:
+        out, canvas = x[..., None], shape[1:]
+    elif x.ndim == 4 and batch is not False:
+        out, canvas = x, shape[1:3]
+    else:
+        raise InputError(f"{name}: a {x.ndim}-D array with batch={batch} is not an image (HxW, HxWxC) or a batch "
+                         f"(NxHxW, NxHxWxC)")
+    if tuple(canvas) != (h, w):
+        raise InputError(f"{name}: image size {'x'.join(map(str, canvas))} (array {shape}) does not match the key's "
+                         f"canvas {h}x{w} (bring images onto the canvas with to_canvas)")
+    return out
 
 
 def apply_matrix(x: np.ndarray, shape: tuple[int, int], tile: int, matrix: Matrix, *, inverse: bool = False
@@ -255,18 +389,22 @@ def apply_matrix(x: np.ndarray, shape: tuple[int, int], tile: int, matrix: Matri
     return np.take(x.reshape(n, h * w, c), idx, axis=1).reshape(n, h, w, c)
 
 
-def encrypt(x: np.ndarray, key: CatMapKey) -> np.ndarray:
-    """Cat-map encrypt uint8 images (HxW, HxWxC or NxHxWxC) on the key's canvas."""
-    ndim = x.ndim if isinstance(x, np.ndarray) else 0
-    batch, single = _check(x, key, "images")
-    return strip_single(apply_matrix(batch, key.shape, key.tile, key.matrix), single, ndim)
+def encrypt(x: np.ndarray, key: CatMapKey, *, batch: bool | None = None) -> np.ndarray:
+    """Cat-map encrypt uint8 images on the key's canvas; the result has the shape of ``x``.
+
+    ``x`` is one image (HxW, HxWxC) or a batch (NxHxWxC, or NxHxW grayscale). A 3-D array is one HxWxC image
+    when only its first two axes fit the canvas and a grayscale batch when only its last two do; when both do
+    (N == H on a square canvas) it is refused as ambiguous unless ``batch`` says which (``batch=True``: N
+    grayscale images; ``batch=False``: one image). N may be 0.
+    """
+    xb = _as_batch(x, key, "images", batch)
+    return apply_matrix(xb, key.shape, key.tile, key.matrix).reshape(x.shape)
 
 
-def decrypt(y: np.ndarray, key: CatMapKey) -> np.ndarray:
-    """Exact inverse of :func:`encrypt`."""
-    ndim = y.ndim if isinstance(y, np.ndarray) else 0
-    batch, single = _check(y, key, "encrypted images")
-    return strip_single(apply_matrix(batch, key.shape, key.tile, key.matrix, inverse=True), single, ndim)
+def decrypt(y: np.ndarray, key: CatMapKey, *, batch: bool | None = None) -> np.ndarray:
+    """Exact inverse of :func:`encrypt` (same shapes and ``batch`` semantics)."""
+    yb = _as_batch(y, key, "encrypted images", batch)
+    return apply_matrix(yb, key.shape, key.tile, key.matrix, inverse=True).reshape(y.shape)
 
 
 # ---------------------------------------------------------------------- onto the canvas

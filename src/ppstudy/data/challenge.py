@@ -41,6 +41,7 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class Split:
     split: str
     ids: list[str]
     originals: np.ndarray
-    encoded: object
+    encoded: Any  # np.ndarray (subtasks 1/2) or list[bytes] (subtask 3)
     labels: np.ndarray | None
 
     def __len__(self) -> int:
@@ -76,7 +77,7 @@ class Split:
     @property
     def encoded_images(self) -> np.ndarray:
         if self.subtask != 3:
-            return self.encoded
+            return np.asarray(self.encoded)
         from ppstudy.ciphers import bfv
 
         shape = self.originals.shape[1:]
@@ -152,7 +153,7 @@ def face_crops(faces: np.ndarray, n: int, size: int = 52, *, seed: int = 0, jitt
         h, w = f.shape[:2]
         s = min(h, w)
         if i >= len(faces):
-            s = max(4, int(round(s * (1 - jitter * rng.random()))))
+            s = max(4, round(s * (1 - jitter * rng.random())))
         t, l = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
         crop = f[t:t + s, l:l + s]
         if i >= len(faces) and rng.random() < 0.5:
@@ -161,11 +162,14 @@ def face_crops(faces: np.ndarray, n: int, size: int = 52, *, seed: int = 0, jitt
     return out
 
 
-def _test_pairing(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def test_pairing(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(partner, label): half the test originals get their own encoding, the others another one's.
 
     Non-matching partners are a derangement of the non-matching half, so every encoded image is used once.
+    Matches: ``n // 2``, except ``n - 2`` when that would leave a single non-match (``n = 2``: none).
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise InputError(f"test_pairing: n must be an integer >= 2, got {n!r}")
     n_pos = n // 2
     if n - n_pos == 1:  # a single non-match cannot be deranged within itself: use two
         n_pos = n - 2
@@ -220,7 +224,7 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
             raise InputError(f"{name} must be an integer >= 2, got {v!r}")
     need = n_train + n_test
     ss = np.random.SeedSequence(seed)
-    s_split, s_keys, s_pair = ss.spawn(3)
+    _, s_keys, s_pair = ss.spawn(3)  # child 0 is unused; kept so that keys and pairings stay as they were
     keys: dict = {}
     (root / "keys").mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "canvas": canvas, "tile": tile, "face": face, "n_train": n_train,
@@ -233,6 +237,8 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
     pair_rngs = [np.random.default_rng(s) for s in s_pair.spawn(3)]
     for st in subtasks:
         d = root / f"subtask{st}"
+        key: Any
+        enc: Any
         if st in (1, 2):
             key = catmap.keygen((canvas, canvas), mode="tile" if st == 1 else "whole", tile=tile,
                                 seed=key_seeds[st - 1])
@@ -250,7 +256,7 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
             binary = True
         keys[st] = key
         _write_split(d / "train", orig[:n_train], enc[:n_train], None, binary=binary)
-        partner, labels = _test_pairing(n_test, pair_rngs[st - 1])
+        partner, labels = test_pairing(n_test, pair_rngs[st - 1])
         test_enc = [enc[n_train + j] for j in partner] if binary else enc[n_train:][partner]
         _write_split(d / "test", orig[n_train:], test_enc, labels, binary=binary)
     (root / "challenge.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -259,6 +265,8 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
 
 # ---------------------------------------------------------------------- reading
 def read_meta(root: str | Path) -> dict:
+    """``challenge.json`` merged over the defaults (canvas 512, tile 32, face 52), checked: a JSON object whose
+    ``canvas``, ``tile`` and ``face`` are positive integers with ``tile`` dividing ``canvas``."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"challenge directory {root} does not exist")
@@ -266,9 +274,19 @@ def read_meta(root: str | Path) -> dict:
     meta = dict(DEFAULTS)
     if p.is_file():
         try:
-            meta.update(json.loads(p.read_text()))
-        except json.JSONDecodeError as e:
+            loaded = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InputError(f"{p} is corrupt ({e})") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{p}: expected a JSON object with 'canvas', 'tile', 'face', got a "
+                             f"{type(loaded).__name__}")
+        meta.update(loaded)
+    for k in DEFAULTS:
+        v = meta[k]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"{p}: '{k}' must be a positive integer, got {v!r}")
+    if meta["tile"] > meta["canvas"] or meta["canvas"] % meta["tile"]:
+        raise InputError(f"{p}: 'tile' {meta['tile']} must divide 'canvas' {meta['canvas']}")
     return meta
 
 
@@ -286,17 +304,22 @@ def _stems(d: Path, suffixes) -> dict[str, Path]:
 
 def _read_labels(path: Path, ids: list[str]) -> np.ndarray:
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
-    except OSError as e:
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text ({e})") from None
+    except (OSError, csv.Error) as e:
         raise InputError(f"cannot read {path} ({e})") from None
     if not rows or [c.strip().lower() for c in rows[0]] != ["id", "label"]:
         raise InputError(f"{path}: expected a header 'id,label'")
-    lab = {}
+    lab: dict[str, int] = {}
     for k, r in enumerate(rows[1:], start=2):
         if len(r) != 2 or r[1].strip() not in ("0", "1"):
             raise InputError(f"{path}, line {k}: expected 'id,0' or 'id,1', got {r}")
-        lab[r[0].strip()] = int(r[1])
+        i, v = r[0].strip(), int(r[1])
+        if lab.get(i, v) != v:
+            raise InputError(f"{path}, line {k}: id {i!r} is labelled both {lab[i]} and {v}")
+        lab[i] = v
     missing = [i for i in ids if i not in lab]
     if missing:
         raise InputError(f"{path}: no label for {len(missing)} ids (e.g. {missing[0]})")
@@ -308,10 +331,12 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
 
     Originals whose size differs from the encoded images' (subtasks 1/2: the canvas; subtask 3: the face
     size) are brought onto that size with :func:`ppstudy.ciphers.catmap.to_canvas` (pad to square, scale).
-    ``limit`` reads only the first ``limit`` ids (sorted).
+    ``limit`` (None or an integer >= 1) reads only the first ``limit`` ids (sorted).
     """
     from ppstudy.ciphers import bfv
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise InputError(f"limit must be None or an integer >= 1, got {limit!r}")
     if subtask not in SUBTASKS:
         raise InputError(f"subtask must be one of {SUBTASKS}, got {subtask!r}")
     if split not in SPLITS:
@@ -327,7 +352,7 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
         raise InputError(f"{d}: originals and encoded files do not pair up by id "
                          f"({len(only_o)} originals without encoding, e.g. {only_o[:1]}; "
                          f"{len(only_e)} encoded without original, e.g. {only_e[:1]})")
-    ids = sorted(orig)[:limit] if limit else sorted(orig)
+    ids = sorted(orig)[:limit] if limit is not None else sorted(orig)
     if not ids:
         raise InputError(f"{d}: no pairs found")
     side = int(meta["face"] if subtask == 3 else meta["canvas"])
@@ -336,9 +361,9 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
         img = read_image(orig[i])
         originals[k] = img if img.shape[:2] == (side, side) else catmap.to_canvas(img, side)
     if subtask == 3:
-        encoded: object = [bfv.read_ciphertext(enc[i]) for i in ids]
+        cts = [bfv.read_ciphertext(enc[i]) for i in ids]
         need = bfv.SEAL_HEADER + side * side * 3
-        for i, c in zip(ids, encoded):
+        for i, c in zip(ids, cts):
             if len(c) < need:
                 raise InputError(f"{enc[i]}: ciphertext of {len(c)} bytes is too short for a {side}x{side}x3 image")
     else:
@@ -350,7 +375,7 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
                                  f"{side}x{side} canvas (challenge.json 'canvas')")
             encoded[k] = img
     labels = _read_labels(d / "labels.csv", ids) if (d / "labels.csv").is_file() else None
-    return Split(subtask, split, ids, originals, encoded, labels)
+    return Split(subtask, split, ids, originals, cts if subtask == 3 else encoded, labels)
 
 
 def load_cat_key(root: str | Path, subtask: int) -> catmap.CatMapKey:
@@ -391,5 +416,5 @@ def training_pairs(originals: np.ndarray, encoded: np.ndarray, *, seed: int = 0)
 def split_80_20(n: int, *, seed: int = 0, frac: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """Random train/validation index split (the paper's 80:20)."""
     perm = np.random.default_rng(seed).permutation(n)
-    k = int(round(frac * n))
+    k = round(frac * n)
     return perm[:k], perm[k:]

@@ -16,6 +16,11 @@ Augmentation (:class:`PairAugment`): the paper's albumentations ("shift-scale-ro
 third subtask's third approach also "multiplicative-noise" and "coarse-dropout"), each with probability
 ``p``, applied to the original's three channels (and, with ``both=True``, independently to the encoded
 image's), as a batch callable for :func:`ppstudy.train.fit`.
+
+The paper's and ours: the transform names are the paper's; their ranges (albumentations' defaults) are ours.
+The probability 0.1 per transform is the paper's only for subtask 3 (its first and third approaches); for
+subtasks 1 and 2 the paper says only "randomly", so using 0.1 there is our assumption. Inputs are resized
+with :func:`ppstudy.images.resize` (``method="area"``); the CNN input size is ours (the paper gives none).
 """
 
 from __future__ import annotations
@@ -91,7 +96,9 @@ def paper_augmentations(p: float = 0.1, *, extra: bool = False):
     """The paper's albumentations pipeline, each transform with probability ``p``.
 
     "shift-scale-rotate" is albumentations' ``Affine`` with ``ShiftScaleRotate``'s default ranges (the
-    named transform is deprecated in albumentations 2 in favour of ``Affine``).
+    named transform is deprecated in albumentations 2 in favour of ``Affine``). Every range is
+    albumentations' default (ours: the paper names the transforms only); ``p = 0.1`` is the paper's value
+    for subtask 3.
     """
     import albumentations as A
 
@@ -109,6 +116,7 @@ class PairAugment:
 
     Applies :func:`paper_augmentations` to the original (channels 0-2) and, with ``both``, independently to
     the encoded image (channels 3-5). Seeded from the training loop's generator, so epochs are reproducible.
+    ``p = 0.1`` is the paper's for subtask 3 only (our assumption for subtasks 1 and 2).
     """
 
     p: float = 0.1
@@ -131,18 +139,6 @@ class PairAugment:
 
 
 # ---------------------------------------------------------------------- inference
-def resize_batch(x: np.ndarray, size: int, *, chunk: int = 256) -> np.ndarray:
-    """Area-resize uint8 NHWC images to ``size x size`` (torch, batched); returned unchanged if already so."""
-    if x.shape[1:3] == (size, size):
-        return x
-    out = np.empty((x.shape[0], size, size, x.shape[3]), np.uint8)
-    for i in range(0, len(x), chunk):
-        t = torch.from_numpy(np.ascontiguousarray(x[i:i + chunk])).permute(0, 3, 1, 2).float()
-        r = nn.functional.interpolate(t, size=(size, size), mode="area" if size < x.shape[1] else "bilinear")
-        out[i:i + chunk] = r.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return out
-
-
 def _normalise(xb: torch.Tensor, normalization, dev) -> torch.Tensor:
     mean, std = (torch.as_tensor(v, dtype=torch.float32, device=dev)[None, :, None, None] for v in normalization)
     return (xb.to(dev).float() / 255.0 - mean) / std
@@ -197,8 +193,10 @@ def pair_throughput(model: nn.Module, originals: np.ndarray, encoded: np.ndarray
     matrix product. Returns ``{"pairs": m*n, "seconds": s, "pairs_per_s": m*n/s}``.
     """
     m, n = len(originals), len(encoded)
+    if siamese and not isinstance(model, SiameseMatcher):
+        raise InputError(f"pair_throughput: siamese=True needs a SiameseMatcher, got {type(model).__name__}")
     t0 = time.perf_counter()
-    if siamese:
+    if isinstance(model, SiameseMatcher) and siamese:
         siamese_score_matrix(model, originals, encoded, normalization, batch_size=batch_size)
     else:
         ii, jj = np.divmod(np.arange(m * n), n)

@@ -42,7 +42,7 @@ def book_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def built_book(book_env):
     with mock.patch.dict(os.environ, book_env):
-        index = runner.build_book("smoke", rerun=False, strict=True, progress=False)
+        index = runner.build_book("smoke", rerun=False, strict=True, progress=False, check=False)
     return index.parent
 
 

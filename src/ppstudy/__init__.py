@@ -20,4 +20,8 @@ class DataUnavailableError(PPStudyError, RuntimeError):
     """A dataset is neither cached nor downloadable (e.g. offline)."""
 
 
-__all__ = ["PPStudyError", "InputError", "DataUnavailableError", "__version__"]
+class DependencyError(PPStudyError, ImportError):
+    """An optional dependency a feature needs is not installed (the message names what to install)."""
+
+
+__all__ = ["PPStudyError", "InputError", "DataUnavailableError", "DependencyError", "__version__"]

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ppstudy import InputError, PPStudyError
+from ppstudy import DependencyError, InputError
 from ppstudy.ciphers.base import KeySpace, flat_batch
 
 MAGIC = b"PPBFV\x01"
@@ -51,9 +51,9 @@ DEFAULT_SHAPE = (52, 52, 3)
 PIP_INSTALL = "pip install Pyfhel"
 
 
-class MissingDependencyError(PPStudyError, ImportError):
-    """An optional dependency (here Pyfhel, the BFV backend) is not installed: an environment problem,
-    not bad input. The message names the pip command that installs it."""
+class MissingDependencyError(DependencyError):
+    """Pyfhel, the BFV backend, is not installed: an environment problem, not bad input. The message
+    names the pip command that installs it."""
 
 
 def _pyfhel():

@@ -60,21 +60,68 @@ def smoke_faces(n: int, size: int = 52, *, seed: int = 0) -> np.ndarray:
     return face_crops(bundled.faces(), n, size, seed=seed)
 
 
+def yaleb_faces(n: int, size: int = 52, *, seed: int = 0):
+    """``n`` face crops of the cropped Extended Yale B (the central square of each 192 x 168 image, scaled to
+    ``size`` and repeated over three channels), drawn without replacement with ``seed``; and its DataSource."""
+    from ppstudy.data import yaleb
+    from ppstudy.data.source import DataSource
+    from ppstudy.images import resize
+
+    d = yaleb.load_cropped()
+    if n > len(d["images"]):
+        raise InputError(f"yaleb_faces: {n} faces asked for, the archive holds {len(d['images'])}")
+    idx = np.sort(np.random.default_rng(seed).choice(len(d["images"]), n, replace=False))
+    h, w = d["images"].shape[1:]
+    top = (h - w) // 2
+    crops = resize(np.ascontiguousarray(d["images"][idx, top:top + w][..., None]), size)[..., 0]
+    src = d["source"]
+    return np.repeat(crops[..., None], 3, axis=-1), DataSource(
+        src.dataset, f"{n:,} faces drawn (seed {seed}), central {w}x{w} crops scaled to {size}x{size}", src.files)
+
+
+def cifar_sources(n: int, *, seed: int = 0):
+    """``n`` CIFAR-10 test images as the source photographs of subtasks 1 and 2, and their DataSource."""
+    from ppstudy.data import cifar10
+
+    x, _, src = cifar10.load_with_source("test", n=n, seed=seed)
+    return list(x), src
+
+
 def prepare_challenge(root: str | Path, *, data_dir: str = "", n_train: int, n_test: int, canvas: int, tile: int,
-                      face: int, seed: int = 0) -> tuple[Path, bool]:
+                      face: int, seed: int = 0, sources: str = "bundled", faces: str = "lfw"):
     """The challenge directory: ``data_dir`` when given (a user's real challenge data, read as is), else a
-    challenge rebuilt from the bundled sample data under ``root``. Returns (directory, rebuilt?)."""
+    challenge rebuilt under ``root`` from ``sources`` (``"bundled"``: crops of scikit-image's photographs;
+    ``"cifar10"``: CIFAR-10 test images) and ``faces`` (``"lfw"``: scikit-image's LFW faces; ``"yaleb"``:
+    Extended Yale B crops). Returns ``(directory, rebuilt?, DataSource)``."""
     from ppstudy.data import challenge as ch
+    from ppstudy.data import source as datasource
 
     if data_dir:
         d = Path(data_dir).expanduser()
         ch.read_meta(d)  # clear error when missing
-        return d, False
+        return d, False, datasource.DataSource("IEEE Big Data Cup 2022 challenge data", f"read from {d.name}")
     root = Path(root)
     n = n_train + n_test
-    ch.build(root, sources=smoke_sources(n, seed=seed), faces=smoke_faces(n, face, seed=seed), n_train=n_train,
-             n_test=n_test, canvas=canvas, tile=tile, face=face, seed=seed)
-    return root, True
+    if sources == "bundled":
+        srcs, s_src = smoke_sources(n, seed=seed), datasource.smoke(f"{n} crops of scikit-image's photographs")
+    elif sources == "cifar10":
+        srcs, s_src = cifar_sources(n, seed=seed)
+    else:
+        raise InputError(f"sources must be 'bundled' or 'cifar10', got {sources!r}")
+    if faces == "lfw":
+        fcs, f_src = smoke_faces(n, face, seed=seed), datasource.smoke(f"{n} crops of scikit-image's LFW faces")
+    elif faces == "yaleb":
+        fcs, f_src = yaleb_faces(n, face, seed=seed)
+    else:
+        raise InputError(f"faces must be 'lfw' or 'yaleb', got {faces!r}")
+    ch.build(root, sources=srcs, faces=fcs, n_train=n_train, n_test=n_test, canvas=canvas, tile=tile, face=face,
+             seed=seed)
+    desc = (f"challenge rebuilt: {n_train:,} training / {n_test:,} test pairs per subtask, {canvas}x{canvas} canvas, "
+            f"{tile}x{tile} tiles, {face}x{face} BFV faces; subtasks 1-2 from {s_src.description} "
+            f"({s_src.dataset}); subtask 3 from {f_src.description} ({f_src.dataset})")
+    source = datasource.DataSource(s_src.dataset if s_src.dataset == f_src.dataset else f"{s_src.dataset} + {f_src.dataset}",
+                                   desc, s_src.files + f_src.files, s_src.smoke and f_src.smoke)
+    return root, True, source
 
 
 def load_subtask(root: Path, subtask: int, *, limit_train: int | None = None, limit_test: int | None = None) -> dict:
@@ -214,6 +261,7 @@ def fig_examples(manifest: dict, run_dir: Path):
 
 
 def fig_accuracy(manifest: dict, run_dir: Path):
+    """Test accuracy of every approach per subtask, with chance."""
     import matplotlib.pyplot as plt
 
     from ppstudy.plots import style
@@ -221,18 +269,18 @@ def fig_accuracy(manifest: dict, run_dir: Path):
     rows = manifest["tables"]["approaches"]["rows"]
     approaches = list(dict.fromkeys(r["approach"] for r in rows))
     with style():
-        fig, ax = plt.subplots(figsize=(8, 3.6))
+        fig, ax = plt.subplots(figsize=(8, 5.2))
         w = 0.8 / len(approaches)
         for k, a in enumerate(approaches):
-            acc = [next((r["measured_test_acc"] for r in rows if r["approach"] == a and r["subtask"] == st), np.nan)
-                   for st in (1, 2, 3)]
-            ax.bar(np.arange(3) + k * w - 0.4 + w / 2, acc, w, label=a)
+            acc = [next((r["measured: test accuracy"] for r in rows if r["approach"] == a and r["subtask"] == st),
+                        np.nan) for st in (1, 2, 3)]
+            ax.bar(np.arange(3) + k * w - 0.4 + w / 2, acc, w, label=a, color=f"C{k % 10}")
         ax.axhline(0.5, color="k", lw=0.8, ls="--", label="chance")
-        ax.set_xticks(range(3), ["subtask 1\ncat map per tile", "subtask 2\ncat map, whole", "subtask 3\nBFV"])
+        ax.set_xticks(range(3), ["subtask 1: cat map per tile", "subtask 2: cat map, whole", "subtask 3: BFV"])
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        ax.set_title(f"Matching accuracy by approach ({manifest['profile']} profile)")
+        fig.tight_layout(rect=(0, 0.32, 1, 1))
+        fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)
     return fig
 
 
@@ -424,3 +472,241 @@ def repetition_rows(result: dict) -> list[dict]:
         items.append(("weighted score (subtasks 1, 2 fixed)", s["weighted_score"], PAPER_FINAL_SCORE))
     return [{"quantity": q, "paper": paper, "measured_mean": v["mean"], "measured_sd": v["sd"],
              "measured_min": v["min"], "measured_max": v["max"], "repetitions": v["n"]} for q, v, paper in items]
+
+
+# ---------------------------------------------------------------------- the chapter's steps
+def start(namespace: dict[str, Any], source):
+    """The chapter's :class:`~ppstudy.results.Run`, its parameters read from the notebook."""
+    from ppstudy.results import Run
+
+    run = Run.start("cup", namespace)
+    run.use_data(source)
+    return run
+
+
+def key_space_rows(side: int, tile: int) -> list[dict]:
+    """Cat-map periods and key spaces at the challenge's geometry and at this run's (exact counts)."""
+    from ppstudy.ciphers import catmap
+
+    rows = []
+    for name, n_side, mode, t in [("subtask 1 (challenge: 32x32 tiles)", 512, "tile", 32),
+                                  ("subtask 2 (challenge: whole 512x512)", 512, "whole", 512),
+                                  ("subtask 1 (this run)", side, "tile", tile),
+                                  ("subtask 2 (this run)", side, "whole", side)]:
+        c = catmap.key_space_counts((n_side, n_side), mode=mode, tile=t)
+        n = c["side"]
+        rows.append({"map": name, "side n": n, "measured: Arnold's period": catmap.period(1, 1, n),
+                     "measured: keys (a, b, k)": c["parameter_triples"],
+                     "measured: distinct permutations": c["distinct_permutations"],
+                     "measured: permutation bits": c["permutation_bits"],
+                     "measured: |SL(2, Z/n)|": c["sl2_order"]})
+    return rows
+
+
+def cnn_inputs(data: dict, cnn_size: int) -> dict:
+    """Per subtask the (train originals, train encodings, test originals, test encodings) a pair CNN sees:
+    subtasks 1 and 2 area-resized to ``cnn_size``, subtask 3 as read."""
+    from ppstudy.images import resize
+
+    out = {}
+    for st, d in data.items():
+        keys = ("train_orig", "train_enc", "test_orig", "test_enc")
+        out[st] = tuple(d[k] if st == 3 else resize(d[k], cnn_size, method="area") for k in keys)
+    return out
+
+
+def train_table1(inputs: dict, data: dict, *, tiny: bool, epochs: int, batch_size: int, lr: float, aug_p: float,
+                 seed: int = 0) -> tuple[list[dict], dict, dict]:
+    """One model per row of the paper's Table 1 with the winner's recipe; returns the table rows, each
+    subtask's test probabilities (one array per model) and the seconds spent predicting."""
+    import torch
+
+    from ppstudy.models.pair_cnn import pair_cnn, predict_proba
+    from ppstudy.progress import note
+
+    rows, probs, predict_s = [], {1: [], 2: [], 3: []}, {1: 0.0, 2: 0.0, 3: 0.0}
+    for i, (row_st, arch, model_id, p_acc, p_loss) in enumerate(PAPER_TABLE1):
+        st = int(row_st[0])
+        used = TINY[arch] if tiny else arch
+        torch.manual_seed(seed + i)
+        tr_o, tr_e, te_o, te_e = inputs[st]
+        res = train_pair_model(pair_cnn(used), tr_o, tr_e, row_subtask=row_st, split_seed=seed + i, epochs=epochs,
+                               batch_size=batch_size, lr=lr, aug_p=aug_p, seed=seed + i, tag=model_id)
+        t0 = time.perf_counter()
+        p = predict_proba(res["model"], np.concatenate([te_o, te_e], axis=3), res["normalization"])
+        predict_s[st] += time.perf_counter() - t0
+        probs[st].append(p)
+        rows.append({"subtask": row_st, "architecture": arch, "model": model_id, "network used": used,
+                     "paper: validation accuracy": p_acc, "measured: validation accuracy": res["val_acc"],
+                     "paper: validation loss": p_loss, "measured: validation loss": res["val_loss"],
+                     "measured: test accuracy": float(((p > 0.5) == data[st]["test_labels"]).mean()),
+                     "measured: training s": res["train_seconds"]})
+        note(f"Table 1 model {model_id} ({used}): val acc {res['val_acc']:.3f}")
+    return rows, probs, predict_s
+
+
+def attack_approaches(data: dict, tiles: dict, seed: int = 0) -> tuple[list[dict], dict]:
+    """The key-free multiset matcher and the known-plaintext attack on subtasks 1 and 2 (and the multiset
+    matcher on subtask 3's ciphertext bytes, for comparison): accuracy, pairs/s, fit time."""
+    from ppstudy.attacks.catmap import InversionMatcher, MultisetMatcher
+
+    rows, matchers = [], {}
+    for st in (1, 2, 3):
+        d, t = data[st], tiles[st]
+        kinds = [("key-free multiset matcher", MultisetMatcher(t))]
+        if st != 3:
+            kinds.append(("known-plaintext key recovery + inversion", InversionMatcher(t)))
+        for name, m in kinds:
+            t0 = time.perf_counter()
+            m.fit(d["train_orig"], d["train_enc"], seed=seed)
+            fit_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            pred = m.predict(d["test_orig"], d["test_enc"])
+            dt = time.perf_counter() - t0
+            matchers[(st, name)] = m
+            rows.append({"subtask": st, "approach": name, "measured: test accuracy": float((pred == d["test_labels"]).mean()),
+                         "measured: pairs/s": len(pred) / dt if dt > 0 else None, "measured: fit s": fit_s})
+    return rows, matchers
+
+
+def recovery_rows(matchers: dict, data: dict, tiles: dict, root: Path, rebuilt: bool) -> list[dict]:
+    """What the known-plaintext attack recovered, against the organisers' key when the challenge was rebuilt."""
+    from ppstudy.attacks.catmap import equivalent_key, pairs_needed
+    from ppstudy.data import challenge as ch
+
+    rows = []
+    for st in (1, 2):
+        inv = matchers[(st, "known-plaintext key recovery + inversion")]
+        row: dict[str, Any] = {"subtask": st, "recovered matrix A": str(inv.matrix)}
+        if rebuilt:  # the organisers' key is known only for a rebuilt challenge
+            true = ch.load_cat_key(root, st)
+            eq = equivalent_key(inv.matrix, true.shape, true.tile)
+            row.update({"organisers' key (a, b, k)": f"({true.a}, {true.b}, {true.iterations})",
+                        "organisers' matrix": str(true.matrix),
+                        "measured: key recovered": tuple(inv.matrix) == tuple(true.matrix),
+                        "equivalent key found (a, b, k)": None if eq is None else f"({eq.a}, {eq.b}, {eq.iterations})",
+                        "measured: pairs needed": pairs_needed(data[st]["train_orig"], data[st]["train_enc"], tiles[st],
+                                                               true.matrix)})
+        row["measured: error after inversion"] = inv.recovery_error
+        rows.append(row)
+    return rows
+
+
+def chance_rows(ensemble3: float, table1: list[dict], multiset3: float, n3: int) -> list[dict]:
+    """Subtask 3: test accuracy of the ensemble, of every subtask-3 model and of the multiset matcher, with
+    95% Clopper-Pearson intervals and a two-sided binomial test against 1/2."""
+    from scipy.stats import binomtest
+
+    from ppstudy import metrics
+
+    items = [("winner's ensemble (3-T1..3-T3)", ensemble3, None)]
+    items += [(f"model {r['model']} ({r['subtask']})", r["measured: test accuracy"], r["paper: validation accuracy"])
+              for r in table1 if r["subtask"].startswith("3")]
+    items.append(("key-free multiset matcher", multiset3, None))
+    rows = []
+    for name, acc, paper in items:
+        k = int(round(acc * n3))
+        lo, hi = metrics.binomial_ci(k, n3)
+        rows.append({"matcher": name, "paper: validation accuracy": paper, "measured: test accuracy": acc,
+                     "measured: 95% low": lo, "measured: 95% high": hi,
+                     "measured: p (vs 1/2)": binomtest(k, n3, 0.5).pvalue})
+    return rows
+
+
+def ceiling_rows(graded_pairs: int) -> list[dict]:
+    """The ceiling semantic security puts on the weighted score, beside the winner's scores."""
+    from ppstudy import metrics
+
+    implied = metrics.weighted_score([max(r[3] for r in PAPER_TABLE1 if r[0] == "1"),
+                                      max(r[3] for r in PAPER_TABLE1 if r[0] == "2"), 0.5])
+    return [
+        {"quantity": "ceiling in expectation (perfect 1 and 2, chance on 3)", "paper": None,
+         "measured": metrics.chance_ceiling()},
+        {"quantity": f"ceiling with luck: 95% quantile, {graded_pairs:,} graded subtask-3 pairs", "paper": None,
+         "measured": metrics.chance_ceiling(n_test=graded_pairs)},
+        {"quantity": "score implied by the winner's best validation accuracies, chance on 3", "paper": None,
+         "measured": implied},
+        {"quantity": "winner's final leaderboard score", "paper": PAPER_FINAL_SCORE, "measured": None},
+        {"quantity": "winner's preliminary leaderboard score", "paper": PAPER_PRELIMINARY_SCORE, "measured": None},
+    ]
+
+
+def siamese_comparison(inputs: dict, data: dict, *, arch: str, dim: int, n_bench: int, epochs: int,
+                       batch_size: int, lr: float, aug_p: float, seed: int = 0) -> list[dict]:
+    """A Siamese matcher (two towers, one matrix product) against a cross-encoder of the same architecture,
+    same recipe: accuracy and all-against-all throughput on subtasks 1 and 2."""
+    import torch
+
+    from ppstudy.models import pair_cnn
+
+    rows = []
+    for st in (1, 2):
+        tr_o, tr_e, te_o, te_e = inputs[st]
+        for kind in ("cross-encoder", "Siamese"):
+            torch.manual_seed(seed)
+            model = pair_cnn.pair_cnn(arch) if kind == "cross-encoder" else pair_cnn.SiameseMatcher(arch, dim=dim)
+            res = train_pair_model(model, tr_o, tr_e, row_subtask=str(st), split_seed=seed, epochs=epochs,
+                                   batch_size=batch_size, lr=lr, aug_p=aug_p, seed=seed, tag=f"{kind}-{st}")
+            p = pair_cnn.predict_proba(res["model"], np.concatenate([te_o, te_e], axis=3), res["normalization"])
+            m = min(n_bench, len(te_o))
+            tp = pair_cnn.pair_throughput(res["model"], te_o[:m], te_e[:m], res["normalization"],
+                                          siamese=kind == "Siamese")
+            rows.append({"subtask": st, "matcher": f"{kind} ({arch})", "measured: validation accuracy": res["val_acc"],
+                         "measured: test accuracy": float(((p > 0.5) == data[st]["test_labels"]).mean()),
+                         "measured: pairs scored": tp["pairs"], "measured: pairs/s": tp["pairs_per_s"],
+                         "measured: fit s": res["train_seconds"]})
+    return rows
+
+
+def leaderboard_rows(ensemble: dict, approaches: list[dict]) -> list[dict]:
+    """The weighted leaderboard score (0.1 / 0.3 / 0.6) of each submission on this run's test pairs."""
+    from ppstudy import metrics
+
+    def acc(st, name):
+        return next(r["measured: test accuracy"] for r in approaches if r["subtask"] == st and r["approach"] == name)
+
+    rows = [{"submission": "winner's recipe (ensemble of Table 1 models)", "paper: final score": PAPER_FINAL_SCORE,
+             "measured: subtask 1": ensemble[1], "measured: subtask 2": ensemble[2], "measured: subtask 3": ensemble[3]}]
+    for name in ("key-free multiset matcher", "known-plaintext key recovery + inversion"):
+        rows.append({"submission": f"{name} (1, 2) + ensemble (3)", "paper: final score": None,
+                     "measured: subtask 1": acc(1, name), "measured: subtask 2": acc(2, name),
+                     "measured: subtask 3": ensemble[3]})
+    for r in rows:
+        r["measured: weighted score"] = metrics.weighted_score([r["measured: subtask 1"], r["measured: subtask 2"],
+                                                                r["measured: subtask 3"]])
+    return rows
+
+
+def record_checks(run, *, approaches: list[dict], recovery: list[dict], chance: list[dict], reps: dict,
+                  selection: list[dict], ensemble: dict) -> None:
+    """The chapter's claims as checks."""
+    def acc(st, name):
+        return next((r["measured: test accuracy"] for r in approaches if r["subtask"] == st and r["approach"] == name),
+                    None)
+
+    ms = [acc(1, "key-free multiset matcher"), acc(2, "key-free multiset matcher")]
+    run.check("multiset-matches-exactly", "The key-free multiset matcher matches every test pair of subtasks 1 and 2",
+              all(a == 1.0 for a in ms), measured=f"{ms[0]:.3f} / {ms[1]:.3f}")
+    kp = [acc(1, "known-plaintext key recovery + inversion"), acc(2, "known-plaintext key recovery + inversion")]
+    rec = [r.get("measured: key recovered") for r in recovery]
+    needed = [r.get("measured: pairs needed") for r in recovery]
+    if all(v is not None for v in rec):
+        run.check("kpa-recovers-key", "A few known pairs give the cat map's key away (subtasks 1 and 2)",
+                  all(rec), measured=f"pairs needed: {needed[0]} / {needed[1]}; accuracy {kp[0]:.3f} / {kp[1]:.3f}")
+    c = chance[0]
+    run.check("bfv-at-chance", "The winner's ensemble sits at chance on subtask 3 (its 95% interval covers 1/2)",
+              c["measured: 95% low"] <= 0.5 <= c["measured: 95% high"],
+              measured=f"{c['measured: test accuracy']:.3f} [{c['measured: 95% low']:.3f}, {c['measured: 95% high']:.3f}]")
+    ws = reps["summary"].get("weighted_score")
+    if ws:
+        run.check("score-at-ceiling", f"Over {ws['n']} BFV keys the weighted score stays at the 0.7 ceiling of chance "
+                  "on subtask 3 (mean within 2 sd of 0.7 or below)", ws["mean"] <= 0.7 + 2 * max(ws["sd"], 1e-9),
+                  kind="paper", paper=PAPER_FINAL_SCORE, measured=f"{ws['mean']:.3f} ± {ws['sd']:.3f}")
+    allrow = next(r for r in selection if r["approach"] == "3 (all)")
+    run.check("selection-of-five-cannot-explain", "Picking the best of the paper's five subtask-3 models does not "
+              "explain its best validation accuracy at chance (p < 0.01)", allrow["p_best_of_k_reaches_best"] < 0.01,
+              kind="exact", measured=f"p = {allrow['p_best_of_k_reaches_best']:.4f}; "
+                                      f"{allrow['runs_needed_best']:,} chance runs would be needed")
+    run.check("ensemble-solves-1-2", "The winner's recipe (trained from scratch) exceeds chance clearly on "
+              "subtasks 1 and 2 (accuracy > 0.6)", ensemble[1] > 0.6 and ensemble[2] > 0.6, kind="paper",
+              paper="0.999 / 0.959 (validation)", measured=f"{ensemble[1]:.3f} / {ensemble[2]:.3f} (test)")

@@ -192,6 +192,32 @@ def test_staging_refuses_toy_data_outside_toy_mode_and_catches_a_replaced_machin
     device_call.Call(2, "pixel", None).check_earlier_calls()  # call 1's folder is there
 
 
+def test_auto_epochs_fit_every_row_in_the_budget(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("PPDEV_STATE", str(tmp_path / "state"))
+    monkeypatch.delenv("PPDEV_EPOCHS", raising=False)
+    kinds = {"plain": 1.2, "pixel_adaptation": 1.5, "block_adaptation": 1.4}
+    ppdev.write_json(tmp_path / "state" / "smoke.json", {"configs": {
+        k: {"s_epoch_50k": v, "eval_s_10k": 0.1, "overhead_s": 1.0, "first_epoch_extra_s": 2.0} for k, v in kinds.items()}})
+    call = device_call.Call(3, "pixel", None)
+    prm = {"epochs": 18}
+    rows = list(device_call.PIXEL_ROW_KINDS) + list(device_call.PIXEL_TABLE3)
+    per_epoch = sum(kinds[device_call.PIXEL_ROW_KINDS[r]] + 0.1 for r in rows)
+    fixed = len(rows) * (1.0 + 2.0 + 2.0)
+    last = 0
+    for budget in (100, 300, 450, 600, 900, 5000):
+        e = call.pixel_epochs(budget, prm)
+        assert device_call.MIN_EPOCHS <= e <= device_call.MAX_EPOCHS and e >= last
+        if device_call.MIN_EPOCHS < e < device_call.MAX_EPOCHS:
+            assert fixed + e * per_epoch <= 0.9 * budget < fixed + (e + 1) * per_epoch
+        last = e
+    assert call.pixel_epochs(5000, prm) == device_call.MAX_EPOCHS and call.pixel_epochs(100, prm) == device_call.MIN_EPOCHS
+    assert call.pixel_epochs(float("inf"), prm) == 18
+    monkeypatch.setenv("PPDEV_EPOCHS", "12")
+    assert call.pixel_epochs(450, prm) == 12
+
+
 def test_a_large_run_travels_in_parts_and_is_joined_back(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("OUT", str(tmp_path / "out"))

@@ -297,6 +297,8 @@ class Call:
         if not smoke.is_file():
             log(f"  no smoke figures: the profile's {prm['epochs']} epochs")
             return int(prm["epochs"])
+        if not math.isfinite(budget):
+            return int(prm["epochs"])
         cfg = ppdev.read_json(smoke)["configs"]
         rows = list(prm.get("rows") or PIXEL_ROW_KINDS) + (list(PIXEL_TABLE3) if prm.get("table3", True) else [])
         per_epoch = sum(cfg[PIXEL_ROW_KINDS[r]]["s_epoch_50k"] + cfg[PIXEL_ROW_KINDS[r]]["eval_s_10k"] for r in rows)
@@ -317,6 +319,8 @@ class Call:
         gpu, cpu = self.state / "smoke.json", self.state / "smoke-deid.json"
         if not gpu.is_file():
             log(f"  no smoke figures: the profile's {prm['epochs']} epochs")
+            return int(prm["epochs"])
+        if not math.isfinite(budget):
             return int(prm["epochs"])
         c = ppdev.read_json(gpu)["configs"]["classifier"]
         ips = ppdev.read_json(cpu)["deid"]["images_per_s"] if cpu.is_file() else 1000.0

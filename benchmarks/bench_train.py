@@ -2,7 +2,7 @@
 loop (``ppstudy.train.fit`` with the pixel cipher on the device, augmentation and one-cycle schedule).
 Prints images/s and seconds per 50,000-image epoch; figures only, no assertion.
 
-    python benchmarks/bench_train.py                                  # CUDA if there, else CPU
+    python benchmarks/bench_train.py                                  # CUDA if there, else CPU (short)
     python benchmarks/bench_train.py --device cpu --steps 3 --batch 128 --width 64 16
     python benchmarks/bench_train.py --compile --json bench.json      # + torch.compile, figures to a file
 
@@ -100,9 +100,9 @@ def fit_loop(width: int, batch: int, steps: int, dev) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=40, help="timed steps per variant")
-    ap.add_argument("--warmup", type=int, default=10, help="untimed steps per variant (cuDNN autotuning)")
-    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=None, help="timed steps per variant (default: 40 on CUDA, 3 on CPU)")
+    ap.add_argument("--warmup", type=int, default=None, help="untimed steps per variant (default: 10 on CUDA, 1 on CPU)")
+    ap.add_argument("--batch", type=int, default=None, help="batch size (default: 512 on CUDA, 128 on CPU)")
     ap.add_argument("--width", type=int, nargs="*", default=[64])
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     ap.add_argument("--compile", action="store_true", help="also time the network through torch.compile")
@@ -111,6 +111,10 @@ def main(argv=None) -> int:
     import torch
 
     dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    cuda = dev.type == "cuda"
+    a.steps = a.steps if a.steps is not None else (40 if cuda else 3)
+    a.warmup = a.warmup if a.warmup is not None else (10 if cuda else 1)
+    a.batch = a.batch if a.batch is not None else (512 if cuda else 128)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device {dev} ({name}), torch {torch.__version__}, batch {a.batch}, {a.steps} timed steps "
           f"after {a.warmup} warm-up steps")

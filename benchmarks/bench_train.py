@@ -138,6 +138,8 @@ def main(argv=None) -> int:
             ips = raw_steps(width, a.batch, a.steps, a.warmup, dev, amp=amp, channels_last=cl, compile_model=comp)
             rows.append({"width": width, "variant": label, "images_per_s": ips, "s_per_epoch_50k": 50000 / ips,
                          "wall_s": time.perf_counter() - t0})
+        if not cuda:
+            continue
         t0 = time.perf_counter()
         ips = fit_loop(width, a.batch, max(4, a.steps), dev)
         rows.append({"width": width, "variant": "fit+cudnn.benchmark", "images_per_s": ips,

@@ -67,6 +67,10 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
                                     capture_output=True, text=True, timeout=10).stdout.strip())
         return {"commit": sha, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
+        # a copy without .git (the device machine): the commit stamped by whoever copied it
+        env = os.environ.get("PPSTUDY_GIT_COMMIT")
+        if env:
+            return {"commit": env, "dirty": os.environ.get("PPSTUDY_GIT_DIRTY", "0") == "1"}
         return {"commit": None, "dirty": None}
 
 

@@ -211,7 +211,8 @@ def table2_rows(results: dict, rows: list[str]) -> list[dict]:
         out.append({"encryption": CONFIGS[n].label, "paper: accuracy (%)": PAPER_TABLE2[n],
                     "measured: accuracy (%)": r.get("accuracy"), "measured: best epoch (%)": r.get("best_accuracy"),
                     "epochs": r.get("epochs"), "s/epoch": r.get("s_per_epoch"), "images/s": r.get("images_per_s"),
-                    "peak GPU MB": r.get("peak_gpu_mb"), "parameters": r.get("params")})
+                    "peak GPU MB": r.get("peak_gpu_mb"), "parameters": r.get("params"),
+                    "status": "trained" if r else "not run"})
     return out
 
 
@@ -219,10 +220,12 @@ def table3_rows(results: dict, rows: list[str]) -> list[dict]:
     """Table 3: augmentation in the client against the cloud, beside the paper."""
     out = []
     for n in [r for r in TABLE3_ROWS if r in rows]:
+        both = (n, "client") in results and (n, "cloud") in results
         out.append({"encryption": CONFIGS[n].label, "paper: client (%)": PAPER_TABLE3[n][0],
                     "measured: client (%)": results.get((n, "client"), {}).get("accuracy"),
                     "paper: cloud (%)": PAPER_TABLE3[n][1],
-                    "measured: cloud (%)": results.get((n, "cloud"), {}).get("accuracy")})
+                    "measured: cloud (%)": results.get((n, "cloud"), {}).get("accuracy"),
+                    "status": "trained" if both else "not run"})
     return out
 
 

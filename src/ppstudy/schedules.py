@@ -103,9 +103,13 @@ def one_cycle(epochs: int = 30, *, lr: float = 0.2, momentum: float = 0.9, weigh
 
     def make(model, steps_per_epoch):
         opt = torch.optim.SGD(no_decay_groups(model, weight_decay), lr=lr, momentum=momentum, nesterov=nesterov)
-        sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                                                  pct_start=pct_start, anneal_strategy="linear",
-                                                  div_factor=10.0, final_div_factor=100.0)
+        total = epochs * steps_per_epoch
+        if total < 4:  # too short for a warm-up and an anneal: OneCycleLR divides by its phase lengths
+            return opt, None
+        pct = min(max(pct_start, 2.0 / total), 1.0 - 2.0 / total)
+        # total + 1: the training loop steps the scheduler after every batch, the last one included
+        sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total + 1, pct_start=pct,
+                                                  anneal_strategy="linear", div_factor=10.0, final_div_factor=100.0)
         return opt, sch
 
     return Schedule(name="fast", epochs=epochs, batch_size=batch_size, make=make, interval="step",

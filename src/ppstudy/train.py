@@ -78,22 +78,34 @@ class Augment:
     pad: int = 4
     flip: bool = True
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def plan(self, n: int, gen: torch.Generator, device) -> dict[str, torch.Tensor]:
+        """Every random draw of an epoch of ``n`` images at once (shifts, flips), moved to ``device`` in one
+        copy: per-batch draws on the CPU would make every batch wait for the GPU."""
+        out = {}
+        if self.pad:
+            out["dy"] = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)
+            out["dx"] = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)
+        if self.flip:
+            out["flip"] = torch.rand(n, generator=gen) < 0.5
+        return {k: v.to(device) for k, v in out.items()}
+
+    def apply(self, x: torch.Tensor, draws: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Shift and flip a batch with its slice of the epoch's :meth:`plan` (all on ``x``'s device)."""
         n, c, h, w = x.shape
         if self.pad:
             p = self.pad
             xp = torch.nn.functional.pad(x, (p, p, p, p))
-            dy = torch.randint(0, 2 * p + 1, (n,), generator=gen).to(x.device)
-            dx = torch.randint(0, 2 * p + 1, (n,), generator=gen).to(x.device)
-            rows = (dy[:, None] + torch.arange(h, device=x.device)[None])  # n, h
-            cols = (dx[:, None] + torch.arange(w, device=x.device)[None])  # n, w
+            rows = draws["dy"][:, None] + torch.arange(h, device=x.device)[None]  # n, h
+            cols = draws["dx"][:, None] + torch.arange(w, device=x.device)[None]  # n, w
             idx = torch.arange(n, device=x.device)
             # advanced indexing -> (n, h, w, c); back to NCHW
             x = xp.permute(0, 2, 3, 1)[idx[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
         if self.flip:
-            f = (torch.rand(n, generator=gen) < 0.5).to(x.device)
-            x = torch.where(f[:, None, None, None], x.flip(3), x)
+            x = torch.where(draws["flip"][:, None, None, None], x.flip(3), x)
         return x.contiguous()
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return self.apply(x, self.plan(x.shape[0], gen, x.device))
 
 
 # --------------------------------------------------------------------------- data
@@ -218,13 +230,16 @@ def _correct(logits, y, loss):
     return (logits.argmax(1) == y).sum()
 
 
-def _prepare(xb, yb, *, transform, augment, before, gen, mean, std, channels_last, train):
+def _prepare(xb, yb, *, transform, augment, before, gen, mean, std, channels_last, train, draws=None):
+    def aug(t):
+        return augment.apply(t, draws) if draws is not None else augment(t, gen)
+
     if train and augment is not None and before:
-        xb = augment(xb, gen)
+        xb = aug(xb)
     if transform is not None:
         xb = transform(xb)
     if train and augment is not None and not before:
-        xb = augment(xb, gen)
+        xb = aug(xb)
     xb = (_to_float(xb) - mean) / std
     if channels_last:
         xb = xb.contiguous(memory_format=torch.channels_last)
@@ -249,15 +264,15 @@ def evaluate(model: nn.Module, x, y, *, transform=None, batch_size: int = 512, d
     cuda = dev.type == "cuda"
     was = model.training
     model.eval()
-    correct = 0
+    correct = torch.zeros((), device=dev, dtype=torch.long)
     for i in range(0, xt.shape[0], batch_size):
         xb = _prepare(xt[i:i + batch_size], None, transform=transform, augment=None, before=False, gen=None,
                       mean=mean, std=std, channels_last=cuda, train=False)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             out = model(xb)
-        correct += int(_correct(out.float(), yt[i:i + batch_size], loss))
+        correct += _correct(out.float(), yt[i:i + batch_size], loss).long()  # no host sync per batch
     model.train(was)
-    return correct / max(1, xt.shape[0])
+    return int(correct) / max(1, xt.shape[0])
 
 
 def data_digest(*arrays) -> str:
@@ -318,14 +333,15 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
         normalization=None, seed: int = 0, device=None, checkpoint_dir: str | os.PathLike | None = None,
         progress: bool = True, desc: str = "train", eval_batch_size: int = 512, amp: bool | None = None,
         on_epoch_end: Callable[[int, dict], None] | None = None, max_steps_per_epoch: int | None = None,
-        tag: str = "") -> TrainResult:
+        tag: str = "", checkpoint_every: int = 1) -> TrainResult:
     """Train ``model`` on ``train = (images, labels)``; see the module docstring for the pipeline.
 
     ``normalization``: ``(mean, std)`` per channel of the network input, or None to measure it on the
     (transformed, un-augmented) training images. ``on_epoch_end(epoch, record)`` is called after the
     checkpoint of each epoch is written (tests use it to simulate a kill). ``max_steps_per_epoch`` caps the
     batches per epoch (benchmarks). ``tag`` names the run's checkpoint directory (e.g. a table row name).
-    ``checkpoint_dir``: see the module docstring (one directory per fingerprint of the settings).
+    ``checkpoint_dir``: see the module docstring (one directory per fingerprint of the settings);
+    ``checkpoint_every``: write it after every k-th epoch (and after the last).
     """
     from ppstudy.progress import bar, note
 
@@ -356,6 +372,7 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
     model = model.to(dev)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
     opt, sched = schedule.make(model, steps)
     scaler = None  # bfloat16 autocast needs no gradient scaling
 
@@ -394,6 +411,8 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
     for epoch in range(start, schedule.epochs):
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=gen).to(dev)
+        # the epoch's shifts and flips in one draw and one copy (batches then never wait on the host)
+        plan = augment.plan(n, gen, dev) if augment is not None and hasattr(augment, "plan") else None
         model.train()
         t0 = time.perf_counter()
         tot_loss = torch.zeros((), device=dev)
@@ -401,8 +420,9 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
         seen = 0
         for s in bar(range(steps), desc=f"{desc} {epoch + 1}/{schedule.epochs}", enabled=progress, mininterval=5.0):
             idx = perm[s * bs:(s + 1) * bs]
+            draws = {k: v[s * bs:(s + 1) * bs] for k, v in plan.items()} if plan is not None else None
             xb = _prepare(xtr[idx], None, transform=transform, augment=augment, before=augment_before_transform,
-                          gen=gen, mean=mean, std=std, channels_last=cuda, train=True)
+                          gen=gen, mean=mean, std=std, channels_last=cuda, train=True, draws=draws)
             yb = ytr[idx]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 out = model(xb)
@@ -429,7 +449,7 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
             rec["test_acc"] = evaluate(model, xte, yte, transform=transform, batch_size=eval_batch_size, device=dev,
                                        normalization=(mean.flatten(), std.flatten()), loss=loss)
         history.append(rec)
-        if ck_path is not None:
+        if ck_path is not None and ((epoch + 1) % max(1, int(checkpoint_every)) == 0 or epoch + 1 == schedule.epochs):
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict() if sched is not None else None,
                           "scaler": scaler, "epoch": epoch + 1, "history": history, "fingerprint": fp,

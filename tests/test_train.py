@@ -201,3 +201,17 @@ def test_bad_inputs():
         schedules.paper_sgd(epochs=0)
     with pytest.raises(InputError, match="unknown schedule"):
         schedules.get("adam-ish", 3)
+
+
+def test_augment_rotation_is_a_rotation():
+    x = torch.zeros(3, 1, 9, 9, dtype=torch.uint8)
+    x[:, :, 4, 4:] = 200  # a ray from the centre to the right edge
+    aug = train.Augment(pad=0, flip=False, rotate=90.0)
+    draws = {"angle": torch.tensor([0.0, 90.0, -90.0])}
+    out = aug.apply(x, draws)
+    assert torch.equal(out[0], x[0])  # no rotation: unchanged
+    assert torch.equal(out[1], torch.rot90(x[1], 1, dims=(1, 2))) or torch.equal(out[1], torch.rot90(x[1], -1, dims=(1, 2)))
+    assert torch.equal(out[2], torch.rot90(out[1], 2, dims=(1, 2)))  # +90 and -90 are half a turn apart
+    assert set(out.unique().tolist()) <= {0, 200}  # nearest-pixel resampling keeps the values
+    plan = aug.plan(5, torch.Generator().manual_seed(0), "cpu")
+    assert plan["angle"].abs().max() <= 90.0 and plan["angle"].std() > 0

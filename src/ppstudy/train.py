@@ -73,15 +73,23 @@ SETTINGS = "settings.json"
 # --------------------------------------------------------------------------- augmentation
 @dataclass(frozen=True)
 class Augment:
-    """Random shift (zero padding ``pad`` then a random crop back to the input size) and horizontal flip."""
+    """Random rotation (uniform in ``±rotate`` degrees; 0: none), random shift (zero padding ``pad`` then a
+    random crop back to the input size) and horizontal flip, in that order, batched on the device.
+
+    The rotation resamples with the nearest pixel (values stay the integers they were; corners outside the
+    rotated image become 0, as the zero padding of the shift does).
+    """
 
     pad: int = 4
     flip: bool = True
+    rotate: float = 0.0
 
     def plan(self, n: int, gen: torch.Generator, device) -> dict[str, torch.Tensor]:
         """Every random draw of an epoch of ``n`` images at once (shifts, flips), moved to ``device`` in one
         copy: per-batch draws on the CPU would make every batch wait for the GPU."""
         out = {}
+        if self.rotate:
+            out["angle"] = (torch.rand(n, generator=gen) * 2 - 1) * float(self.rotate)
         if self.pad:
             out["dy"] = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)
             out["dx"] = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)
@@ -92,6 +100,16 @@ class Augment:
     def apply(self, x: torch.Tensor, draws: dict[str, torch.Tensor]) -> torch.Tensor:
         """Shift and flip a batch with its slice of the epoch's :meth:`plan` (all on ``x``'s device)."""
         n, c, h, w = x.shape
+        if self.rotate:
+            a = torch.deg2rad(draws["angle"]).float()
+            cos, sin = torch.cos(a), torch.sin(a)
+            zero = torch.zeros_like(a)
+            theta = torch.stack([torch.stack([cos, -sin * h / w, zero], 1),
+                                 torch.stack([sin * w / h, cos, zero], 1)], 1)  # (n, 2, 3), pixel aspect kept
+            grid = torch.nn.functional.affine_grid(theta, (n, c, h, w), align_corners=False)
+            dtype = x.dtype
+            x = torch.nn.functional.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros",
+                                                align_corners=False).to(dtype)
         if self.pad:
             p = self.pad
             xp = torch.nn.functional.pad(x, (p, p, p, p))

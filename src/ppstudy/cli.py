@@ -116,8 +116,8 @@ def _dispatch(args) -> int:
         print(f"ppstudy: published {args.chapter} [{args.profile}] in {dest}")
         return 0
     if args.cmd == "book":
-        index = runner.build_book(args.profile, rerun=not args.reuse, strict=args.strict, check=not args.no_check)
-        print(f"ppstudy: the book is at {index}")
+        page = runner.build_book(args.profile, rerun=not args.reuse, strict=args.strict, check=not args.no_check)
+        print(f"ppstudy: the book is at {page}")
         return 0
     if args.cmd == "notebooks":
         for path in runner.export_notebooks(Path(args.out).resolve()):
@@ -126,8 +126,8 @@ def _dispatch(args) -> int:
     if args.cmd == "figures":
         chapters.get(args.chapter)
         runner.check_profile(args.profile)
-        source = runner.published_run(args.chapter, profile=args.profile) if args.published else None
-        for path in runner.regenerate_figures(args.chapter, args.profile, source=source):
+        src = runner.published_run(args.chapter, profile=args.profile) if args.published else None
+        for path in runner.regenerate_figures(args.chapter, args.profile, source=src):
             print(path)
         return 0
     if args.cmd == "checkpoints":

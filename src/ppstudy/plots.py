@@ -9,8 +9,10 @@ size they are set in; :func:`check_readable` refuses wider figures and fonts bel
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -19,7 +21,7 @@ TEXT_WIDTH_IN = 8.2
 #: the smallest font a figure may use, in points at its rendered size
 MIN_FONT_PT = 9.0
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "figure.dpi": 100,
     "savefig.dpi": 150,
     "font.size": 10,
@@ -43,13 +45,13 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 @contextmanager
 def style():
     """Apply the book's fixed plotting style inside a ``with`` block."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
         yield
 
 
 def apply_style() -> None:
     """Apply the book's fixed plotting style globally (used at the top of every chapter)."""
-    matplotlib.rcParams.update(STYLE)
+    matplotlib.rcParams.update(STYLE)  # type: ignore[arg-type]
 
 
 def check_readable(fig, name: str = "figure") -> None:
@@ -103,7 +105,7 @@ def show_image(ax, img) -> None:
         spine.set_visible(False)
 
 
-def image_grid(rows: list[tuple[str, "object"]], *, cell: float = 1.2, label_width: float = 1.4,
+def image_grid(rows: Sequence[tuple[str, Sequence[Any]]], *, cell: float = 1.2, label_width: float = 1.4,
                titles: list[str] | None = None):
     """A figure with one row per ``(label, images)`` pair (``images`` indexable, same count per row); the
     cells shrink so that the whole grid fits the text column."""

@@ -249,7 +249,7 @@ class Run:
             _glue(name, format_value(value, fmt))
 
     def check(self, name: str, claim: str, passed: bool, *, kind: str = "claim", paper: Any = None,
-              measured: Any = None, evidence: Any = None, needs: str | None = None) -> bool:
+              measured: Any = None, evidence: Any = None, needs: str | None = None) -> None:
         """Record a claim of the chapter as a named check that this run evaluates.
 
         ``kind``: ``"exact"`` (no data involved: a key space, a period, an identity), ``"paper"`` (this
@@ -272,7 +272,7 @@ class Run:
         """Save arrays a figure needs as ``run_dir/<name>.npz`` (compressed) and list the file."""
         _check_name("array file", name)
         path = self.run_dir / f"{name}.npz"
-        np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
         if name not in self.manifest["arrays"]:
             self.manifest["arrays"].append(name)
 
@@ -377,7 +377,7 @@ def check_status(rec: Mapping[str, Any]) -> str:
     return "holds" if rec["passed"] else "fails"
 
 
-def measured_label(manifest: dict[str, Any]) -> str:
+def measured_label(manifest: Mapping[str, Any]) -> str:
     """Header of measured columns, e.g. ``this run (smoke)``."""
     return f"this run ({manifest.get('profile', '?')})"
 
@@ -575,7 +575,7 @@ class Summary:
         return "\n".join(f"[{c['status']}] {c['claim']}" for c in self._manifest["checks"].values())
 
 
-def table_frame(manifest: dict[str, Any], name: str):
+def table_frame(manifest: Mapping[str, Any], name: str):
     """A recorded table as a pandas DataFrame (for analysis; the book shows :func:`render_table`)."""
     import pandas as pd
 

@@ -286,7 +286,7 @@ def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None =
     manifest = load(rd)
     figures: dict[str, Callable] = getattr(study_module(chapter), "FIGURES", {})
     apply_style()
-    out = []
+    out: list[Path] = []
     import zipfile
 
     for name in manifest.get("figures", []):

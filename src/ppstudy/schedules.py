@@ -65,7 +65,8 @@ class Schedule:
 
 def no_decay_groups(model, weight_decay: float) -> list[dict]:
     """Parameter groups with weight decay on weights only (none on biases and normalisation parameters)."""
-    decay, no_decay = [], []
+    decay: list[Any] = []
+    no_decay: list[Any] = []
     for p in model.parameters():
         if p.requires_grad:
             (no_decay if p.ndim <= 1 else decay).append(p)

@@ -76,7 +76,7 @@ def _register_bibliography_style() -> None:
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries):
             labels = [author_year_label(e) for e in sorted_entries]
-            counts, seen = Counter(labels), Counter()
+            counts, seen = Counter(labels), Counter[str]()
             for lab in labels:
                 if counts[lab] > 1:
                     seen[lab] += 1

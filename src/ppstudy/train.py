@@ -106,7 +106,7 @@ class Augment:
             zero = torch.zeros_like(a)
             theta = torch.stack([torch.stack([cos, -sin * h / w, zero], 1),
                                  torch.stack([sin * w / h, cos, zero], 1)], 1)  # (n, 2, 3), pixel aspect kept
-            grid = torch.nn.functional.affine_grid(theta, (n, c, h, w), align_corners=False)
+            grid = torch.nn.functional.affine_grid(theta, [n, c, h, w], align_corners=False)
             dtype = x.dtype
             x = torch.nn.functional.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros",
                                                 align_corners=False).to(dtype)
@@ -164,14 +164,18 @@ def _to_float(x: torch.Tensor) -> torch.Tensor:
 def compute_normalization(x: torch.Tensor, transform=None, *, batch: int = 1024, limit: int = 10000):
     """Per-channel mean and std of ``transform(x)`` (scaled to [0, 1]) over up to ``limit`` images."""
     x = x[:limit]
-    s = s2 = None
+    if not x.shape[0]:
+        raise InputError("compute_normalization: no images")
+    s: torch.Tensor | None = None
+    s2: torch.Tensor | None = None
     count = 0
     for i in range(0, x.shape[0], batch):
         b = x[i:i + batch]
         b = _to_float(transform(b) if transform else b).double()
         cs, cs2 = b.sum((0, 2, 3)), (b * b).sum((0, 2, 3))
-        s, s2 = (cs, cs2) if s is None else (s + cs, s2 + cs2)
+        s, s2 = (cs, cs2) if s is None or s2 is None else (s + cs, s2 + cs2)
         count += b.shape[0] * b.shape[2] * b.shape[3]
+    assert s is not None and s2 is not None
     mean = s / count
     std = (s2 / count - mean ** 2).clamp_min(1e-12).sqrt()
     return mean.float(), std.float()
@@ -299,7 +303,7 @@ def data_digest(*arrays) -> str:
     for a in arrays:
         t = a.detach().cpu().contiguous().numpy() if isinstance(a, torch.Tensor) else np.ascontiguousarray(a)
         h.update(repr((t.shape, str(t.dtype))).encode())
-        h.update(memoryview(t).cast("B"))
+        h.update(t.tobytes())
     return h.hexdigest()[:16]
 
 
@@ -328,7 +332,7 @@ def checkpoint_path(checkpoint_dir, tag: str, fingerprint: str) -> Path:
 def list_checkpoints(checkpoint_dir) -> list[dict]:
     """Every checkpoint under ``checkpoint_dir`` (recursively): path, tag, fingerprint, epochs done, size,
     last modification, and the settings it was written for."""
-    out = []
+    out: list[dict] = []
     root = Path(checkpoint_dir)
     if not root.is_dir():
         return out

@@ -191,7 +191,7 @@ def image_shape(shape, *, colour: str | None = None) -> tuple[int, int, int]:
         raise InputError(f"{colour} needs colour images of shape (H, W, 3), got {shape!r}")
     if len(shape) != 3 or min(shape) < 1:
         raise InputError(f"image shape must be {form} with positive sizes, got {shape!r}")
-    return shape  # type: ignore[return-value]
+    return shape[0], shape[1], shape[2]
 
 
 def flat_batch(x, shape: tuple[int, int, int], what: str) -> tuple[np.ndarray, tuple[int, ...] | None, bool]:

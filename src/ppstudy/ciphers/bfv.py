@@ -165,7 +165,7 @@ def _shape(shape) -> tuple[int, int, int]:
         shape = shape + (1,)
     if len(shape) != 3 or min(shape) < 1:
         raise InputError(f"BFV: shape must be (H, W) or (H, W, C) with positive sizes, got {shape}")
-    return shape  # type: ignore[return-value]
+    return shape[0], shape[1], shape[2]
 
 
 def key_space(shape=DEFAULT_SHAPE, *, n: int = 8192, exact: bool = False) -> KeySpace:

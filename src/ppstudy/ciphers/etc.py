@@ -289,20 +289,19 @@ def condition_keys(condition: int, clients: Iterable[Hashable], shape, block: in
     raise InputError(f"key condition must be 1 (common key) or 2 (one key per client), got {condition!r}")
 
 
-def encrypt_groups(x: np.ndarray, owners: Sequence[Hashable], keys: dict[Hashable, EtCKey]) -> np.ndarray:
+def encrypt_groups(x: np.ndarray, owners, keys: dict[Hashable, EtCKey]) -> np.ndarray:
     """Encrypt each image of a batch with the key of its owner (one vectorised call per owner)."""
-    owners = np.asarray(owners)
-    if not isinstance(x, np.ndarray) or x.ndim < 3 or len(owners) != len(x):
+    own = np.asarray(owners)
+    if not isinstance(x, np.ndarray) or x.ndim < 3 or len(own) != len(x):
         raise InputError(f"encrypt_groups: need a batch and one owner per image, got "
-                         f"{getattr(x, 'shape', None)} and {len(owners)} owners")
-    missing = sorted(set(owners.tolist()) - set(keys), key=str)
+                         f"{getattr(x, 'shape', None)} and {len(own)} owners")
+    missing = sorted(set(own.tolist()) - set(keys), key=str)
     if missing:
         raise InputError(f"encrypt_groups: no key for owner(s) {missing[:5]}")
-    out = None
-    for o in dict.fromkeys(owners.tolist()):
-        sel = np.flatnonzero(owners == o)
-        y = encrypt(x[sel], keys[o])
-        if out is None:
-            out = np.empty((len(x),) + y.shape[1:], np.uint8)
-        out[sel] = y
+    if not len(x):
+        return np.empty((0, *next(iter(keys.values())).cipher_shape), np.uint8) if keys else x.copy()
+    out = np.empty((len(x), *encrypt(x[:1], keys[own[0].item()]).shape[1:]), np.uint8)
+    for o in dict.fromkeys(own.tolist()):
+        sel = np.flatnonzero(own == o)
+        out[sel] = encrypt(x[sel], keys[o])
     return out

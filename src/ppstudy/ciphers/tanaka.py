@@ -37,7 +37,7 @@ def _as_shape(shape, block) -> tuple[int, int, int]:
         raise InputError(f"block size must be a positive integer, got {block!r}")
     if shape[0] % block or shape[1] % block:
         raise InputError(f"image of {shape[0]}x{shape[1]} pixels is not divisible into {block}x{block} blocks")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 @dataclass(frozen=True, eq=False)

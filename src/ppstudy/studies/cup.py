@@ -524,7 +524,9 @@ def train_table1(inputs: dict, data: dict, *, tiny: bool, epochs: int, batch_siz
     from ppstudy.models.pair_cnn import pair_cnn, predict_proba
     from ppstudy.progress import note
 
-    rows, probs, predict_s = [], {1: [], 2: [], 3: []}, {1: 0.0, 2: 0.0, 3: 0.0}
+    rows: list[dict] = []
+    probs: dict[int, list[np.ndarray]] = {1: [], 2: [], 3: []}
+    predict_s = {1: 0.0, 2: 0.0, 3: 0.0}
     for i, (row_st, arch, model_id, p_acc, p_loss) in enumerate(PAPER_TABLE1):
         st = int(row_st[0])
         used = TINY[arch] if tiny else arch
@@ -550,10 +552,11 @@ def attack_approaches(data: dict, tiles: dict, seed: int = 0) -> tuple[list[dict
     matcher on subtask 3's ciphertext bytes, for comparison): accuracy, pairs/s, fit time."""
     from ppstudy.attacks.catmap import InversionMatcher, MultisetMatcher
 
-    rows, matchers = [], {}
+    rows: list[dict] = []
+    matchers: dict[tuple[int, str], Any] = {}
     for st in (1, 2, 3):
         d, t = data[st], tiles[st]
-        kinds = [("key-free multiset matcher", MultisetMatcher(t))]
+        kinds: list[tuple[str, Any]] = [("key-free multiset matcher", MultisetMatcher(t))]
         if st != 3:
             kinds.append(("known-plaintext key recovery + inversion", InversionMatcher(t)))
         for name, m in kinds:

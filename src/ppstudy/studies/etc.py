@@ -64,7 +64,7 @@ def load_faces(source: str, *, n_persons: int = 12, per_person: int = 20, shape:
     from ppstudy.data import yaleb
 
     if source == "synthetic":
-        d = yaleb.synthetic_faces(n_persons, per_person, tuple(shape), seed=data_seed)
+        d = yaleb.synthetic_faces(n_persons, per_person, (int(shape[0]), int(shape[1])), seed=data_seed)
         d["source"] = datasource.smoke(f"synthetic faces: {n_persons} LFW identities from scikit-image x "
                                        f"{per_person} lightings, {shape[0]}x{shape[1]}")
     elif source == "yaleb":
@@ -417,8 +417,8 @@ def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = R
     tr, q = data["train_idx"], data["query_idx"]
     ytr, yq = y[tr], y[q]
     x1, x2 = encrypt_conditions(data, block=block, key_seed=key_seed)
-    kw = dict(ratios=ratios, kernels=kernels, C=C, n_jobs=n_jobs, zscore_axis=zscore_axis, fit_on=fit_on,
-              gamma=gamma)
+    kw: dict[str, Any] = dict(ratios=ratios, kernels=kernels, C=C, n_jobs=n_jobs, zscore_axis=zscore_axis,
+                              fit_on=fit_on, gamma=gamma)
     total = len(ratios) * len(kernels)
     rows, inv, curves = [], [], {}
 
@@ -471,7 +471,7 @@ def readings_rows(data: dict[str, Any], *, ratios: Sequence[int] = RATIOS, readi
             pipeline(x[tr], y[tr], x[q], ratios=ratios, C=C, n_jobs=n_jobs, zscore_axis=axis, fit_on=fit_on,
                      gamma=gamma), y[q])}
         for kern in KERNELS:
-            row = {"kernel": "linear" if kern == "linear" else "RBF",
+            row: dict[str, Any] = {"kernel": "linear" if kern == "linear" else "RBF",
                    "z-score": "per vector" if axis == "vector" else "per component",
                    "PCA fitted on": "training images" if fit_on == "train" else "all images",
                    "RBF gamma": "—" if kern == "linear" else ("1/(d Var)" if gamma == "scale" else f"1/{round(1 / gamma):,}")}

@@ -161,7 +161,7 @@ def train_row(cfg: Config, placement: str, data: dict[str, Any], keys, *, schedu
                     checkpoint_dir=checkpoint_dir or None, progress=progress, desc=f"{cfg.name}/{placement}",
                     tag=f"{cfg.name}-{placement}")
     secs = [h["seconds"] for h in res.history]
-    return {"config": cfg.name, "placement": placement, "accuracy": 100.0 * res.test_acc,
+    return {"config": cfg.name, "placement": placement, "accuracy": 100.0 * float(res.history[-1]["test_acc"]),
             "best_accuracy": 100.0 * max(h["test_acc"] for h in res.history), "epochs": len(res.history),
             "s_per_epoch": float(np.mean(secs)) if secs else None, "images_per_s": res.images_per_s,
             "train_seconds": float(sum(secs)),
@@ -242,7 +242,7 @@ def record_training(run, results: dict, not_run: list[tuple[str, str]], *, full_
                       measured=f"{acc[a]:.2f}% vs {acc[b]:.2f}%")
 
     order("plain-beats-encrypted", "Plain images score higher than the best encrypted row (cloud augmentation)",
-          ("plain", "cloud"), max((k for k in acc if k[1] == "cloud" and k[0] != "plain"), key=acc.get, default=None),
+          ("plain", "cloud"), max((k for k in acc if k[1] == "cloud" and k[0] != "plain"), key=lambda k: acc[k], default=None),
           f"{PAPER_TABLE2['plain']}% vs {max(v for k, v in PAPER_TABLE2.items() if k != 'plain')}%")
     order("pixel-beats-tanaka-in-cloud", "With augmentation in the cloud the pixel cipher (step 2) beats Tanaka's "
           "block cipher", ("step2", "cloud"), ("tanaka", "cloud"),

@@ -318,3 +318,55 @@ def test_inception_constructor_and_rmsprop_schedule():
         inception_resnet_v2(10, arch="no_such_net")
     with pytest.raises(InputError, match="epochs"):
         rmsprop_schedule(0)
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("skia") is None, reason="skia-python is not installed")
+@pytest.mark.parametrize("s", TRACERS)
+def test_skia_renderer_agrees_with_resvg(images, s):
+    from skimage import data
+
+    batch = np.stack([deid.resize(data.astronaut(), 32), deid.resize(data.chelsea(), 32), images[0]])
+    svgs = deid.pipeline(batch, ope.paper_key(), s, outputs=("svg", "shifted"))
+    for group in (svgs["svg"], svgs["shifted"]):
+        a = deid.rasterize_many(group, 96)
+        b = deid.rasterize_many(group, 96, renderer="skia")
+        assert a.shape == b.shape
+        assert np.abs(a.astype(int) - b).mean() < 2.0  # anti-aliasing differs, the drawing does not
+    assert deid.rasterize(SQUARE, 24, renderer="skia")[:, :10].tolist() == [[[200, 0, 0]] * 10] * 24
+
+
+def test_upsample_batch_equals_resize_batch():
+    from ppstudy.studies import deid as study
+
+    rng = np.random.default_rng(3)
+    for x in (rng.integers(0, 256, (9, 32, 32, 3), dtype=np.uint8), rng.integers(0, 256, (3, 20, 20), dtype=np.uint8)):
+        for size in (32, 50, 60, 224):
+            np.testing.assert_array_equal(study.upsample_batch(x, size), study.resize_batch(x, size))
+
+
+def test_table2_protocol_resumes_per_size(images, tmp_path):
+    from ppstudy import metrics as M
+    from ppstudy.studies import deid as study
+
+    rgb, _ = images
+    x = np.stack([rgb, rgb[::-1], rgb[:, ::-1]])
+    t1: dict = {}
+    rows, ex = study.table2_protocol(x, KEY, [16, 24], 48, settings=SV, cache_dir=tmp_path, progress=False,
+                                     keep=2, chunk=2, timings=t1)
+    assert sorted(t1) == [16, 24] and [r["size"] for r in rows] == ["16x16", "24x24"]
+    vec = deid.vector_images(x, deid.Settings(size=24, out_size=48, tracer="vtracer"))
+    dei = deid.deidentify(x, KEY, deid.Settings(size=24, out_size=48, tracer="vtracer"))
+    want = M.deid_indices(study.resize_batch(x, 48), vec, dei)
+    for c in study.TABLE2_COLUMNS:
+        assert rows[1][f"measured {c}"] == pytest.approx(want[c], abs=1e-12)
+    np.testing.assert_array_equal(ex[24]["deid"], dei[:2])
+    assert rows[0]["paper SSIM_vec"] is None and len(list(tmp_path.glob("table2_*.npz"))) == 2
+    t2: dict = {}
+    again, ex2 = study.table2_protocol(x, KEY, [16, 24, 20], 48, settings=SV, cache_dir=tmp_path, progress=False,
+                                       keep=2, chunk=2, timings=t2)
+    assert sorted(t2) == [20] and again[:2] == rows  # finished sizes are read back, not recomputed
+    np.testing.assert_array_equal(ex2[24]["deid"], dei[:2])
+    t3: dict = {}
+    other = ope.OPEKey(b"another-key-0123456789ab", (-500, 500), (-5000, 5000))
+    study.table2_protocol(x, other, [16], 48, settings=SV, cache_dir=tmp_path, progress=False, timings=t3)
+    assert sorted(t3) == [16]  # another key is another file

@@ -84,7 +84,7 @@ _PATH_ATTRS = {"d", "fill", "stroke", "stroke-width", "opacity", "fill-opacity",
 _PAINT_ATTRS = {"fill", "stroke"}
 
 TRACERS = ("imagetracer", "vtracer")
-RENDERERS = ("resvg", "imagemagick")
+RENDERERS = ("resvg", "imagemagick", "skia")
 OPE_MODES = ("token", "literal")
 
 
@@ -97,7 +97,7 @@ class Settings:
     out_size: int = 224            # side of the de-identified raster image
     tracer: str = "imagetracer"    # "imagetracer" (imagetracerjs 1.2.6, the paper's) or "vtracer"
     options: str = "default"       # imagetracerjs option preset (the paper: 'default')
-    renderer: str = "resvg"        # "resvg" or "imagemagick" (the paper's convert command)
+    renderer: str = "resvg"        # "resvg", "imagemagick" (the paper's convert command) or "skia" (fast)
     density: int | None | str = "auto"  # dpi; "auto": None for resvg (render at out_size), 288 for imagemagick
     scale_strokes: bool = False    # scale stroke-width with the OPE canvas (not in the paper)
     ope_mode: str = "token"        # "token": Algorithm 2 token by token; "literal": its re.sub over the document
@@ -270,27 +270,30 @@ def svg_dimensions(svg: str | ET.Element) -> tuple[float, float]:
     return out[0], out[1]
 
 
+_CMD = re.compile(r"([MmZzLlHhVvCcSsQqTtAa])")  # not e/E: exponents
+_NUMS = re.compile(_NUM)
+
+
 def _path_numbers(el: ET.Element, i: int) -> tuple[list[tuple[str, int]], np.ndarray]:
     d = el.get("d")
     if d is None:
         raise InputError(f"SVG: path {i} has no d attribute")
     if _SEP.fullmatch(d) is None:
         raise InputError(f"SVG: path {i} has characters that are not path data in d={d[:60]!r}")
-    cmds: list[list] = []
+    parts = _CMD.split(d)  # [before the first command, command, its arguments, command, ...]
+    if _NUMS.search(parts[0]):
+        raise InputError(f"SVG: path {i} starts with a number, not a command")
+    cmds: list[tuple[str, int]] = []
     nums: list[str] = []
-    for cmd, num in _TOKEN.findall(d):
-        if cmd:
-            if cmd not in _ABS:
-                raise InputError(f"SVG: path {i} uses the command {cmd!r}; position OPE needs absolute "
-                                 f"M/L/C/Q/Z commands whose arguments are (x, y) pairs")
-            cmds.append([cmd, 0])
-        else:
-            if not cmds:
-                raise InputError(f"SVG: path {i} starts with a number, not a command")
-            nums.append(num)
-            cmds[-1][1] += 1
-    if len(nums) % 2:
-        raise InputError(f"SVG: path {i} has an odd number of coordinates")
+    for c, args in zip(parts[1::2], parts[2::2]):
+        if c not in _ABS:
+            raise InputError(f"SVG: path {i} uses the command {c!r}; position OPE needs absolute "
+                             f"M/L/C/Q/Z commands whose arguments are (x, y) pairs")
+        v = _NUMS.findall(args)
+        if len(v) % 2:
+            raise InputError(f"SVG: path {i} has an odd number of coordinates after {c!r}")
+        cmds.append((c, len(v)))
+        nums += v
     xy = np.array(nums, dtype=np.float64).reshape(-1, 2)
     tr = el.get("transform")
     if tr is not None:
@@ -300,7 +303,7 @@ def _path_numbers(el: ET.Element, i: int) -> tuple[list[tuple[str, int]], np.nda
         xy = xy + [float(m.group(1)), float(m.group(2) or 0.0)]
     if xy.size and not np.all(np.isfinite(xy)):
         raise InputError(f"SVG: path {i} has a coordinate that is not a finite number")
-    return [(c, n) for c, n in cmds], xy
+    return cmds, xy
 
 
 def parse_svg(svg: str) -> TracedSVG:
@@ -322,6 +325,12 @@ def _fmt(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
+def _fmt_all(values: np.ndarray) -> list[str]:
+    """:func:`_fmt` for many values at once (3 decimals, no trailing zeros, no "-0")."""
+    r = np.round(np.asarray(values, dtype=np.float64).ravel(), 3) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return ["%.12g" % v for v in r.tolist()]
+
+
 def _serialize(root: ET.Element) -> str:
     ET.register_namespace("", SVG_NS)
     return ET.tostring(root, encoding="unicode")
@@ -337,12 +346,12 @@ def rewrite_svg(parsed: TracedSVG, xy: np.ndarray, width: str, height: str, *,
     n = sum(len(p) for p in parsed.xy)
     if xy.shape != (n, 2):
         raise InputError(f"rewrite_svg: expected {n} x 2 coordinates, got shape {xy.shape}")
-    flat = [_fmt(v) for v in xy.ravel().tolist()]
+    flat = _fmt_all(xy)
     pos = 0
     for el, cmds in zip(parsed.paths, parsed.commands):
         parts = []
         for c, k in cmds:
-            parts.append(c + (" " + " ".join(flat[pos:pos + k]) if k else ""))
+            parts.append(c + " " + " ".join(flat[pos:pos + k]) if k else c)
             pos += k
         el.set("d", " ".join(parts))
         el.attrib.pop("transform", None)
@@ -466,17 +475,22 @@ def _render_size(w: float, h: float, out_size: int, density: int | None) -> tupl
     return max(1, round(rw)), max(1, round(rh))
 
 
-def _resvg_png(root: ET.Element, rw: int, rh: int, background: str | None) -> bytes:
-    import resvg_py
-
+def _sized(root: ET.Element, rw: int, rh: int) -> str:
+    """The SVG scaled to ``rw`` x ``rh`` pixels (aspect ratio ignored), as text."""
     w, h = svg_dimensions(root)
     root.set("viewBox", f"0 0 {_fmt(w)} {_fmt(h)}")
     root.set("preserveAspectRatio", "none")
     root.set("width", str(rw))
     root.set("height", str(rh))
+    return _serialize(root)
+
+
+def _resvg_png(root: ET.Element, rw: int, rh: int, background: str | None) -> bytes:
+    import resvg_py
+
+    text = _sized(root, rw, rh)
     try:
-        return bytes(resvg_py.svg_to_bytes(svg_string=_serialize(root), background=background,
-                                           skip_system_fonts=True))
+        return bytes(resvg_py.svg_to_bytes(svg_string=text, background=background, skip_system_fonts=True))
     except (ValueError, RuntimeError) as e:
         raise InputError(f"rasterize: resvg could not render the SVG: {e}") from None
 
@@ -516,33 +530,63 @@ def imagemagick_executable() -> str | None:
     return exe if out.startswith("Version: ImageMagick") else None
 
 
-def _imagemagick(svgs: Sequence[str], out_size: int, density: int | None, gray: bool) -> list[np.ndarray]:
-    """``convert [-density D] in.svg -resize SxS! out.png`` for every SVG, one process per batch."""
+def _imagemagick(svgs: Sequence[str], sizes: Sequence[tuple[int, int]], out_size: int, density: int | None,
+                 gray: bool) -> list[np.ndarray]:
+    """``convert [-density D] in.svg -resize SxS! out.png`` for every SVG. One process renders a group of
+    SVGs (``convert -density D 1.svg 2.svg ... -resize SxS! out-%d.png``: the same operations image by
+    image); a group holds at most ~40 Mpixel of renders, since convert keeps them all before resizing."""
     from PIL import Image
 
     exe = imagemagick_executable()
     if exe is None:
         raise InputError("rasterize: renderer='imagemagick' needs ImageMagick's convert "
                          "(Debian: apt-get install imagemagick)")
+    groups: list[list[int]] = []
+    budget = 0.0
+    for i, (rw, rh) in enumerate(sizes):
+        if not groups or budget + rw * rh > 40e6 or len(groups[-1]) >= 64:
+            groups.append([])
+            budget = 0.0
+        groups[-1].append(i)
+        budget += rw * rh
     out = []
     with tempfile.TemporaryDirectory(prefix="ppstudy-im-") as tmp:
         d = Path(tmp)
-        names = []
         for i, s in enumerate(svgs):
             (d / f"{i:06d}.svg").write_text(s, encoding="utf8")
-            names.append(f"{i:06d}.svg")
-        for j in range(0, len(names), 64):  # bounded argument lists and memory
-            part = names[j:j + 64]
-            cmd = [exe] + (["-density", str(density)] if density is not None else []) + part + \
-                  ["-resize", f"{out_size}x{out_size}!", f"out-{j:06d}-%06d.png"]
-            r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=600)
+        for j, group in enumerate(groups):
+            cmd = [exe] + (["-density", str(density)] if density is not None else []) + \
+                  [f"{i:06d}.svg" for i in group] + ["-resize", f"{out_size}x{out_size}!", f"out-{j:06d}-%06d.png"]
+            r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=900)
             if r.returncode != 0:
                 raise InputError(f"rasterize: ImageMagick failed: {r.stderr.strip()[:300]}")
-            for k in range(len(part)):
+            for k in range(len(group)):
                 with Image.open(d / f"out-{j:06d}-{k:06d}.png") as im:
                     im.load()
                     out.append(_finish(im, out_size, gray))
     return out
+
+
+def _skia(root: ET.Element, rw: int, rh: int):
+    """Skia's SVG module (skia-python), on white; a PIL image."""
+    try:
+        import skia
+    except ImportError:
+        raise InputError("rasterize: renderer='skia' needs skia-python (pip install skia-python)") from None
+    from PIL import Image
+
+    data = _sized(root, rw, rh).encode("utf8")
+    stream = skia.MemoryStream(data)  # does not copy: data must outlive the parse
+    dom = skia.SVGDOM.MakeFromStream(stream)
+    if dom is None:
+        raise InputError("rasterize: skia could not parse the SVG")
+    surface = skia.Surface(rw, rh)
+    canvas = surface.getCanvas()
+    canvas.clear(skia.ColorWHITE)
+    dom.setContainerSize(skia.Size(rw, rh))
+    dom.render(canvas)
+    rgba = surface.makeImageSnapshot().toarray(colorType=skia.kRGBA_8888_ColorType)
+    return Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
 
 
 def rasterize_many(svgs: Sequence[str], out_size: int = 224, *, density: int | None = None, gray: bool = False,
@@ -552,12 +596,15 @@ def rasterize_many(svgs: Sequence[str], out_size: int = 224, *, density: int | N
 
     out_size = _check_out_size(out_size)
     if renderer not in RENDERERS:
-        raise InputError(f"rasterize: renderer must be 'resvg' or 'imagemagick', got {renderer!r}")
+        raise InputError(f"rasterize: renderer must be one of {', '.join(map(repr, RENDERERS))}, got {renderer!r}")
     roots = [check_svg(s) for s in svgs]
     if renderer == "imagemagick":
-        for root in roots:
-            _render_size(*svg_dimensions(root), out_size, density)
-        res = _imagemagick([_serialize(r) for r in roots], out_size, density, gray)
+        # ImageMagick renders at density / 96 times the SVG's size (its default density without -density)
+        sizes = [_render_size(*svg_dimensions(root), out_size, density or 96) for root in roots]
+        res = _imagemagick([_serialize(r) for r in roots], sizes, out_size, density, gray)
+    elif renderer == "skia":
+        res = [_finish(_skia(root, *_render_size(*svg_dimensions(root), out_size, density)), out_size, gray)
+               for root in roots]
     else:
         res = []
         for root in roots:
@@ -575,8 +622,9 @@ def rasterize(svg: str, out_size: int = 224, *, density: int | None = None, gray
     """Step 3: render an SVG onto white and resize to ``out_size`` x ``out_size`` (aspect ratio ignored).
 
     ``renderer="resvg"``: with ``density=None`` resvg renders at the output size directly (anti-aliased);
-    with a density, at ``density / 96`` times the SVG's size, then a Lanczos resize. ``"imagemagick"``:
-    ``convert -density D in.svg -resize SxS! out.png`` (no ``-density`` when it is None).
+    with a density, at ``density / 96`` times the SVG's size, then a Lanczos resize. ``"skia"``: the same
+    with Skia's SVG renderer. ``"imagemagick"``: ``convert -density D in.svg -resize SxS! out.png`` (no
+    ``-density`` when it is None).
     """
     return rasterize_many([svg], out_size, density=density, gray=gray, renderer=renderer)[0]
 

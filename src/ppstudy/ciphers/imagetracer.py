@@ -301,6 +301,13 @@ def engine_for(engine: str = "auto"):
     return eng
 
 
+def node_pids() -> list[int]:
+    """Process ids of this process's running Node engines (for CPU-time accounting in benchmarks)."""
+    with _ENGINES_LOCK:
+        return [e.proc.pid for (pid, name), e in _ENGINES.items()
+                if pid == os.getpid() and name == "node" and e.proc.poll() is None]
+
+
 def close() -> None:
     """Stop this process's engines (they are also stopped at exit)."""
     with _ENGINES_LOCK:

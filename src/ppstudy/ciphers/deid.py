@@ -410,7 +410,8 @@ def pos_ope(svg: str, key: OPEKey, *, scale_strokes: bool = False, mode: str = "
     canvas enlargement (geometric mean of ``Enc(w) - Enc(0)) / w`` and the same for h).
 
     ``mode="literal"``: Algorithm 2 as printed, with ``re.sub(p, c, ...)`` applied to the document text:
-    for each path in order, for each distinct number string ``p`` of its ``d.split()``, every match of the
+    for each path in order, for each number string ``p`` of its ``d.split()`` not substituted before (a
+    repeated string would be substituted again, without end), every match of the
     pattern ``p`` (unescaped, unanchored) anywhere in the body of the document (all ``<path>`` elements,
     their ``fill``/``stroke`` colours, ``stroke-width`` and ``opacity`` included, and numbers written by
     earlier substitutions) becomes ``Enc(p) - Enc(0)``; then the same for the height and the width strings,
@@ -443,12 +444,15 @@ def _pos_ope_literal(t: TracedSVG, key: OPEKey, offset: float) -> str:
         return _fmt(float(_ope.encrypt_real([float(p)], key)[0]) - offset)
 
     body = "".join(_serialize(el).replace(f' xmlns="{SVG_NS}"', "") for el in t.paths)
+    seen: set[str] = set()
     for el in t.paths:
-        seen: set[str] = set()
         for p in el.get("d", "").split():
             if re.fullmatch(_NUM, p) and p not in seen:
                 seen.add(p)
                 body = re.sub(p, enc(p), body)
+                if len(body) > MAX_SVG_CHARS // 4:
+                    raise InputError(f"position OPE (literal): the substitutions grew the SVG past "
+                                     f"{MAX_SVG_CHARS // 4} characters")
     w, h = t.root.get("width", ""), t.root.get("height", "")
     root_attrs = {"width": w, "height": h}
     for name, v in (("height", h), ("width", w)):

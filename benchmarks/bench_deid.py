@@ -59,9 +59,9 @@ def _cpu() -> float:
     return t
 
 
-def _timed(fn):
+def _timed(fn, *args, **kw):
     w0, c0 = time.perf_counter(), _cpu()
-    out = fn()
+    out = fn(*args, **kw)
     return out, time.perf_counter() - w0, _cpu() - c0
 
 
@@ -102,34 +102,34 @@ def stages(args) -> None:
     for size in args.sizes:
         s = deid.Settings(size=size, out_size=224)
         rows = []
-        small, w, cp = _timed(lambda: [deid.resize(im, size) for im in imgs])
+        _, w, cp = _timed(lambda s_: [deid.resize(im, s_) for im in imgs], size)
         rows.append(("resize to size", w, cp))
-        svgs, w, cp = _timed(lambda: deid.vectorize(imgs, s))
+        svgs, w, cp = _timed(deid.vectorize, imgs, s)
         rows.append(("vectorize (imagetracerjs)", w - rows[0][1], cp - rows[0][2]))
-        sh, w, cp = _timed(lambda: [deid.pos_ope(v, key) for v in svgs])
+        sh, w, cp = _timed(lambda vs: [deid.pos_ope(v, key) for v in vs], svgs)
         rows.append(("position OPE", w, cp))
-        vec, w, cp = _timed(lambda: deid.rasterize_many(svgs, 224))
+        vec, w, cp = _timed(deid.rasterize_many, svgs, 224)
         rows.append(("rasterize vector (resvg)", w, cp))
-        dei, w, cp = _timed(lambda: deid.rasterize_many(sh, 224))
+        dei, w, cp = _timed(deid.rasterize_many, sh, 224)
         rows.append(("rasterize shifted (resvg)", w, cp))
         m = min(n, 8)
-        _, w, cp = _timed(lambda: deid.rasterize_many(sh[:m], 224, density=288))
+        _, w, cp = _timed(deid.rasterize_many, sh[:m], 224, density=288)
         rows.append(("  alt: resvg density 288", w * n / m, cp * n / m))
         try:
             __import__("skia")
-            _, w, cp = _timed(lambda: deid.rasterize_many(svgs + sh, 224, renderer="skia"))
+            _, w, cp = _timed(deid.rasterize_many, svgs + sh, 224, renderer="skia")
             rows.append(("  alt: both with skia", w / 2, cp / 2))
         except ImportError:
             pass
         if deid.imagemagick_executable():
-            _, w, cp = _timed(lambda: deid.rasterize_many(sh[:m], 224, renderer="imagemagick"))
+            _, w, cp = _timed(deid.rasterize_many, sh[:m], 224, renderer="imagemagick")
             rows.append(("  alt: imagemagick 288*", w * n / m, cp * n / m))
-        refs, w, cp = _timed(lambda: upsample_batch(imgs, 224))
+        refs, w, cp = _timed(upsample_batch, imgs, 224)
         rows.append(("originals to 224", w, cp))
-        _, w, cp = _timed(lambda: M.deid_per_image(refs, vec, dei))
+        _, w, cp = _timed(M.deid_per_image, refs, vec, dei)
         rows.append(("indices (2 SSIM + L2)", w, cp))
-        _, w, cp = _timed(lambda: [structural_similarity(a, b, data_range=255, channel_axis=-1)
-                                   for a, b in zip(refs, dei)])
+        _, w, cp = _timed(lambda r_, d_: [structural_similarity(a, b, data_range=255, channel_axis=-1)
+                                          for a, b in zip(r_, d_, strict=True)], refs, dei)
         rows.append(("  alt: 2 x skimage SSIM", 2 * w, 2 * cp))
         for name, w, cp in rows:
             print(f"{size:5d} {name:28s} {n / w:11.1f} {n / cp:10.1f} {1e3 * cp / n:10.2f}")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ppstudy import InputError
-from ppstudy.attacks import ope as A
 from ppstudy import metrics as M
+from ppstudy.attacks import ope as A
 from ppstudy.ciphers import deid, imagetracer, ope
 
 KEY = ope.OPEKey(b"attack-test-key-01234567", (-500, 500), (-5000, 5000))

@@ -218,8 +218,8 @@ def test_malformed_svg(svg, match):
 
 XLINK = 'xmlns:xlink="http://www.w3.org/1999/xlink"'
 UNTRUSTED = [
-    (f"<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><image href='/etc/hostname' width='8' "
-     f"height='8'/></svg>", "<image>"),
+    ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><image href='/etc/hostname' width='8' "
+     "height='8'/></svg>", "<image>"),
     (f"<svg xmlns='http://www.w3.org/2000/svg' {XLINK} width='8' height='8'><path d='M0 0 L8 8 Z' "
      f"xlink:href='file:///etc/passwd'/></svg>", "external reference"),
     (f"<svg xmlns='http://www.w3.org/2000/svg' {XLINK} width='8' height='8'><use xlink:href='other.svg#x'/></svg>",

@@ -21,10 +21,10 @@ def imgs():
 
 def test_ssim_equals_skimage_rgb_and_gray(imgs):
     x, y, _ = imgs
-    ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y)]
+    ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(M.ssim_images(x, y), ref, rtol=0, atol=1e-12)
     g, h = x[..., 0], y[..., 0]
-    ref = [structural_similarity(a, b, data_range=255) for a, b in zip(g, h)]
+    ref = [structural_similarity(a, b, data_range=255) for a, b in zip(g, h, strict=True)]
     np.testing.assert_allclose(M.ssim_images(g, h), ref, atol=1e-12)
     np.testing.assert_allclose(M.ssim_images(g[..., None], h[..., None]), ref, atol=1e-12)
     assert M.ssim_images(x[0], y[0]).shape == (1,)
@@ -33,7 +33,7 @@ def test_ssim_equals_skimage_rgb_and_gray(imgs):
 
 def test_l2norm(imgs):
     x, y, _ = imgs
-    ref = [np.linalg.norm((a.astype(float) - b) / 255) / np.sqrt(a.size) for a, b in zip(x, y)]
+    ref = [np.linalg.norm((a.astype(float) - b) / 255) / np.sqrt(a.size) for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(M.l2norm_images(x, y), ref, atol=1e-12)
     assert M.l2norm_images(np.zeros((8, 8), np.uint8), np.full((8, 8), 255, np.uint8))[0] == pytest.approx(1.0)
 
@@ -48,7 +48,7 @@ def test_batched_ssim_equals_skimage_at_224_and_edge_cases():
     x[3] = 128                  # constant reference
     y[4] = 255 - x[4]           # anti-correlated
     x[5] = np.kron(rng.integers(0, 256, (28, 28, 3)), np.ones((8, 8, 1))).astype(np.uint8)  # blocky
-    ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y)]
+    ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(M.ssim_images(x, y), ref, rtol=0, atol=1e-9)
     for chunk in (1, 4):
         a, b = M.ssim_many(x, [y, x], chunk=chunk)
@@ -59,7 +59,7 @@ def test_batched_ssim_equals_skimage_at_224_and_edge_cases():
         g = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
         h = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
         np.testing.assert_allclose(M.ssim_images(g, h), [structural_similarity(a, b, data_range=255)
-                                                         for a, b in zip(g, h)], rtol=0, atol=1e-9)
+                                                         for a, b in zip(g, h, strict=True)], rtol=0, atol=1e-9)
 
 
 def test_equations_reproduce_paper_table2_row_32():

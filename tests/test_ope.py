@@ -6,7 +6,8 @@ import base64
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ppstudy import InputError
 from ppstudy.ciphers import ope

@@ -252,7 +252,7 @@ def ssim_many(x: np.ndarray, ys: list[np.ndarray], *, what: str = "compared", ch
     out = [np.empty(len(xb)) for _ in ys]
     for i in range(0, len(xb), chunk):
         ref = SSIMReference(xb[i:i + chunk])
-        for o, (_, yb) in zip(out, pairs):
+        for o, (_, yb) in zip(out, pairs, strict=True):
             o[i:i + chunk] = ref.ssim(yb[i:i + chunk])
     return out
 

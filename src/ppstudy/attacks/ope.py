@@ -66,7 +66,7 @@ def svg_leak_attack(images: np.ndarray, key, settings, *, method: str = "rank") 
         raise InputError("images: expected a uint8 batch NxHxW or NxHxWxC")
     r = deid.pipeline(images, key, settings, outputs=("svg", "shifted"))
     inv = [invert_svg(enc, settings.size, method=method) for enc in r["shifted"]]
-    errs = [np.abs(svg_coordinates(i) - svg_coordinates(s)).ravel() for i, s in zip(inv, r["svg"])]
+    errs = [np.abs(svg_coordinates(i) - svg_coordinates(s)).ravel() for i, s in zip(inv, r["svg"], strict=True)]
     gray = images.ndim == 3 or images.shape[-1] == 1
     rec = deid.rasterize_many(inv, settings.out_size, density=settings.density, gray=gray,
                               renderer=settings.renderer)

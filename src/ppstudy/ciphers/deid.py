@@ -56,15 +56,15 @@ import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from ppstudy import InputError
 from ppstudy.ciphers import ope as _ope
-from ppstudy.ciphers.ope import OPEKey, PAPER_IN_RANGE, PAPER_OUT_RANGE
+from ppstudy.ciphers.ope import PAPER_IN_RANGE, PAPER_OUT_RANGE, OPEKey
 
 SVG_NS = "http://www.w3.org/2000/svg"
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -285,7 +285,7 @@ def _path_numbers(el: ET.Element, i: int) -> tuple[list[tuple[str, int]], np.nda
         raise InputError(f"SVG: path {i} starts with a number, not a command")
     cmds: list[tuple[str, int]] = []
     nums: list[str] = []
-    for c, args in zip(parts[1::2], parts[2::2]):
+    for c, args in zip(parts[1::2], parts[2::2], strict=True):
         if c not in _ABS:
             raise InputError(f"SVG: path {i} uses the command {c!r}; position OPE needs absolute "
                              f"M/L/C/Q/Z commands whose arguments are (x, y) pairs")
@@ -328,7 +328,7 @@ def _fmt(v: float) -> str:
 def _fmt_all(values: np.ndarray) -> list[str]:
     """:func:`_fmt` for many values at once (3 decimals, no trailing zeros, no "-0")."""
     r = np.round(np.asarray(values, dtype=np.float64).ravel(), 3) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return ["%.12g" % v for v in r.tolist()]
+    return [f"{v:.12g}" for v in r.tolist()]
 
 
 def _serialize(root: ET.Element) -> str:
@@ -348,7 +348,7 @@ def rewrite_svg(parsed: TracedSVG, xy: np.ndarray, width: str, height: str, *,
         raise InputError(f"rewrite_svg: expected {n} x 2 coordinates, got shape {xy.shape}")
     flat = _fmt_all(xy)
     pos = 0
-    for el, cmds in zip(parsed.paths, parsed.commands):
+    for el, cmds in zip(parsed.paths, parsed.commands, strict=True):
         parts = []
         for c, k in cmds:
             parts.append(c + " " + " ".join(flat[pos:pos + k]) if k else c)
@@ -455,8 +455,10 @@ def _pos_ope_literal(t: TracedSVG, key: OPEKey, offset: float) -> str:
                                      f"{MAX_SVG_CHARS // 4} characters")
     w, h = t.root.get("width", ""), t.root.get("height", "")
     root_attrs = {"width": w, "height": h}
-    for name, v in (("height", h), ("width", w)):
-        p = _LENGTH.fullmatch(v).group(1)  # checked by parse_svg
+    for v in (h, w):
+        m = _LENGTH.fullmatch(v)
+        assert m is not None  # checked by parse_svg
+        p = m.group(1)
         c = enc(p)
         body = re.sub(p, c, body)
         root_attrs = {k: re.sub(p, c, a) for k, a in root_attrs.items()}
@@ -508,7 +510,7 @@ def _finish(im, out_size: int, gray: bool) -> np.ndarray:
         im = Image.alpha_composite(white, im)
     im = im.convert("RGB")
     if im.size != (out_size, out_size):
-        im = im.resize((out_size, out_size), Image.LANCZOS)
+        im = im.resize((out_size, out_size), Image.Resampling.LANCZOS)
     a = np.asarray(im, dtype=np.uint8)
     if gray:
         a = np.rint(a.astype(np.float32).mean(-1)).astype(np.uint8)
@@ -647,7 +649,7 @@ def seam_mask(svg: str, out_size: int = 224, *, density: int | None = None, thre
     with Image.open(io.BytesIO(_resvg_png(root, rw, rh, None))) as im:
         a = im.convert("RGBA").getchannel("A")
         if a.size != (out_size, out_size):
-            a = a.resize((out_size, out_size), Image.BILINEAR)
+            a = a.resize((out_size, out_size), Image.Resampling.BILINEAR)
         return np.asarray(a, dtype=np.float64) < threshold * 255
 
 
@@ -660,17 +662,23 @@ def _chunk(batch: np.ndarray, key: OPEKey | None, settings: Settings, outputs: t
     svgs = vectorize(batch, settings)
     svgs = [svgs] if isinstance(svgs, str) else svgs
     res: dict = {}
-    raster = dict(density=settings.density, gray=gray, renderer=settings.renderer)
+    density = settings.density if isinstance(settings.density, int) else None  # "auto" resolved by Settings
+
+    def raster(group: list[str]) -> np.ndarray:
+        return rasterize_many(group, settings.out_size, density=density, gray=gray, renderer=settings.renderer)
+
     if "svg" in outputs:
         res["svg"] = svgs
     if "vector" in outputs:
-        res["vector"] = rasterize_many(svgs, settings.out_size, **raster)
+        res["vector"] = raster(svgs)
     if "deid" in outputs or "shifted" in outputs:
+        if key is None:
+            raise InputError("de-identification key: expected an OPEKey, got None")
         shifted = [pos_ope(s, key, scale_strokes=settings.scale_strokes, mode=settings.ope_mode) for s in svgs]
         if "shifted" in outputs:
             res["shifted"] = shifted
         if "deid" in outputs:
-            res["deid"] = rasterize_many(shifted, settings.out_size, **raster)
+            res["deid"] = raster(shifted)
     return res
 
 
@@ -714,7 +722,7 @@ def pipeline(images: np.ndarray, key: OPEKey | None, settings: Settings = Settin
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("fork")) as ex:
-            for p, r in zip(parts, ex.map(_chunk_star, args)):
+            for p, r in zip(parts, ex.map(_chunk_star, args), strict=True):
                 results.append(r)
                 bar.update(len(p))
     else:
@@ -731,10 +739,10 @@ def pipeline(images: np.ndarray, key: OPEKey | None, settings: Settings = Settin
             continue
         arrs = [r[o] for r in results]
         empty = np.zeros((0, settings.out_size, settings.out_size) + ((3,) if rgb else ()), np.uint8)
-        a = np.concatenate(arrs) if arrs else empty
+        arr: np.ndarray = np.concatenate(arrs) if arrs else empty
         if keep_channel:
-            a = a[..., None]
-        out[o] = a[0] if single else a
+            arr = arr[..., None]
+        out[o] = arr[0] if single else arr
     return out
 
 

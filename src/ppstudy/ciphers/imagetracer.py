@@ -48,8 +48,9 @@ import struct
 import subprocess
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -185,9 +186,11 @@ class _Node:
         node = node_executable()
         if node is None:
             raise TracerUnavailableError("Node is not installed (Debian: apt-get install nodejs)")
-        self._err = tempfile.TemporaryFile()
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115  (closed in close())
         self.proc = subprocess.Popen([node, str(driver_path()), str(lib)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._err, bufsize=0)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._in, self._out = self.proc.stdin, self.proc.stdout
         self.lock = threading.Lock()
 
     def _stderr(self) -> str:
@@ -202,15 +205,16 @@ class _Node:
             try:
                 for w, h, px in items:
                     head = json.dumps({"w": w, "h": h, "o": opts}).encode()
-                    self.proc.stdin.write(struct.pack("<I", len(head)) + head + px)
-                self.proc.stdin.flush()
+                    self._in.write(struct.pack("<I", len(head)) + head + px)
+                self._in.flush()
             except (BrokenPipeError, OSError) as e:
                 failure.append(e)
 
         with self.lock:
             t = threading.Thread(target=write, daemon=True)
             t.start()
-            out, errors = [], []
+            out: list[str] = []
+            errors: list[str] = []
             try:
                 for _ in items:
                     head = self._read(5)
@@ -226,7 +230,7 @@ class _Node:
     def _read(self, n: int) -> bytes:
         buf = b""
         while len(buf) < n:
-            chunk = self.proc.stdout.read(n - len(buf))
+            chunk = self._out.read(n - len(buf))
             if not chunk:
                 self.proc.wait(timeout=5)
                 raise RuntimeError(f"the imagetracerjs Node process ended (exit code {self.proc.returncode}): "
@@ -236,7 +240,7 @@ class _Node:
 
     def close(self) -> None:
         try:
-            self.proc.stdin.close()
+            self._in.close()
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
@@ -257,7 +261,7 @@ class _MiniRacer:
         self.ctx.eval("var self = globalThis;")  # the library exports itself as self.ImageTracer
         self.ctx.eval(lib.read_text(encoding="utf8"))
         self.ctx.eval(driver_path().read_text(encoding="utf8"))
-        self.fn = self.ctx.eval("ppstudyTrace")
+        self.fn: Any = self.ctx.eval("ppstudyTrace")
         self.lock = threading.Lock()
 
     def trace(self, items: list[tuple[int, int, bytes]], options_json: str) -> list[str]:

@@ -237,9 +237,8 @@ def _as_int_array(x, name: str, lo: int, hi: int) -> np.ndarray:
         return np.array(vals, dtype=np.int64).reshape(a.shape)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise InputError(f"{name}: expected integers, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
-            raise InputError(f"{name}: OPE encrypts integers; got non-integer values")
+    if np.issubdtype(a.dtype, np.floating) and (not np.all(np.isfinite(a)) or not np.all(a == np.round(a))):
+        raise InputError(f"{name}: OPE encrypts integers; got non-integer values")
     if a.size and (a.min() < lo or a.max() > hi):
         mn, mx = a.min(), a.max()
         mn, mx = (int(mn), int(mx)) if np.issubdtype(a.dtype, np.integer) else (float(mn), float(mx))

@@ -154,7 +154,7 @@ def _digest(images: np.ndarray, key, settings: deid.Settings) -> str:
 
 
 def _table2_row(size: int, res: dict) -> dict:
-    row = {"size": f"{size}x{size}"}
+    row: dict = {"size": f"{size}x{size}"}
     p = PAPER_TABLE2.get(int(size))
     for j, c in enumerate(TABLE2_COLUMNS):
         row[f"paper {c}"] = p[j] if p else None
@@ -216,7 +216,7 @@ def table2_protocol(images: np.ndarray, key, sizes, out_size: int = 224, *, sett
                 from concurrent.futures import ProcessPoolExecutor
 
                 with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("fork")) as ex:
-                    for p, r in zip(parts, ex.map(_index_chunk_star, args)):
+                    for p, r in zip(parts, ex.map(_index_chunk_star, args), strict=True):
                         results.append(r)
                         bar.update(len(p))
             else:
@@ -230,7 +230,7 @@ def table2_protocol(images: np.ndarray, key, sizes, out_size: int = 224, *, sett
                 timings[size] = time.perf_counter() - t0
             if path is not None:
                 tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-                np.savez_compressed(tmp, **per)
+                np.savez_compressed(tmp, allow_pickle=False, **per)
                 os.replace(tmp, path)
         else:
             bar.update(len(images))

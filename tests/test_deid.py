@@ -255,6 +255,16 @@ def test_untrusted_svg_refused_before_imagemagick(svg, match):
         deid.rasterize(svg, 16, renderer="imagemagick")
 
 
+# one path of a literal-Algorithm-2 SVG of a CIFAR-10 image: tiny-skia panics on it
+PANIC_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="455" height="455"><path fill="rgb(6459204221421485.4279.6.61.92)" stroke="rgb(6459204221421485.4279.6.61.92)" stroke-width="4" opacity="4" d="M 0 0 Q 12140446.61914 -1204204214.69.2.61.9236.157.61 L 42854285.4285 4285 L 714 4 L 400214.4285 0 L 400214 4.4285 Q 4285 812.4285 4002 4008.4285 Q 400214 4285 4285 49.61 L 4008612.4281.2.314 L 11465 65 Q 1310037.61.92042 812 11364.4049.614 L 37.61 4008.4285 L 4002042.4285 4285 L 4002 4285.4285 L 400236.157.61.4285 L 49.61 37.614 L 396 49.61 L 396 396.4285 Q 4000.84 71363.22042214.4285 812 L 42854285.4285 4008 L 12031.696 L 12042.4285 4002042 L 4285 49.61 L 1236.157.61.4285 L 12140446.6191396.4285 L 12 12042 L 4 4008612.4285 L 12.12140446.6191396 Q 4285.363.232.8.61 1236.157.614 Q 2.8 4008612.12042 12 400214.4285 Q -2.84 4002042.1214 0 396 L 65.4285 812 L 812 65.4285 L 714.4279.6.61.92042 L 42854285.4281.2.314 L 12.12140446.61914 Q 0.120391.236.391.22042.4285 L 0 12042.4285 L 0 0 Z " /></svg>'
+
+
+def test_renderer_panic_gives_one_clear_error():
+    # the Rust panic arrives as pyo3's PanicException (a BaseException): it must become an InputError
+    with pytest.raises(InputError, match="resvg could not render"):
+        deid.rasterize(PANIC_SVG, 224)
+
+
 def test_huge_render_refused():
     svg = "<svg xmlns='http://www.w3.org/2000/svg' width='900000' height='900000'><path d='M0 0 L8 8 Z'/></svg>"
     with pytest.raises(InputError, match="too large"):

@@ -497,8 +497,11 @@ def _resvg_png(root: ET.Element, rw: int, rh: int, background: str | None) -> by
     text = _sized(root, rw, rh)
     try:
         return bytes(resvg_py.svg_to_bytes(svg_string=text, background=background, skip_system_fonts=True))
-    except (ValueError, RuntimeError) as e:
-        raise InputError(f"rasterize: resvg could not render the SVG: {e}") from None
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as e:  # noqa: B036  resvg's Rust panics (absurd coordinates) arrive as pyo3 PanicException
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise InputError(f"rasterize: resvg could not render the SVG: {msg}") from None
 
 
 def _finish(im, out_size: int, gray: bool) -> np.ndarray:

@@ -33,6 +33,7 @@ CONFIGS = {
     "resvg-scaled": dict(scale_strokes=True),            # strokes scaled with the OPE canvas
     "imagemagick-scaled": dict(renderer="imagemagick", scale_strokes=True),
     "literal": dict(ope_mode="literal"),                 # Algorithm 2's re.sub over the document
+    "literal-imagemagick": dict(ope_mode="literal", renderer="imagemagick"),
     "vtracer": dict(tracer="vtracer"),                   # the previous tracer
     "skia": dict(renderer="skia"),                       # Skia at the output size (fast)
 }

@@ -39,7 +39,12 @@ fi
 mkdir -p "$DEST"
 # a package.json of our own keeps npm from walking up to a project above the cache
 [ -f "$DEST/package.json" ] || echo '{"name": "ppstudy-imagetracer", "private": true}' > "$DEST/package.json"
-npm install --prefix "$DEST" --no-audit --no-fund --save-exact --ignore-scripts "imagetracerjs@$VERSION" >/dev/null
+if ! npm install --prefix "$DEST" --no-audit --no-fund --save-exact --ignore-scripts "imagetracerjs@$VERSION" \
+    >/tmp/ppstudy-imagetracer-npm.log 2>&1; then
+  echo "imagetracerjs: npm install imagetracerjs@$VERSION failed (offline? see /tmp/ppstudy-imagetracer-npm.log);" \
+       "copy a machine's $DEST here instead" >&2
+  exit 1
+fi
 if ! check; then
   echo "imagetracerjs $VERSION: installed, but $LIB is missing or fails its SHA-256 check" >&2
   exit 1

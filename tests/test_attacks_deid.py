@@ -6,16 +6,31 @@ import numpy as np
 import pytest
 
 from ppstudy import InputError
-from ppstudy.attacks import ope as A
 from ppstudy import metrics as M
-from ppstudy.ciphers import deid, ope
+from ppstudy.attacks import ope as A
+from ppstudy.ciphers import deid, imagetracer, ope
 
 KEY = ope.OPEKey(b"attack-test-key-01234567", (-500, 500), (-5000, 5000))
+LIB_DIR = imagetracer.install_dir()
+
+
+def _tracer_missing():
+    try:
+        imagetracer.library_path()
+    except imagetracer.TracerUnavailableError as e:
+        return str(e)
+    return None if imagetracer.available_engines() else "no JavaScript engine"
+
+
+TRACERS = [pytest.param("imagetracer", marks=pytest.mark.skipif(_tracer_missing() is not None,
+                                                                 reason=f"imagetracerjs: {_tracer_missing()}")),
+           "vtracer"]
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("PPSTUDY_DATA", str(tmp_path))
+    monkeypatch.setenv(imagetracer.DIR_ENV, str(LIB_DIR))
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +41,7 @@ def rgb():
 
 
 def test_rank_inversion_exact_for_polygon_trace(rgb):
-    s = deid.Settings(size=24, out_size=48, mode="polygon", path_precision=0)
+    s = deid.Settings(size=24, out_size=48, tracer="vtracer", mode="polygon", path_precision=0)
     r = A.svg_leak_attack(rgb, KEY, s, method="rank")
     # polygon vertices are pixel corners: whenever every integer 0..size occurs, ranks give them back
     assert r["coord_exact"] > 0.95
@@ -34,8 +49,9 @@ def test_rank_inversion_exact_for_polygon_trace(rgb):
     assert M.ssim_images(vec, r["images"]).mean() > 0.9
 
 
-def test_rank_and_linear_inversions_beat_deidentified(rgb):
-    s = deid.Settings(size=24, out_size=48)
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_rank_and_linear_inversions_beat_deidentified(rgb, tracer):
+    s = deid.Settings(size=24, out_size=48, tracer=tracer)
     orig = np.stack([deid.resize(deid.resize(x, 24), 48) for x in rgb])
     dei = deid.deidentify(rgb, KEY, s)
     base = M.ssim_images(orig, dei).mean()
@@ -44,6 +60,18 @@ def test_rank_and_linear_inversions_beat_deidentified(rgb):
         assert r["images"].shape == dei.shape
         assert M.ssim_images(orig, r["images"]).mean() >= base - 0.02
         assert r["coord_mae"] < 2.0
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_invert_svg_keeps_everything_but_coordinates(rgb, tracer):
+    s = deid.Settings(size=24, out_size=48, tracer=tracer)
+    svg = deid.vectorize(rgb[0], s)
+    enc = deid.pos_ope(svg, KEY)
+    inv = A.invert_svg(enc, 24, method="linear")
+    t, e = deid.parse_svg(inv), deid.parse_svg(enc)
+    assert (t.width, t.height) == (24, 24) and [p.get("fill") for p in t.paths] == [p.get("fill") for p in e.paths]
+    f = float(ope.encrypt(24, KEY) - ope.encrypt(0, KEY))
+    np.testing.assert_allclose(A.svg_coordinates(inv), np.round(e.coordinates * 24 / f, 3), atol=1e-9)
 
 
 def test_invert_coordinates_rank_is_exact_on_full_grid():
@@ -55,7 +83,7 @@ def test_invert_coordinates_rank_is_exact_on_full_grid():
 
 
 def test_resize_back_shapes(rgb):
-    s = deid.Settings(size=24, out_size=48)
+    s = deid.Settings(size=24, out_size=48, tracer="vtracer")
     dei = deid.deidentify(rgb, KEY, s)
     assert A.resize_back(dei, 24).shape == dei.shape
     assert A.resize_back(dei[0], 24).shape == dei[0].shape

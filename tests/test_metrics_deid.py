@@ -21,10 +21,10 @@ def imgs():
 
 def test_ssim_equals_skimage_rgb_and_gray(imgs):
     x, y, _ = imgs
-    ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y)]
+    ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(M.ssim_images(x, y), ref, rtol=0, atol=1e-12)
     g, h = x[..., 0], y[..., 0]
-    ref = [structural_similarity(a, b, data_range=255) for a, b in zip(g, h)]
+    ref = [structural_similarity(a, b, data_range=255) for a, b in zip(g, h, strict=True)]
     np.testing.assert_allclose(M.ssim_images(g, h), ref, atol=1e-12)
     np.testing.assert_allclose(M.ssim_images(g[..., None], h[..., None]), ref, atol=1e-12)
     assert M.ssim_images(x[0], y[0]).shape == (1,)
@@ -33,9 +33,33 @@ def test_ssim_equals_skimage_rgb_and_gray(imgs):
 
 def test_l2norm(imgs):
     x, y, _ = imgs
-    ref = [np.linalg.norm((a.astype(float) - b) / 255) / np.sqrt(a.size) for a, b in zip(x, y)]
+    ref = [np.linalg.norm((a.astype(float) - b) / 255) / np.sqrt(a.size) for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(M.l2norm_images(x, y), ref, atol=1e-12)
     assert M.l2norm_images(np.zeros((8, 8), np.uint8), np.full((8, 8), 255, np.uint8))[0] == pytest.approx(1.0)
+
+
+def test_batched_ssim_equals_skimage_at_224_and_edge_cases():
+    # the batched valid-window computation against skimage, image by image, on the size Table 2 uses
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (6, 224, 224, 3), dtype=np.uint8)
+    y = np.clip(x.astype(int) + rng.integers(-90, 90, x.shape), 0, 255).astype(np.uint8)
+    y[1] = x[1]                 # identical
+    x[2], y[2] = 0, 255         # constant against constant
+    x[3] = 128                  # constant reference
+    y[4] = 255 - x[4]           # anti-correlated
+    x[5] = np.kron(rng.integers(0, 256, (28, 28, 3)), np.ones((8, 8, 1))).astype(np.uint8)  # blocky
+    ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y, strict=True)]
+    np.testing.assert_allclose(M.ssim_images(x, y), ref, rtol=0, atol=1e-9)
+    for chunk in (1, 4):
+        a, b = M.ssim_many(x, [y, x], chunk=chunk)
+        np.testing.assert_allclose(a, ref, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(b, 1.0, atol=1e-12)
+    # odd sizes and the smallest image skimage accepts, gray
+    for shape in ((7, 7), (9, 31), (50, 23)):
+        g = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
+        h = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
+        np.testing.assert_allclose(M.ssim_images(g, h), [structural_similarity(a, b, data_range=255)
+                                                         for a, b in zip(g, h, strict=True)], rtol=0, atol=1e-9)
 
 
 def test_equations_reproduce_paper_table2_row_32():
@@ -56,6 +80,16 @@ def test_deid_indices(imgs):
     assert r["DI"] == pytest.approx(0.3 * r["SSIM_dei"] + 0.7 * r["L2norm_dei"], abs=1e-12)
     assert r["SDIM"] == pytest.approx(r["SSIM_pos"] + r["DI"], abs=1e-12)
     assert r["n"] == 4
+
+
+def test_per_image_values_give_the_same_indices(imgs):
+    x, y, z = imgs
+    p = M.deid_per_image(x, y, z)
+    assert {k: len(v) for k, v in p.items()} == {"SSIM_vec": 4, "SSIM_dei": 4, "L2norm_dei": 4}
+    halves = {k: np.concatenate([v[:2], v[2:]]) for k, v in p.items()}  # as a resumed run stores them
+    assert M.deid_indices_from(halves, 0.3) == M.deid_indices(x, y, z, alpha=0.3)
+    with pytest.raises(InputError, match="at least one"):
+        M.deid_indices_from({"SSIM_vec": [], "SSIM_dei": [], "L2norm_dei": []})
 
 
 def test_bad_input(imgs):

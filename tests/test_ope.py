@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ppstudy import InputError
 from ppstudy.ciphers import ope
@@ -54,15 +57,36 @@ def test_paper_table_equals_pyope_everywhere():
 
 def test_disk_cache_roundtrip_and_corrupt_file(tmp_path):
     k = ope.keygen(seed=3, in_range=(0, 200), out_range=(0, 4000))
-    ope._MEMO.clear()
+    ope.clear_memory_cache()
     t1 = ope.table(k)
-    path = ope._cache_path(k)
+    path = ope.cache_path(k)
     assert path.exists() and str(path).startswith(str(tmp_path))
-    ope._MEMO.clear()
+    ope.clear_memory_cache()
     np.testing.assert_array_equal(ope.table(k), t1)
     path.write_bytes(b"garbage")  # corrupt cache is rebuilt, not trusted
-    ope._MEMO.clear()
-    np.testing.assert_array_equal(ope.table(k), t1)
+    ope.clear_memory_cache()
+    with pytest.warns(RuntimeWarning, match="integrity"):
+        np.testing.assert_array_equal(ope.table(k), t1)
+
+
+def test_edited_cache_still_monotone_is_rebuilt():
+    k = ope.keygen(seed=4, in_range=(0, 200), out_range=(0, 4000))
+    ope.clear_memory_cache()
+    t1 = np.array(ope.table(k))
+    path = ope.cache_path(k)
+    with np.load(path) as z:
+        digest = str(z["digest"])
+    assert digest == ope.table_digest(t1, k)
+    edited = t1.copy()
+    edited[10:] += 1  # still strictly increasing and inside the output range
+    assert np.all(np.diff(edited) > 0) and edited[-1] <= 4000
+    for forged in (digest, ope.table_digest(edited, ope.keygen(seed=5, in_range=(0, 200), out_range=(0, 4000)))):
+        np.savez(path, table=edited, digest=np.array(forged))
+        ope.clear_memory_cache()
+        with pytest.warns(RuntimeWarning, match="integrity"):
+            np.testing.assert_array_equal(ope.table(k), t1)
+    ope.clear_memory_cache()
+    np.testing.assert_array_equal(ope.table(k), t1)  # the rebuilt file verifies
 
 
 @settings(max_examples=40, deadline=None)
@@ -118,3 +142,38 @@ def test_bad_inputs():
         ope.encrypt([1], b"key")
     with pytest.raises(InputError, match="outside"):
         ope.encrypt_real([np.nan], SMALL)
+
+
+@pytest.mark.parametrize("value", [2**64 - 1, np.uint64(2**64 - 1), np.array([5, 2**64 - 1], np.uint64), 2**70,
+                                   [3, 2**63], 1e300, -(2**63) - 1, np.array([2**63 + 5], np.uint64)])
+def test_values_that_do_not_fit_are_refused_not_wrapped(value):
+    # 2**64 - 1 cast to int64 is -1, inside the range: it must be refused, not encrypted as Enc(-1)
+    with pytest.raises(InputError, match="outside"):
+        ope.encrypt(value, SMALL)
+    with pytest.raises(InputError, match="outside"):
+        ope.decrypt(value, SMALL)
+
+
+def test_key_space_is_a_keyspace():
+    from ppstudy.ciphers.base import KeySpace
+
+    ks = ope.key_space()
+    assert isinstance(ks, KeySpace) and ks.count == 2**256 and ks.bits == 256.0 and ks.bound
+    assert ope.key_space(key_bytes=16).count == 2**128 and ope.key_space_log2(16) == 128.0
+    assert ope.key_space((32, 32, 3)) == ks  # the image shape does not matter
+    assert len(base64.b64decode(ope.keygen(seed=1).secret)) == 32
+    with pytest.raises(InputError, match="key_bytes"):
+        ope.key_space(key_bytes=0)
+
+
+@pytest.mark.parametrize("r", [(-10000, 10000), (-10000, 9999), (-9998, 9998), (-9994, 9994), (-10010, 10010),
+                               (-10150, 10150), (-10200, 10200)])
+def test_input_ranges_that_give_the_papers_offset(r):
+    # the offset -796 pins the input range down to about +-10^4, not exactly (pyope, the paper's key)
+    from pyope.ope import OPE, ValueRange
+
+    c = OPE(ope.PAPER_KEY, ValueRange(*r), ValueRange(*ope.PAPER_OUT_RANGE))
+    assert c.encrypt(0) == ope.PAPER_OFFSET
+    assert c.encrypt(32) - c.encrypt(0) == (331 if r[1] <= 10010 else 280)
+    for other in ((-999, 999), (-32768, 32767), (-9993, 9993), (-10011, 10011)):
+        assert OPE(ope.PAPER_KEY, ValueRange(*other), ValueRange(*ope.PAPER_OUT_RANGE)).encrypt(0) != ope.PAPER_OFFSET

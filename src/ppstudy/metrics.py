@@ -224,8 +224,8 @@ def spread(values) -> dict:
             "min": float(v.min()), "max": float(v.max()), "values": v.tolist()}
 
 # --- deid ---
-# Ko et al. (IEEE Access 2020), Sec. IV-D: SSIM (scikit-image, Wang et al. 2004, 7x7 uniform window,
-# data range 255, colour channels averaged) and the normalised L2 distance, combined into
+# Ko et al. (IEEE Access 2020), Sec. IV-D: SSIM (Wang et al. 2004, as scikit-image computes it: 7x7 uniform
+# window, data range 255, colour channels averaged; computed here batched and exactly, see SSIMReference) and the normalised L2 distance, combined into
 #   SSIM_Pos = SSIM_Dei - SSIM_Vec                          (Eq. 4)
 #   DI(a)    = SSIM_Dei * a + L2norm_Dei * (1 - a)          (Eq. 5)
 #   SDIM(a)  = SSIM_Pos + DI(a)                             (Eq. 6)
@@ -251,14 +251,109 @@ def _pairs(x, y, what):
     return x, y
 
 
-def ssim_images(x: np.ndarray, y: np.ndarray, *, what: str = "compared") -> np.ndarray:
-    """Per-image SSIM of ``y`` against ``x`` (uint8, same shape; RGB averaged over channels)."""
-    from skimage.metrics import structural_similarity
+_WIN = 7  # scikit-image's default uniform window
 
-    x, y = _pairs(x, y, what)
-    colour = x.ndim == 4
-    return np.array([structural_similarity(a, b, data_range=255, channel_axis=-1 if colour else None)
-                     for a, b in zip(x, y)])
+
+def _box1(a: np.ndarray, axis: int) -> np.ndarray:
+    """Sums of 7 consecutive entries along ``axis`` (valid mode), by doubling: 1 -> 2 -> 4 -> 7."""
+    def sl(b, i, n):
+        idx = [slice(None)] * b.ndim
+        idx[axis] = slice(i, i + n)
+        return b[tuple(idx)]
+
+    m = a.shape[axis]
+    s2 = sl(a, 0, m - 1) + sl(a, 1, m - 1)              # a[i] + a[i+1]
+    s4 = sl(s2, 0, m - 3) + sl(s2, 2, m - 3)            # a[i..i+3]
+    out = sl(s4, 0, m - 6) + sl(s2, 4, m - 6)           # a[i..i+5]
+    out += sl(a, 6, m - 6)                              # a[i..i+6]
+    return out
+
+
+def _box_sums(a: np.ndarray) -> np.ndarray:
+    """Sums over every 7x7 window fully inside the image (valid mode) of ``a`` (M x H x W). For integer
+    planes in int32 every partial sum is a sum of at most 49 values, so products of uint8 values never
+    overflow and the sums are exact."""
+    return _box1(_box1(a, 1), 2)
+
+
+def _planes(x: np.ndarray, dtype=np.int32) -> np.ndarray:
+    """N x H x W (x C) uint8 -> (N C) x H x W, each channel a contiguous plane."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1), dtype=dtype).reshape(-1, *x.shape[1:3])
+
+
+class SSIMReference:
+    """The window statistics of reference images, computed once and compared with several others.
+
+    ``SSIMReference(x).ssim(y)`` equals ``skimage.metrics.structural_similarity(x_i, y_i, data_range=255,
+    channel_axis=-1)`` (7x7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03) image by image, to
+    rounding (< 1e-12; a test compares them): scikit-image averages the SSIM map over the pixels at least 3
+    from the border, whose windows lie inside the image, so only valid windows are needed, and their sums
+    of integer pixel values and products are exact. With window sums ``Sx, Sy, Sxx, Syy, Sxy`` over
+    ``n = 49`` pixels, skimage's map ``(2 ux uy + C1)(2 vxy + C2) / ((ux^2 + uy^2 + C1)(vx + vy + C2))``
+    (``u = S / n``, ``v = (n Sxx - Sx^2) / (n (n - 1))``) is the same fraction with numerator and denominator
+    multiplied by ``n^3 (n - 1)``, which is what is evaluated. Vectorised over the batch and channels.
+    """
+
+    def __init__(self, x: np.ndarray):
+        x = np.asarray(x)
+        self.shape = x.shape
+        self.channels = 1 if x.ndim == 3 else x.shape[-1]
+        self._x = _planes(x)
+        self.sx = _box_sums(self._x).astype(np.float64)
+        self.sxx = _box_sums(self._x * self._x).astype(np.float64)
+
+    def ssim(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y)
+        if y.shape != self.shape:
+            raise InputError(f"SSIM: images of shape {y.shape} do not match the reference {self.shape}")
+        yp = _planes(y)
+        sy = _box_sums(yp).astype(np.float64)
+        syy = _box_sums(yp * yp).astype(np.float64)
+        sxy = _box_sums(self._x * yp).astype(np.float64)
+        n = float(_WIN * _WIN)
+        k1 = n * n * (0.01 * 255) ** 2
+        k2 = n * (n - 1) * (0.03 * 255) ** 2
+        sx, sxx = self.sx, self.sxx
+        p = sx * sy                        # n^2 ux uy
+        q = sx * sx
+        q += sy * sy                       # n^2 (ux^2 + uy^2)
+        num = 2 * p + k1                   # n^2 (2 ux uy + C1)
+        t = sxy * n
+        t -= p
+        t *= 2
+        t += k2                            # n (n - 1) (2 vxy + C2)
+        num *= t
+        den = q + k1                       # n^2 (ux^2 + uy^2 + C1)
+        t = sxx + syy
+        t *= n
+        t -= q
+        t += k2                            # n (n - 1) (vx + vy + C2)
+        den *= t
+        num /= den
+        per_plane = num.mean(axis=(1, 2), dtype=np.float64)
+        return per_plane.reshape(-1, self.channels).mean(axis=1)
+
+
+def ssim_images(x: np.ndarray, y: np.ndarray, *, what: str = "compared", chunk: int = 1) -> np.ndarray:
+    """Per-image SSIM of ``y`` against ``x`` (uint8, same shape; RGB averaged over channels), equal to
+    scikit-image's ``structural_similarity(data_range=255)`` (see :class:`SSIMReference`), batched."""
+    return ssim_many(x, [y], what=what, chunk=chunk)[0]
+
+
+def ssim_many(x: np.ndarray, ys: list[np.ndarray], *, what: str = "compared", chunk: int = 1) -> list[np.ndarray]:
+    """Per-image SSIM of each batch in ``ys`` against the same references ``x`` (their window statistics
+    are computed once per chunk of ``chunk`` images)."""
+    pairs = [_pairs(x, y, what) for y in ys]
+    xb = pairs[0][0] if pairs else x
+    out = [np.empty(len(xb)) for _ in ys]
+    for i in range(0, len(xb), chunk):
+        ref = SSIMReference(xb[i:i + chunk])
+        for o, (_, yb) in zip(out, pairs, strict=True):
+            o[i:i + chunk] = ref.ssim(yb[i:i + chunk])
+    return out
 
 
 def l2norm_images(x: np.ndarray, y: np.ndarray, *, what: str = "compared") -> np.ndarray:
@@ -295,10 +390,29 @@ def deid_indices(originals: np.ndarray, vectorized: np.ndarray, deidentified: np
     """Table 2's columns (a)-(f), averaged over the images: SSIM_Vec, SSIM_Dei, SSIM_Pos, L2norm_Dei,
     DI(alpha), SDIM(alpha). ``originals`` must already have the size of the other two."""
     a = _alpha(alpha)
-    s_vec = float(ssim_images(originals, vectorized, what="vectorized").mean())
-    s_dei = float(ssim_images(originals, deidentified, what="de-identified").mean())
-    l2 = float(l2norm_images(originals, deidentified, what="de-identified").mean())
+    p = deid_per_image(originals, vectorized, deidentified)
+    return deid_indices_from(p, a)
+
+
+def deid_per_image(originals: np.ndarray, vectorized: np.ndarray, deidentified: np.ndarray) -> dict:
+    """Per-image SSIM_vec, SSIM_dei and L2norm_dei (arrays), from which :func:`deid_indices_from` gives
+    Table 2's means; kept per image so that a long run can be stored and resumed in parts."""
+    _pairs(originals, deidentified, "de-identified")
+    s_vec, s_dei = ssim_many(originals, [vectorized, deidentified], what="vectorized")
+    return {"SSIM_vec": s_vec, "SSIM_dei": s_dei,
+            "L2norm_dei": l2norm_images(originals, deidentified, what="de-identified")}
+
+
+def deid_indices_from(per_image: dict, alpha: float = 0.5) -> dict:
+    """Table 2's indices from the per-image values of :func:`deid_per_image` (means over the images)."""
+    a = _alpha(alpha)
+    n = len(per_image["SSIM_vec"])
+    if n == 0:
+        raise InputError("de-identification indices need at least one image")
+    s_vec = float(np.mean(per_image["SSIM_vec"]))
+    s_dei = float(np.mean(per_image["SSIM_dei"]))
+    l2 = float(np.mean(per_image["L2norm_dei"]))
     pos = ssim_pos(s_dei, s_vec)
     d = di(s_dei, l2, a)
     return {"SSIM_vec": s_vec, "SSIM_dei": s_dei, "SSIM_pos": pos, "L2norm_dei": l2, "DI": d,
-            "SDIM": sdim(pos, d), "alpha": a, "n": len(_pairs(originals, vectorized, "vectorized")[0])}
+            "SDIM": sdim(pos, d), "alpha": a, "n": int(n)}

@@ -21,19 +21,11 @@ from ppstudy import InputError
 # The functions below carry out both and the chapter measures SSIM against the original.
 
 
-def _svg_xy(svg: str):
-    from ppstudy.ciphers import deid as _deid
-
-    root = _deid._parse(svg)
-    paths = _deid._paths(root)
-    parsed = [_deid._path_numbers(el, i) for i, el in enumerate(paths)]
-    return root, paths, parsed, (_deid._dimension(root, "width"), _deid._dimension(root, "height"))
-
-
 def svg_coordinates(svg: str) -> np.ndarray:
     """All absolute (x, y) coordinates of an SVG's paths (translate folded in), k x 2."""
-    _, _, parsed, _ = _svg_xy(svg)
-    return np.concatenate([xy for _, xy in parsed]) if parsed else np.zeros((0, 2))
+    from ppstudy.ciphers import deid
+
+    return deid.path_coordinates(svg)
 
 
 def invert_ope_coordinates(values: np.ndarray, canvas: float, size: int, *, method: str = "rank") -> np.ndarray:
@@ -55,44 +47,41 @@ def invert_ope_coordinates(values: np.ndarray, canvas: float, size: int, *, meth
 
 def invert_svg(svg: str, size: int, *, method: str = "rank") -> str:
     """Best-effort inversion of a leaked position-shifted SVG to a ``size`` x ``size`` SVG (no key)."""
-    from ppstudy.ciphers import deid as _deid
+    from ppstudy.ciphers import deid
 
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise InputError(f"size must be a positive integer, got {size!r}")
-    root, paths, parsed, (w, h) = _svg_xy(svg)
-    allxy = np.concatenate([xy for _, xy in parsed]) if parsed else np.zeros((0, 2))
-    est = invert_ope_coordinates(allxy, max(w, h), int(size), method=method)
-    return _deid.rewrite_paths(root, paths, parsed, est, str(int(size)), str(int(size)))
+    t = deid.parse_svg(svg)
+    est = invert_ope_coordinates(t.coordinates, max(t.width, t.height), int(size), method=method)
+    return deid.rewrite_svg(t, est, str(int(size)), str(int(size)))
 
 
 def svg_leak_attack(images: np.ndarray, key, settings, *, method: str = "rank") -> dict:
     """Leaked-SVG attack on a batch: de-identify each image up to step 2, invert the SVG without the key,
     rasterize at ``settings.out_size``. Returns the recovered images, the coordinate errors (in pixels of
     the traced canvas) and the position-shifted SVGs' inversions."""
-    from ppstudy.ciphers import deid as _deid
+    from ppstudy.ciphers import deid
 
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise InputError("images: expected a uint8 batch NxHxW or NxHxWxC")
-    out, errs = [], []
-    for img in images:
-        img = _deid._check_image(img)
-        svg = _deid.vectorize(img, settings)
-        enc = _deid.pos_ope(svg, key)
-        inv = invert_svg(enc, settings.size, method=method)
-        errs.append(np.abs(svg_coordinates(inv) - svg_coordinates(svg)).ravel())
-        out.append(_deid.rasterize(inv, settings.out_size, density=settings.density, gray=img.ndim == 2))
+    r = deid.pipeline(images, key, settings, outputs=("svg", "shifted"))
+    inv = [invert_svg(enc, settings.size, method=method) for enc in r["shifted"]]
+    errs = [np.abs(svg_coordinates(i) - svg_coordinates(s)).ravel() for i, s in zip(inv, r["svg"], strict=True)]
+    gray = images.ndim == 3 or images.shape[-1] == 1
+    rec = deid.rasterize_many(inv, settings.out_size, density=settings.density, gray=gray,
+                              renderer=settings.renderer)
     e = np.concatenate(errs) if errs else np.zeros(0)
-    rec = np.stack(out)
     if images.ndim == 4 and images.shape[-1] == 1:
         rec = rec[..., None]
     return {"images": rec, "coord_mae": float(e.mean()) if e.size else 0.0,
-            "coord_max": float(e.max()) if e.size else 0.0, "coord_exact": float((e < 1e-6).mean()) if e.size else 1.0}
+            "coord_max": float(e.max()) if e.size else 0.0,
+            "coord_exact": float((e < 1e-6).mean()) if e.size else 1.0}
 
 
 def resize_back(deidentified: np.ndarray, size: int, out_size: int | None = None) -> np.ndarray:
     """Raster-only best effort: shrink de-identified images to the traced size (undoing the global
     rescale of step 3), then back up to ``out_size`` (default: their own size) for comparison."""
-    from ppstudy.ciphers import deid as _deid
+    from ppstudy.ciphers import deid
 
     if not isinstance(deidentified, np.ndarray) or deidentified.dtype != np.uint8:
         raise InputError("de-identified images: expected a uint8 numpy array")
@@ -104,7 +93,7 @@ def resize_back(deidentified: np.ndarray, size: int, out_size: int | None = None
     else:
         chan1 = False
     out_size = int(out_size or batch.shape[1])
-    res = np.stack([_deid.resize(_deid.resize(b, int(size)), out_size) for b in batch])
+    res = np.stack([deid.resize(deid.resize(b, int(size)), out_size) for b in batch])
     if chan1:
         res = res[..., None]
     return res[0] if single else res

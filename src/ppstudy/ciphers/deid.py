@@ -1,69 +1,111 @@
 """Structural image de-identification of Ko, Choi, Shin, Liu and Choi (IEEE Access 2020).
 
-``DeI = Rasterize(PosOPE(Vectorize(OI)))`` (their Eq. 3), in three steps:
+A **keyed, non-invertible transform**, not a cipher: there is no decrypt. Its verbs:
 
-1. **Vectorize** (Algorithm 1): resize the raster image to ``size`` x ``size`` (``Param_size``; 50 is the
-   paper's optimum for CIFAR-10) and trace it into an SVG of filled paths. The paper used imagetracerjs
-   with its ``'default'`` options (colour quantisation to 16 colours, straight-line and quadratic-spline
-   segments, coordinates rounded to one decimal). This implementation uses **vtracer** (visioncortex), a
-   Rust tracer with a Python binding: hierarchical colour clustering instead of a fixed palette, stacked
-   shapes, cubic Bezier splines (``mode="spline"``) or polygons (``mode="polygon"``), and ``path_precision``
-   decimals. Each path of vtracer carries a ``translate(x, y)``; it is folded into absolute coordinates
-   before encryption, so that every coordinate the OPE sees is a position on the canvas.
-2. **Position OPE** (Algorithm 2): every coordinate ``p`` of every path and the SVG's width and height
-   become ``Enc(p) - offset`` with ``offset = Enc(0)``; colours and every other attribute stay. pyope
-   encrypts integers only; fractional coordinates go through the monotone linear extension
-   :func:`ppstudy.ciphers.ope.encrypt_real` (``Enc`` on integers, linear in between). The same map is used
-   for x and y, as in the paper.
-3. **Rasterize**: render the position-shifted SVG onto a white canvas and resize it to
-   ``out_size`` x ``out_size`` ignoring the aspect ratio. The paper used ImageMagick ``-density 288
-   -resize 224x224!`` (render at 3x the SVG's size, then a filtered resize); here resvg renders directly at
-   the output size with anti-aliasing (``density=None``), or, with ``density=288``, renders at
-   ``288/96`` times the SVG's size and resizes with Pillow's Lanczos filter, as ImageMagick does.
+* :func:`keygen` / :func:`paper_key`: the secret, an OPE key (:class:`ppstudy.ciphers.ope.OPEKey`);
+* :func:`deidentify`: ``DeI = Rasterize(PosOPE(Vectorize(OI)))`` (the paper's Eq. 3) for an image or a batch;
+* its three steps :func:`vectorize`, :func:`pos_ope`, :func:`rasterize`, and :func:`vector_images`
+  (``Rasterize(Vectorize(OI))``, the paper's "vectorized image"); :func:`pipeline` gives both at once from
+  one tracing;
+* SVG helpers shared with :mod:`ppstudy.attacks.ope`: :func:`parse_svg`, :func:`svg_dimensions`,
+  :func:`path_coordinates`, :func:`rewrite_svg`, and :func:`seam_mask` (what no shape covers).
 
-Grayscale images are traced as three equal channels (vtracer's colour mode keeps grey fills grey) and
-returned with one channel. The pipeline is deterministic for a fixed key and settings.
+The steps, with :class:`Settings`:
 
-Security in one line: the same strictly increasing map ``f`` moves every x and every y coordinate, so a
-de-identified image is the traced image warped by the separable monotone map ``(x, y) -> (f(x), f(y))``
-and rescaled; OPE with a ciphertext range ten times the plaintext range makes ``f`` close to linear
-(:mod:`ppstudy.attacks` measures how much of the original survives).
+1. **Vectorize** (Algorithm 1): resize to ``size`` x ``size`` (``Param_size``; 50 is the paper's optimum for
+   CIFAR-10) and trace. Default ``tracer="imagetracer"``: imagetracerjs 1.2.6 with its ``'default'``
+   options, as the paper (:mod:`ppstudy.ciphers.imagetracer` describes what they do: a 16-colour palette
+   sampled from each image and refined by 3 k-means passes, ``pathomit`` 8, straight lines and quadratic
+   splines, one decimal, every shape stroked with a 1-px line of its colour). ``tracer="vtracer"``:
+   visioncortex's Rust tracer (hierarchical clustering, stacked shapes, cubic splines, no strokes, a
+   ``translate`` per path that is folded into absolute coordinates here).
+2. **Position OPE** (Algorithm 2): every path coordinate ``p`` and the SVG's width and height become
+   ``Enc(p) - Enc(0)``, token by token; colours, ``stroke-width`` and every other attribute stay, as the
+   paper says. Fractional coordinates go through the monotone linear extension
+   :func:`ppstudy.ciphers.ope.encrypt_real` (pyope takes integers only). Options: ``scale_strokes=True``
+   multiplies ``stroke-width`` by the canvas enlargement ``(Enc(w) - Enc(0)) / w``, so that the strokes still
+   cover the seams between shapes (the paper does not do this); ``ope_mode="literal"`` reads Algorithm 2's
+   ``re.sub`` literally (see :func:`pos_ope`): it rewrites colours too and corrupts the SVG, so it is not
+   the default.
+3. **Rasterize**: render on white, resized to ``out_size`` x ``out_size`` ignoring the aspect ratio. Default
+   ``renderer="resvg"`` renders directly at ``out_size`` with analytic anti-aliasing (``density=None``), or,
+   with ``density=288``, at ``288/96`` times the SVG's size followed by Pillow's Lanczos resize.
+   ``renderer="imagemagick"`` runs the paper's command, ``convert -density 288 in.svg -resize 224x224!
+   out.png`` (Debian package ``imagemagick``; its internal MSVG renderer), one ``convert`` per batch.
+
+Grayscale images are traced as three equal channels and returned with one channel (the mean of the
+rendered channels). For a fixed key and settings the transform is deterministic.
+
+Security in one line: one strictly increasing map ``f = Enc - Enc(0)`` moves every x and every y, so a
+de-identified image is the tracing warped by ``(x, y) -> (f(x), f(y))`` and rescaled, plus white seams where
+the unscaled 1-px strokes no longer cover the gaps between shapes; :mod:`ppstudy.attacks.ope` measures what
+survives.
+
+Untrusted SVG: :func:`parse_svg` and :func:`rasterize` accept only ``<svg>`` with ``<path>`` children and a
+fixed set of presentation attributes; references (``href``, ``url(...)``), other elements (``<image>``,
+``<use>``, ``<text>``, ``<circle>`` ...), DOCTYPEs, deep nesting and non-finite sizes raise one
+:class:`ppstudy.InputError`.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
+import shutil
+import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ppstudy import InputError
 from ppstudy.ciphers import ope as _ope
-from ppstudy.ciphers.ope import OPEKey, keygen, paper_key  # noqa: F401  (re-exported: the key of this cipher)
+from ppstudy.ciphers.ope import PAPER_IN_RANGE, PAPER_OUT_RANGE, OPEKey
 
 SVG_NS = "http://www.w3.org/2000/svg"
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _TOKEN = re.compile(rf"([MLCQZmlcqzHhVvSsTtAa])|({_NUM})")
 _SEP = re.compile(rf"(?:[MLCQZmlcqzHhVvSsTtAa]|{_NUM}|[\s,])*")
 _TRANSLATE = re.compile(rf"^\s*translate\(\s*({_NUM})\s*(?:[,\s]\s*({_NUM}))?\s*\)\s*$")
-#: commands whose arguments are absolute (x, y) pairs; vtracer writes only these
+_LENGTH = re.compile(rf"\s*({_NUM})\s*(?:px)?\s*")
+#: commands whose arguments are absolute (x, y) pairs; both tracers write only these
 _ABS = set("MLCQZ")
+#: the largest width or height accepted (pixels); a traced image has its size, a shifted one ~10x that
+MAX_DIMENSION = 1e6
+MAX_SVG_CHARS = 64 << 20
+#: attributes a traced SVG may carry (anything else, e.g. href or an event handler, is refused)
+_ROOT_ATTRS = {"width", "height", "version", "desc", "viewBox", "preserveAspectRatio", "baseProfile", "id"}
+_PATH_ATTRS = {"d", "fill", "stroke", "stroke-width", "opacity", "fill-opacity", "stroke-opacity", "fill-rule",
+               "stroke-linejoin", "stroke-linecap", "stroke-miterlimit", "transform", "id", "desc"}
+_PAINT_ATTRS = {"fill", "stroke"}
+
+TRACERS = ("imagetracer", "vtracer")
+RENDERERS = ("resvg", "imagemagick", "skia")
+OPE_MODES = ("token", "literal")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Parameters of the three steps (the paper's defaults: 50 -> 224, spline tracing)."""
+    """Parameters of the three steps. Defaults: the paper's (imagetracerjs 'default', 50 -> 224), except the
+    renderer (resvg at the output size; ``renderer="imagemagick"`` runs the paper's ImageMagick command)."""
 
     size: int = 50                 # Param_size: the image is resized to size x size before tracing
     out_size: int = 224            # side of the de-identified raster image
+    tracer: str = "imagetracer"    # "imagetracer" (imagetracerjs 1.2.6, the paper's) or "vtracer"
+    options: str = "default"       # imagetracerjs option preset (the paper: 'default')
+    renderer: str = "resvg"        # "resvg", "imagemagick" (the paper's convert command) or "skia" (fast)
+    density: int | None | str = "auto"  # dpi; "auto": None for resvg (render at out_size), 288 for imagemagick
+    scale_strokes: bool = False    # scale stroke-width with the OPE canvas (not in the paper)
+    ope_mode: str = "token"        # "token": Algorithm 2 token by token; "literal": its re.sub over the document
     mode: str = "spline"           # vtracer curve fitting: "spline" (Bezier) or "polygon"
-    path_precision: int = 1        # decimals of the coordinates vtracer writes (imagetracerjs: 1)
+    path_precision: int = 1        # vtracer: decimals of the coordinates it writes
     filter_speckle: int = 4        # vtracer: drop patches smaller than this (pixels)
     color_precision: int = 6       # vtracer: significant bits per colour channel
     layer_difference: int = 16     # vtracer: colour difference between gradient layers
-    density: int | None = None     # None: render at out_size; 288: ImageMagick-like supersampled render
 
     def __post_init__(self):
         for name in ("size", "out_size", "filter_speckle", "color_precision", "layer_difference"):
@@ -72,16 +114,44 @@ class Settings:
                 raise InputError(f"deid settings: {name} must be a positive integer, got {v!r}")
         if self.size < 4 or self.out_size < 4 or self.out_size > 4096:
             raise InputError(f"deid settings: size {self.size} and out_size {self.out_size} must lie in 4..4096")
-        if self.mode not in ("spline", "polygon"):
-            raise InputError(f"deid settings: mode must be 'spline' or 'polygon', got {self.mode!r}")
+        for name, allowed in (("tracer", TRACERS), ("renderer", RENDERERS), ("ope_mode", OPE_MODES),
+                              ("mode", ("spline", "polygon"))):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"deid settings: {name} must be one of {', '.join(map(repr, allowed))}, "
+                                 f"got {getattr(self, name)!r}")
+        from ppstudy.ciphers.imagetracer import check_options
+
+        if not isinstance(self.options, str):
+            raise InputError(f"deid settings: options must be an imagetracerjs preset name, got {self.options!r}")
+        check_options(self.options)
         if not isinstance(self.path_precision, int) or not 0 <= self.path_precision <= 8:
             raise InputError(f"deid settings: path_precision must be 0..8, got {self.path_precision!r}")
-        if self.density is not None and (not isinstance(self.density, int) or not 24 <= self.density <= 1200):
+        if self.density == "auto":
+            object.__setattr__(self, "density", 288 if self.renderer == "imagemagick" else None)
+        if self.density is not None and (isinstance(self.density, bool) or not isinstance(self.density, int)
+                                         or not 24 <= self.density <= 1200):
             raise InputError(f"deid settings: density must be None or 24..1200 dpi, got {self.density!r}")
+        if not isinstance(self.scale_strokes, bool):
+            raise InputError(f"deid settings: scale_strokes must be True or False, got {self.scale_strokes!r}")
+        if self.scale_strokes and self.ope_mode == "literal":
+            raise InputError("deid settings: scale_strokes applies to ope_mode='token' only")
 
 
-# --------------------------------------------------------------------------- helpers
-def _check_image(img: np.ndarray, what: str = "image") -> np.ndarray:
+# --------------------------------------------------------------------------- keys
+def keygen(*, seed: int | np.random.SeedSequence | None = None, in_range=PAPER_IN_RANGE,
+           out_range=PAPER_OUT_RANGE) -> OPEKey:
+    """The secret of de-identification: a random OPE key (see :func:`ppstudy.ciphers.ope.keygen`)."""
+    return _ope.keygen(seed=seed, in_range=in_range, out_range=out_range)
+
+
+def paper_key() -> OPEKey:
+    """The OPE key and ranges printed in the paper."""
+    return _ope.paper_key()
+
+
+# --------------------------------------------------------------------------- images
+def check_image(img: np.ndarray, what: str = "image") -> np.ndarray:
+    """A uint8 HxW, HxWx1 (returned as HxW) or HxWx3 image of at least 2x2."""
     if not isinstance(img, np.ndarray):
         raise InputError(f"{what}: expected a numpy array, got {type(img).__name__}")
     if img.dtype != np.uint8:
@@ -96,97 +166,158 @@ def _check_image(img: np.ndarray, what: str = "image") -> np.ndarray:
 
 
 def resize(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize a uint8 image to ``size`` x ``size`` (bilinear, anti-aliased when shrinking)."""
-    from skimage.transform import resize as _resize
+    """Resize one uint8 image to ``size`` x ``size`` (bilinear, anti-aliased when shrinking)."""
+    from ppstudy.images import resize as _resize
 
-    img = _check_image(img)
-    if img.shape[:2] == (size, size):
-        return img
-    shrink = size < max(img.shape[:2])
-    out = _resize(img, (size, size) + img.shape[2:], order=1, preserve_range=True, anti_aliasing=shrink,
-                  mode="edge")
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return _resize(check_image(img), size)
 
 
-def _png(img: np.ndarray) -> bytes:
-    from PIL import Image
-
-    b = io.BytesIO()
-    Image.fromarray(img).save(b, format="png", compress_level=0)
-    return b.getvalue()
-
-
-# --------------------------------------------------------------------------- step 1
-def vectorize(img: np.ndarray, settings: Settings = Settings()) -> str:
-    """Step 1: resize to ``settings.size`` and trace into an SVG string (vtracer, colour mode)."""
-    import vtracer
-
-    img = resize(img, settings.size)
-    rgb = np.repeat(img[..., None], 3, axis=-1) if img.ndim == 2 else img
-    return vtracer.convert_raw_image_to_svg(
-        _png(np.ascontiguousarray(rgb)), img_format="png", colormode="color", hierarchical="stacked",
-        mode=settings.mode, filter_speckle=settings.filter_speckle, color_precision=settings.color_precision,
-        layer_difference=settings.layer_difference, path_precision=settings.path_precision)
+def _batch_of(images, what: str = "images") -> tuple[np.ndarray, bool, bool]:
+    """``(batch, single, keep_channel)``: HxW or HxWx{1,3} is one image; NxHxW or NxHxWx{1,3} a batch."""
+    if not isinstance(images, np.ndarray):
+        raise InputError(f"{what}: expected a numpy array, got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        raise InputError(f"{what}: expected dtype uint8, got {images.dtype}")
+    single = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3))
+    batch = images[None] if single else images
+    if batch.ndim not in (3, 4) or (batch.ndim == 4 and batch.shape[-1] not in (1, 3)):
+        raise InputError(f"{what}: expected HxW(xC) or NxHxW(xC) with C = 1 or 3, got shape {images.shape}")
+    if min(batch.shape[1:3]) < 2:
+        raise InputError(f"{what}: images of shape {batch.shape[1:]} are too small to trace")
+    return batch, single, batch.ndim == 4 and batch.shape[-1] == 1
 
 
-# --------------------------------------------------------------------------- step 2
-def _parse(svg: str) -> ET.Element:
+# --------------------------------------------------------------------------- SVG
+@dataclass
+class TracedSVG:
+    """A checked SVG of paths: the tree, its paths, each path's commands (letter, number count) and absolute
+    coordinates (k x 2, any ``translate`` folded in), and the canvas size."""
+
+    root: ET.Element
+    paths: list[ET.Element]
+    commands: list[list[tuple[str, int]]]
+    xy: list[np.ndarray]
+    width: float
+    height: float
+
+    @property
+    def coordinates(self) -> np.ndarray:
+        """All coordinates of all paths, in document order (k x 2)."""
+        return np.concatenate(self.xy) if self.xy else np.zeros((0, 2))
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if tag.startswith("{") else tag
+
+
+def check_svg(svg: str) -> ET.Element:
+    """Parse an untrusted SVG string and check that it is a traced image: ``<svg>`` holding ``<path>``
+    elements only, no references, finite positive width and height. Returns the root element."""
     if not isinstance(svg, str):
         raise InputError(f"SVG: expected a string, got {type(svg).__name__}")
+    if len(svg) > MAX_SVG_CHARS:
+        raise InputError(f"SVG: {len(svg)} characters is more than the {MAX_SVG_CHARS} accepted")
+    if re.search(r"<!(?:DOCTYPE|ENTITY)", svg, re.IGNORECASE):
+        raise InputError("SVG: DOCTYPE and ENTITY declarations are not accepted")
     try:
         root = ET.fromstring(svg)
     except ET.ParseError as e:
         raise InputError(f"malformed SVG: {e}") from None
     if root.tag not in ("svg", f"{{{SVG_NS}}}svg"):
-        raise InputError(f"SVG: the root element is <{root.tag}>, not <svg>")
+        raise InputError(f"SVG: the root element is <{_local(root.tag)}>, not <svg>")
+    # depth first, without recursion: a traced SVG is two levels deep
+    depth, stack = 0, [(root, 1)]
+    while stack:
+        el, d = stack.pop()
+        depth = max(depth, d)
+        stack.extend((c, d + 1) for c in el)
+    if depth > 2:
+        raise InputError(f"SVG: elements nested {depth} levels deep; a traced SVG has <path> elements "
+                         f"directly under <svg>")
+    for i, el in enumerate([root, *root]):
+        name = _local(el.tag)
+        if i and name != "path":
+            raise InputError(f"SVG: element <{name}> is not accepted (a traced SVG holds <path> elements only; "
+                             f"no images, references, text or other shapes)")
+        allowed = _ROOT_ATTRS if i == 0 else _PATH_ATTRS
+        for attr, value in el.attrib.items():
+            local = _local(attr)
+            if local == "href":
+                raise InputError(f"SVG: <{name}> has an external reference {attr}={value[:60]!r}; not accepted")
+            if attr not in allowed:
+                raise InputError(f"SVG: <{name}> has the attribute {attr!r}, which a traced SVG does not use")
+            if "url(" in value.lower() or (attr in _PAINT_ATTRS and ":" in value):
+                raise InputError(f"SVG: <{name}> {attr}={value[:60]!r} references a resource; not accepted")
+        if el.text and el.text.strip():
+            raise InputError(f"SVG: <{name}> holds text; a traced SVG does not")
+    svg_dimensions(root)
     return root
 
 
-def _dimension(root: ET.Element, name: str) -> float:
-    v = root.get(name)
-    if v is None:
-        raise InputError(f"SVG: the <svg> element has no {name} attribute")
-    m = re.fullmatch(rf"\s*({_NUM})\s*(?:px)?\s*", v)
-    if not m or float(m.group(1)) <= 0:
-        raise InputError(f"SVG: {name}={v!r} is not a positive number of pixels")
-    return float(m.group(1))
+def svg_dimensions(svg: str | ET.Element) -> tuple[float, float]:
+    """``(width, height)`` of an SVG in pixels: finite, positive and at most :data:`MAX_DIMENSION`."""
+    root = check_svg(svg) if isinstance(svg, str) else svg
+    out = []
+    for name in ("width", "height"):
+        v = root.get(name)
+        if v is None:
+            raise InputError(f"SVG: the <svg> element has no {name} attribute")
+        m = _LENGTH.fullmatch(v)
+        x = float(m.group(1)) if m else math.nan
+        if not (math.isfinite(x) and 0 < x <= MAX_DIMENSION):
+            raise InputError(f"SVG: {name}={v[:40]!r} is not a positive number of pixels up to {MAX_DIMENSION:g}")
+        out.append(x)
+    return out[0], out[1]
 
 
-def _paths(root: ET.Element) -> list[ET.Element]:
-    return [e for e in root.iter() if e.tag in ("path", f"{{{SVG_NS}}}path")]
+_CMD = re.compile(r"([MmZzLlHhVvCcSsQqTtAa])")  # not e/E: exponents
+_NUMS = re.compile(_NUM)
 
 
-def _path_numbers(el: ET.Element, i: int) -> tuple[list[str], np.ndarray]:
-    """Commands and absolute coordinates (k x 2) of one path; the translate is folded in."""
+def _path_numbers(el: ET.Element, i: int) -> tuple[list[tuple[str, int]], np.ndarray]:
     d = el.get("d")
     if d is None:
         raise InputError(f"SVG: path {i} has no d attribute")
     if _SEP.fullmatch(d) is None:
         raise InputError(f"SVG: path {i} has characters that are not path data in d={d[:60]!r}")
-    cmds, nums, shape = [], [], []
-    for cmd, num in _TOKEN.findall(d):
-        if cmd:
-            if cmd not in _ABS:
-                raise InputError(f"SVG: path {i} uses the command {cmd!r}; position OPE needs absolute "
-                                 f"M/L/C/Q/Z commands whose arguments are (x, y) pairs")
-            cmds.append(cmd)
-            shape.append(0)
-        else:
-            if not cmds:
-                raise InputError(f"SVG: path {i} starts with a number, not a command")
-            nums.append(float(num))
-            shape[-1] += 1
-    if len(nums) % 2:
-        raise InputError(f"SVG: path {i} has an odd number of coordinates")
+    parts = _CMD.split(d)  # [before the first command, command, its arguments, command, ...]
+    if _NUMS.search(parts[0]):
+        raise InputError(f"SVG: path {i} starts with a number, not a command")
+    cmds: list[tuple[str, int]] = []
+    nums: list[str] = []
+    for c, args in zip(parts[1::2], parts[2::2], strict=True):
+        if c not in _ABS:
+            raise InputError(f"SVG: path {i} uses the command {c!r}; position OPE needs absolute "
+                             f"M/L/C/Q/Z commands whose arguments are (x, y) pairs")
+        v = _NUMS.findall(args)
+        if len(v) % 2:
+            raise InputError(f"SVG: path {i} has an odd number of coordinates after {c!r}")
+        cmds.append((c, len(v)))
+        nums += v
     xy = np.array(nums, dtype=np.float64).reshape(-1, 2)
     tr = el.get("transform")
     if tr is not None:
         m = _TRANSLATE.match(tr)
         if not m:
-            raise InputError(f"SVG: path {i} has transform={tr!r}; only translate(x, y) is supported")
+            raise InputError(f"SVG: path {i} has transform={tr[:60]!r}; only translate(x, y) is supported")
         xy = xy + [float(m.group(1)), float(m.group(2) or 0.0)]
-    counts = [f"{c}{n}" for c, n in zip(cmds, shape)]
-    return counts, xy
+    if xy.size and not np.all(np.isfinite(xy)):
+        raise InputError(f"SVG: path {i} has a coordinate that is not a finite number")
+    return cmds, xy
+
+
+def parse_svg(svg: str) -> TracedSVG:
+    """Check and parse an SVG of paths (see :func:`check_svg`) into a :class:`TracedSVG`."""
+    root = check_svg(svg)
+    w, h = svg_dimensions(root)
+    paths = list(root)
+    parsed = [_path_numbers(el, i) for i, el in enumerate(paths)]
+    return TracedSVG(root, paths, [c for c, _ in parsed], [xy for _, xy in parsed], w, h)
+
+
+def path_coordinates(svg: str) -> np.ndarray:
+    """All absolute (x, y) coordinates of an SVG's paths (``translate`` folded in), k x 2."""
+    return parse_svg(svg).coordinates
 
 
 def _fmt(v: float) -> str:
@@ -194,142 +325,443 @@ def _fmt(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
-def pos_ope(svg: str, key: OPEKey) -> str:
-    """Step 2: ``Enc(p) - Enc(0)`` for every path coordinate and for width and height (Algorithm 2)."""
-    if not isinstance(key, OPEKey):
-        raise InputError(f"position OPE: expected an OPEKey, got {type(key).__name__}")
-    root = _parse(svg)
-    w, h = _dimension(root, "width"), _dimension(root, "height")
-    paths = _paths(root)
-    parsed = [_path_numbers(el, i) for i, el in enumerate(paths)]
-    allxy = np.concatenate([xy for _, xy in parsed] + [np.array([[w, h]])])
-    lo, hi = key.in_range
-    if allxy.min() < lo or allxy.max() > hi:
-        raise InputError(f"SVG coordinates {allxy.min():g}..{allxy.max():g} fall outside the OPE key's input "
-                         f"range {key.in_range}")
-    offset = float(_ope.encrypt(0, key)) if lo <= 0 <= hi else float(_ope.encrypt(lo, key))
-    enc = _ope.encrypt_real(allxy, key) - offset  # one vectorised look-up for the whole image
-    ew, eh = enc[-1]
-    return rewrite_paths(root, paths, parsed, enc, _fmt(ew), _fmt(eh))
+def _fmt_all(values: np.ndarray) -> list[str]:
+    """:func:`_fmt` for many values at once (3 decimals, no trailing zeros, no "-0")."""
+    r = np.round(np.asarray(values, dtype=np.float64).ravel(), 3) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return [f"{v:.12g}" for v in r.tolist()]
 
 
-def rewrite_paths(root, paths, parsed, xy_new: np.ndarray, width: str, height: str) -> str:
-    """Write new absolute coordinates into every path (in the order they were parsed) and the new canvas
-    size; any path ``transform`` was folded into the parsed coordinates and is dropped."""
-    pos = 0
-    for el, (counts, xy) in zip(paths, parsed):
-        e = xy_new[pos:pos + len(xy)].ravel()
-        pos += len(xy)
-        parts, j = [], 0
-        for cn in counts:
-            c, n = cn[0], int(cn[1:])
-            parts.append(c + (" " + " ".join(_fmt(v) for v in e[j:j + n]) if n else ""))
-            j += n
-        el.set("d", " ".join(parts))
-        el.attrib.pop("transform", None)
-    root.set("width", width)
-    root.set("height", height)
+def _serialize(root: ET.Element) -> str:
     ET.register_namespace("", SVG_NS)
     return ET.tostring(root, encoding="unicode")
 
 
-# --------------------------------------------------------------------------- step 3
-def rasterize(svg: str, out_size: int = 224, *, density: int | None = None, gray: bool = False) -> np.ndarray:
-    """Step 3: render onto white, resized to ``out_size`` x ``out_size`` (aspect ratio ignored)."""
-    import resvg_py
+def rewrite_svg(parsed: TracedSVG, xy: np.ndarray, width: str, height: str, *,
+                stroke_scale: float | None = None) -> str:
+    """Write new absolute coordinates (k x 2, in the order of :attr:`TracedSVG.coordinates`) into every path
+    and the new canvas size; any ``transform`` (folded into the coordinates) is dropped. ``stroke_scale``
+    multiplies every ``stroke-width`` (a path without one gets ``stroke_scale`` times SVG's default 1 only
+    when it has a stroke)."""
+    xy = np.asarray(xy, dtype=np.float64)
+    n = sum(len(p) for p in parsed.xy)
+    if xy.shape != (n, 2):
+        raise InputError(f"rewrite_svg: expected {n} x 2 coordinates, got shape {xy.shape}")
+    flat = _fmt_all(xy)
+    pos = 0
+    for el, cmds in zip(parsed.paths, parsed.commands, strict=True):
+        parts = []
+        for c, k in cmds:
+            parts.append(c + " " + " ".join(flat[pos:pos + k]) if k else c)
+            pos += k
+        el.set("d", " ".join(parts))
+        el.attrib.pop("transform", None)
+        if stroke_scale is not None and (el.get("stroke-width") is not None or el.get("stroke") not in (None, "none")):
+            sw = el.get("stroke-width", "1")
+            m = _LENGTH.fullmatch(sw)
+            if not m:
+                raise InputError(f"SVG: stroke-width={sw[:30]!r} is not a number")
+            el.set("stroke-width", _fmt(float(m.group(1)) * stroke_scale))
+    parsed.root.set("width", width)
+    parsed.root.set("height", height)
+    return _serialize(parsed.root)
+
+
+# --------------------------------------------------------------------------- step 1
+def vectorize(images: np.ndarray, settings: Settings = Settings()) -> str | list[str]:
+    """Step 1: resize to ``settings.size`` and trace. One image gives an SVG string, a batch a list of them
+    (imagetracerjs traces a batch through one engine call)."""
+    if not isinstance(settings, Settings):
+        raise InputError(f"expected deid Settings, got {type(settings).__name__}")
+    batch, single, _ = _batch_of(images)
+    small = [resize(im, settings.size) for im in batch]
+    if settings.tracer == "imagetracer":
+        from ppstudy.ciphers import imagetracer
+
+        svgs = imagetracer.trace(small, options=settings.options)
+    else:
+        svgs = [_vtracer(im, settings) for im in small]
+    return svgs[0] if single else svgs
+
+
+def _vtracer(img: np.ndarray, settings: Settings) -> str:
+    import vtracer
     from PIL import Image
 
-    if isinstance(out_size, bool) or not isinstance(out_size, (int, np.integer)) or not 4 <= out_size <= 4096:
-        raise InputError(f"rasterize: out_size must be an integer in 4..4096, got {out_size!r}")
-    root = _parse(svg)
-    w, h = _dimension(root, "width"), _dimension(root, "height")
+    rgb = np.repeat(img[..., None], 3, axis=-1) if img.ndim == 2 else img
+    b = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(b, format="png", compress_level=0)
+    return vtracer.convert_raw_image_to_svg(
+        b.getvalue(), img_format="png", colormode="color", hierarchical="stacked", mode=settings.mode,
+        filter_speckle=settings.filter_speckle, color_precision=settings.color_precision,
+        layer_difference=settings.layer_difference, path_precision=settings.path_precision)
+
+
+# --------------------------------------------------------------------------- step 2
+def _offset(key: OPEKey) -> float:
+    lo, hi = key.in_range
+    return float(_ope.encrypt(0 if lo <= 0 <= hi else lo, key))
+
+
+def pos_ope(svg: str, key: OPEKey, *, scale_strokes: bool = False, mode: str = "token") -> str:
+    """Step 2 (Algorithm 2): ``Enc(p) - Enc(0)`` for every path coordinate and for width and height.
+
+    ``mode="token"`` (default): each number of each path's ``d`` is one coordinate and is replaced by its
+    encryption; colours and other attributes stay. ``scale_strokes`` also multiplies ``stroke-width`` by the
+    canvas enlargement (geometric mean of ``Enc(w) - Enc(0)) / w`` and the same for h).
+
+    ``mode="literal"``: Algorithm 2 as printed, with ``re.sub(p, c, ...)`` applied to the document text:
+    for each path in order, for each number string ``p`` of its ``d.split()`` not substituted before (a
+    repeated string would be substituted again, without end), every match of the
+    pattern ``p`` (unescaped, unanchored) anywhere in the body of the document (all ``<path>`` elements,
+    their ``fill``/``stroke`` colours, ``stroke-width`` and ``opacity`` included, and numbers written by
+    earlier substitutions) becomes ``Enc(p) - Enc(0)``; then the same for the height and the width strings,
+    which also replaces the root's attributes. Colours and coordinates are corrupted; the root element's
+    namespace is kept so that the result still parses. Not the paper's intent; kept to measure it.
+    """
+    if not isinstance(key, OPEKey):
+        raise InputError(f"position OPE: expected an OPEKey, got {type(key).__name__}")
+    if mode not in OPE_MODES:
+        raise InputError(f"position OPE: mode must be 'token' or 'literal', got {mode!r}")
+    t = parse_svg(svg)
+    allxy = np.concatenate([t.coordinates, [[t.width, t.height]]])
+    lo, hi = key.in_range
+    if allxy.min() < lo or allxy.max() > hi:
+        raise InputError(f"SVG coordinates {allxy.min():g}..{allxy.max():g} fall outside the OPE key's input "
+                         f"range {key.in_range}")
+    offset = _offset(key)
+    if mode == "literal":
+        if scale_strokes:
+            raise InputError("position OPE: scale_strokes applies to mode='token' only")
+        return _pos_ope_literal(t, key, offset)
+    enc = _ope.encrypt_real(allxy, key) - offset  # one vectorised look-up for the whole image
+    ew, eh = enc[-1]
+    scale = math.sqrt(ew / t.width * eh / t.height) if scale_strokes else None
+    return rewrite_svg(t, enc[:-1], _fmt(ew), _fmt(eh), stroke_scale=scale)
+
+
+def _pos_ope_literal(t: TracedSVG, key: OPEKey, offset: float) -> str:
+    def enc(p: str) -> str:
+        return _fmt(float(_ope.encrypt_real([float(p)], key)[0]) - offset)
+
+    body = "".join(_serialize(el).replace(f' xmlns="{SVG_NS}"', "") for el in t.paths)
+    seen: set[str] = set()
+    for el in t.paths:
+        for p in el.get("d", "").split():
+            if re.fullmatch(_NUM, p) and p not in seen:
+                seen.add(p)
+                body = re.sub(p, enc(p), body)
+                if len(body) > MAX_SVG_CHARS // 4:
+                    raise InputError(f"position OPE (literal): the substitutions grew the SVG past "
+                                     f"{MAX_SVG_CHARS // 4} characters")
+    w, h = t.root.get("width", ""), t.root.get("height", "")
+    root_attrs = {"width": w, "height": h}
+    for v in (h, w):
+        m = _LENGTH.fullmatch(v)
+        assert m is not None  # checked by parse_svg
+        p = m.group(1)
+        c = enc(p)
+        body = re.sub(p, c, body)
+        root_attrs = {k: re.sub(p, c, a) for k, a in root_attrs.items()}
+    return (f'<svg xmlns="{SVG_NS}" width="{root_attrs["width"]}" height="{root_attrs["height"]}" '
+            f'version="1.1">{body}</svg>')
+
+
+def canvas_size(key: OPEKey, size: int) -> int:
+    """Width of the position-shifted SVG of a ``size`` x ``size`` image: ``Enc(size) - Enc(0)``."""
+    return int(_ope.encrypt(size, key) - _ope.encrypt(0, key))
+
+
+# --------------------------------------------------------------------------- step 3
+def _render_size(w: float, h: float, out_size: int, density: int | None) -> tuple[int, int]:
     if density is None:
-        rw = rh = int(out_size)
-    else:
-        rw, rh = max(1, round(w * density / 96)), max(1, round(h * density / 96))
-        if rw * rh > 64e6:
-            raise InputError(f"rasterize: {rw}x{rh} pixels at density {density} is too large")
+        return out_size, out_size
+    rw, rh = w * density / 96, h * density / 96
+    if rw * rh > 64e6:
+        raise InputError(f"rasterize: {rw:.0f}x{rh:.0f} pixels at density {density} is too large (64 Mpixel)")
+    return max(1, round(rw)), max(1, round(rh))
+
+
+def _sized(root: ET.Element, rw: int, rh: int) -> str:
+    """The SVG scaled to ``rw`` x ``rh`` pixels (aspect ratio ignored), as text."""
+    w, h = svg_dimensions(root)
     root.set("viewBox", f"0 0 {_fmt(w)} {_fmt(h)}")
     root.set("preserveAspectRatio", "none")
     root.set("width", str(rw))
     root.set("height", str(rh))
-    ET.register_namespace("", SVG_NS)
+    return _serialize(root)
+
+
+def _resvg_png(root: ET.Element, rw: int, rh: int, background: str | None) -> bytes:
+    import resvg_py
+
+    text = _sized(root, rw, rh)
     try:
-        png = resvg_py.svg_to_bytes(svg_string=ET.tostring(root, encoding="unicode"), background="#ffffff",
-                                    skip_system_fonts=True)
-    except (ValueError, RuntimeError) as e:
-        raise InputError(f"rasterize: resvg could not render the SVG: {e}") from None
-    im = Image.open(io.BytesIO(bytes(png))).convert("RGB")
+        return bytes(resvg_py.svg_to_bytes(svg_string=text, background=background, skip_system_fonts=True))
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as e:  # noqa: B036  resvg's Rust panics (absurd coordinates) arrive as pyo3 PanicException
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise InputError(f"rasterize: resvg could not render the SVG: {msg}") from None
+
+
+def _finish(im, out_size: int, gray: bool) -> np.ndarray:
+    from PIL import Image
+
+    if im.mode in ("RGBA", "LA", "P") or "transparency" in im.info:
+        im = im.convert("RGBA")
+        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, im)
+    im = im.convert("RGB")
     if im.size != (out_size, out_size):
-        im = im.resize((out_size, out_size), Image.LANCZOS)
+        im = im.resize((out_size, out_size), Image.Resampling.LANCZOS)
     a = np.asarray(im, dtype=np.uint8)
     if gray:
         a = np.rint(a.astype(np.float32).mean(-1)).astype(np.uint8)
     return a
 
 
+def _check_out_size(out_size) -> int:
+    if isinstance(out_size, bool) or not isinstance(out_size, (int, np.integer)) or not 4 <= out_size <= 4096:
+        raise InputError(f"rasterize: out_size must be an integer in 4..4096, got {out_size!r}")
+    return int(out_size)
+
+
+def imagemagick_executable() -> str | None:
+    """ImageMagick's ``convert`` (Debian: ``apt-get install imagemagick``), or None. A ``convert`` that is not
+    ImageMagick (e.g. a stand-in that only prints PNGs) does not count."""
+    exe = shutil.which("convert")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return exe if out.startswith("Version: ImageMagick") else None
+
+
+def _imagemagick(svgs: Sequence[str], sizes: Sequence[tuple[int, int]], out_size: int, density: int | None,
+                 gray: bool) -> list[np.ndarray]:
+    """``convert [-density D] in.svg -resize SxS! out.png`` for every SVG. One process renders a group of
+    SVGs (``convert -density D 1.svg 2.svg ... -resize SxS! out-%d.png``: the same operations image by
+    image); a group holds at most ~40 Mpixel of renders, since convert keeps them all before resizing."""
+    from PIL import Image
+
+    exe = imagemagick_executable()
+    if exe is None:
+        raise InputError("rasterize: renderer='imagemagick' needs ImageMagick's convert "
+                         "(Debian: apt-get install imagemagick)")
+    groups: list[list[int]] = []
+    budget = 0.0
+    for i, (rw, rh) in enumerate(sizes):
+        if not groups or budget + rw * rh > 40e6 or len(groups[-1]) >= 64:
+            groups.append([])
+            budget = 0.0
+        groups[-1].append(i)
+        budget += rw * rh
+    out = []
+    with tempfile.TemporaryDirectory(prefix="ppstudy-im-") as tmp:
+        d = Path(tmp)
+        for i, s in enumerate(svgs):
+            (d / f"{i:06d}.svg").write_text(s, encoding="utf8")
+        for j, group in enumerate(groups):
+            cmd = [exe] + (["-density", str(density)] if density is not None else []) + \
+                  [f"{i:06d}.svg" for i in group] + ["-resize", f"{out_size}x{out_size}!", f"out-{j:06d}-%06d.png"]
+            r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=900)
+            if r.returncode != 0:
+                raise InputError(f"rasterize: ImageMagick failed: {r.stderr.strip()[:300]}")
+            for k in range(len(group)):
+                with Image.open(d / f"out-{j:06d}-{k:06d}.png") as im:
+                    im.load()
+                    out.append(_finish(im, out_size, gray))
+    return out
+
+
+def _skia(root: ET.Element, rw: int, rh: int):
+    """Skia's SVG module (skia-python), on white; a PIL image."""
+    try:
+        import skia
+    except ImportError:
+        raise InputError("rasterize: renderer='skia' needs skia-python (pip install skia-python)") from None
+    from PIL import Image
+
+    data = _sized(root, rw, rh).encode("utf8")
+    stream = skia.MemoryStream(data)  # does not copy: data must outlive the parse
+    dom = skia.SVGDOM.MakeFromStream(stream)
+    if dom is None:
+        raise InputError("rasterize: skia could not parse the SVG")
+    surface = skia.Surface(rw, rh)
+    canvas = surface.getCanvas()
+    canvas.clear(skia.ColorWHITE)
+    dom.setContainerSize(skia.Size(rw, rh))
+    dom.render(canvas)
+    rgba = surface.makeImageSnapshot().toarray(colorType=skia.kRGBA_8888_ColorType)
+    return Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
+
+
+def rasterize_many(svgs: Sequence[str], out_size: int = 224, *, density: int | None = None, gray: bool = False,
+                   renderer: str = "resvg") -> np.ndarray:
+    """Step 3 for a list of SVGs: an ``N x out_size x out_size (x 3)`` uint8 array (see :func:`rasterize`)."""
+    from PIL import Image
+
+    out_size = _check_out_size(out_size)
+    if renderer not in RENDERERS:
+        raise InputError(f"rasterize: renderer must be one of {', '.join(map(repr, RENDERERS))}, got {renderer!r}")
+    roots = [check_svg(s) for s in svgs]
+    if renderer == "imagemagick":
+        # ImageMagick renders at density / 96 times the SVG's size (its default density without -density)
+        sizes = [_render_size(*svg_dimensions(root), out_size, density or 96) for root in roots]
+        res = _imagemagick([_serialize(r) for r in roots], sizes, out_size, density, gray)
+    elif renderer == "skia":
+        res = [_finish(_skia(root, *_render_size(*svg_dimensions(root), out_size, density)), out_size, gray)
+               for root in roots]
+    else:
+        res = []
+        for root in roots:
+            rw, rh = _render_size(*svg_dimensions(root), out_size, density)
+            png = _resvg_png(root, rw, rh, "#ffffff")
+            with Image.open(io.BytesIO(png)) as im:
+                res.append(_finish(im, out_size, gray))
+    if not res:
+        return np.zeros((0, out_size, out_size) + (() if gray else (3,)), np.uint8)
+    return np.stack(res)
+
+
+def rasterize(svg: str, out_size: int = 224, *, density: int | None = None, gray: bool = False,
+              renderer: str = "resvg") -> np.ndarray:
+    """Step 3: render an SVG onto white and resize to ``out_size`` x ``out_size`` (aspect ratio ignored).
+
+    ``renderer="resvg"``: with ``density=None`` resvg renders at the output size directly (anti-aliased);
+    with a density, at ``density / 96`` times the SVG's size, then a Lanczos resize. ``"skia"``: the same
+    with Skia's SVG renderer. ``"imagemagick"``: ``convert -density D in.svg -resize SxS! out.png`` (no
+    ``-density`` when it is None).
+    """
+    return rasterize_many([svg], out_size, density=density, gray=gray, renderer=renderer)[0]
+
+
+def seam_mask(svg: str, out_size: int = 224, *, density: int | None = None, threshold: float = 0.5) -> np.ndarray:
+    """Pixels that no shape or stroke covers (``out_size`` x ``out_size`` bool): where the white background
+    shows through. Rendered by resvg on a transparent canvas; a pixel counts as uncovered when its coverage
+    (alpha) is below ``threshold``."""
+    from PIL import Image
+
+    out_size = _check_out_size(out_size)
+    if not 0 < threshold <= 1:
+        raise InputError(f"seam_mask: threshold must be in (0, 1], got {threshold!r}")
+    root = check_svg(svg)
+    rw, rh = _render_size(*svg_dimensions(root), out_size, density)
+    with Image.open(io.BytesIO(_resvg_png(root, rw, rh, None))) as im:
+        a = im.convert("RGBA").getchannel("A")
+        if a.size != (out_size, out_size):
+            a = a.resize((out_size, out_size), Image.Resampling.BILINEAR)
+        return np.asarray(a, dtype=np.float64) < threshold * 255
+
+
 # --------------------------------------------------------------------------- whole pipeline
-def _one(img: np.ndarray, key: OPEKey | None, settings: Settings) -> np.ndarray:
-    img = _check_image(img)
-    svg = vectorize(img, settings)
-    if key is not None:
-        svg = pos_ope(svg, key)
-    return rasterize(svg, settings.out_size, density=settings.density, gray=img.ndim == 2)
+OUTPUTS = ("vector", "deid", "svg", "shifted")
 
 
-def _batch(images: np.ndarray, key, settings: Settings, workers: int, progress: bool, desc: str) -> np.ndarray:
+def _chunk(batch: np.ndarray, key: OPEKey | None, settings: Settings, outputs: tuple[str, ...]) -> dict:
+    gray = batch.ndim == 3 or batch.shape[-1] == 1
+    svgs = vectorize(batch, settings)
+    svgs = [svgs] if isinstance(svgs, str) else svgs
+    res: dict = {}
+    density = settings.density if isinstance(settings.density, int) else None  # "auto" resolved by Settings
+
+    def raster(group: list[str]) -> np.ndarray:
+        return rasterize_many(group, settings.out_size, density=density, gray=gray, renderer=settings.renderer)
+
+    if "svg" in outputs:
+        res["svg"] = svgs
+    if "vector" in outputs:
+        res["vector"] = raster(svgs)
+    if "deid" in outputs or "shifted" in outputs:
+        if key is None:
+            raise InputError("de-identification key: expected an OPEKey, got None")
+        shifted = [pos_ope(s, key, scale_strokes=settings.scale_strokes, mode=settings.ope_mode) for s in svgs]
+        if "shifted" in outputs:
+            res["shifted"] = shifted
+        if "deid" in outputs:
+            res["deid"] = raster(shifted)
+    return res
+
+
+def _chunk_star(args):
+    return _chunk(*args)
+
+
+def pipeline(images: np.ndarray, key: OPEKey | None, settings: Settings = Settings(), *,
+             outputs: Sequence[str] = ("vector", "deid"), workers: int = 1, progress: bool = False,
+             chunk: int = 32, desc: str = "de-identify") -> dict:
+    """The three steps on a batch, tracing each image once. ``outputs``: any of ``"vector"`` (the rendered
+    tracing), ``"deid"`` (the de-identified images), ``"svg"`` and ``"shifted"`` (the SVG strings before and
+    after position OPE). Arrays keep the input's layout (one image, NxHxW, NxHxWx1, NxHxWx3, N = 0 too).
+
+    ``workers > 1`` spreads chunks of ``chunk`` images over forked processes (each with its own tracer
+    engine); results are identical to ``workers=1``.
+    """
     if not isinstance(settings, Settings):
         raise InputError(f"expected deid Settings, got {type(settings).__name__}")
-    if key is not None and not isinstance(key, OPEKey):
+    outputs = tuple(outputs)
+    for o in outputs:
+        if o not in OUTPUTS:
+            raise InputError(f"pipeline: unknown output {o!r} (choose from {', '.join(OUTPUTS)})")
+    if ("deid" in outputs or "shifted" in outputs) and not isinstance(key, OPEKey):
         raise InputError(f"de-identification key: expected an OPEKey, got {type(key).__name__}")
-    if not isinstance(images, np.ndarray):
-        raise InputError(f"images: expected a numpy array, got {type(images).__name__}")
-    # HxW or HxWx{1,3}: one image; NxHxW (last axis not 1 or 3) or NxHxWxC: a batch
-    single = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3))
-    batch = images[None] if single else images
-    if batch.ndim not in (3, 4):
-        raise InputError(f"images: expected HxW(xC) or NxHxW(xC), got shape {images.shape}")
-    _check_image(batch[0] if len(batch) else np.zeros((4, 4), np.uint8), "images")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers must be a positive integer, got {workers!r}")
+    batch, single, keep_channel = _batch_of(images)
+    if keep_channel:
+        batch = batch[..., 0]
     if key is not None:
         _ope.table(key)  # build (or load) the table once, before any worker starts
-    keep_channel = batch.ndim == 4 and batch.shape[-1] == 1
-    items = list(batch)
-    if workers > 1 and len(items) > 8:
-        from concurrent.futures import ProcessPoolExecutor
+    parts = [batch[i:i + chunk] for i in range(0, len(batch), chunk)]
+    args = [(p, key, settings, outputs) for p in parts]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(batch), desc=desc, disable=not progress or len(batch) < 50, mininterval=2.0)
+    results = []
+    if workers > 1 and len(parts) > 1:
         import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
-            chunk = max(1, len(items) // (workers * 8))
-            out = list(ex.map(_one, items, [key] * len(items), [settings] * len(items), chunksize=chunk))
+        with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("fork")) as ex:
+            for p, r in zip(parts, ex.map(_chunk_star, args), strict=True):
+                results.append(r)
+                bar.update(len(p))
     else:
-        from tqdm import tqdm
-
-        out = [_one(im, key, settings) for im in tqdm(items, desc=desc, disable=not progress or len(items) < 50,
-                                                      mininterval=2.0)]
-    res = np.stack(out) if out else np.zeros((0, settings.out_size, settings.out_size), np.uint8)
-    if keep_channel:
-        res = res[..., None]
-    return res[0] if single else res
+        for a in args:
+            results.append(_chunk(*a))
+            bar.update(len(a[0]))
+    bar.close()
+    out: dict = {}
+    rgb = batch.ndim == 4
+    for o in outputs:
+        if o in ("svg", "shifted"):
+            vals: list = [s for r in results for s in r[o]]
+            out[o] = vals[0] if single else vals
+            continue
+        arrs = [r[o] for r in results]
+        empty = np.zeros((0, settings.out_size, settings.out_size) + ((3,) if rgb else ()), np.uint8)
+        arr: np.ndarray = np.concatenate(arrs) if arrs else empty
+        if keep_channel:
+            arr = arr[..., None]
+        out[o] = arr[0] if single else arr
+    return out
 
 
 def deidentify(images: np.ndarray, key: OPEKey, settings: Settings = Settings(), *, workers: int = 1,
                progress: bool = False) -> np.ndarray:
     """``Rasterize(PosOPE(Vectorize(images)))`` for one image or a batch (uint8, RGB or grayscale).
 
-    Returns uint8 ``out_size`` x ``out_size`` images with the input's channel layout. ``workers > 1``
-    spreads a batch over processes (one image per task; results are identical).
+    Returns uint8 ``out_size`` x ``out_size`` images with the input's channel layout (an empty batch too).
     """
     if not isinstance(key, OPEKey):
         raise InputError(f"de-identification key: expected an OPEKey, got {type(key).__name__}")
-    return _batch(images, key, settings, workers, progress, "de-identify")
+    return pipeline(images, key, settings, outputs=("deid",), workers=workers, progress=progress)["deid"]
 
 
 def vector_images(images: np.ndarray, settings: Settings = Settings(), *, workers: int = 1,
                   progress: bool = False) -> np.ndarray:
     """``Rasterize(Vectorize(images))``: the traced images without OPE (the paper's "vectorized image")."""
-    return _batch(images, None, settings, workers, progress, "vectorize")
-
-
-def canvas_size(key: OPEKey, size: int) -> int:
-    """Width of the position-shifted SVG of a ``size`` x ``size`` image: ``Enc(size) - Enc(0)``."""
-    return int(_ope.encrypt(size, key) - _ope.encrypt(0, key))
+    return pipeline(images, None, settings, outputs=("vector",), workers=workers, progress=progress,
+                    desc="vectorize")["vector"]

@@ -13,25 +13,38 @@ values are pyope's own (its ``tape_gen``, ``sample_hgd`` and ``sample_uniform`` 
 arguments as its ``encrypt_recursive``); the tests compare the table with ``pyope.ope.OPE.encrypt``. Built
 tables are cached on disk under ``<ppstudy cache>/ope/`` keyed by a SHA-256 of the key and the ranges.
 
-Ranges of the paper: the text says "OPE output values were bounded between -99999 and 99999" and "the
-offset value is set to -796" (the encryption of 0 with the key ``jX4ZXXmM3qTgAjez/1j/EVz5tCcmQ711bz8hqIMJap0=``).
-With that key and output range, pyope gives ``Enc(0) = -796`` exactly for the input range -9999..9999 (and
-not for -999..999, -32768..32767, or an input range equal to the output range, which would make OPE the
-identity), so :data:`PAPER_IN_RANGE` is -9999..9999 and :data:`PAPER_OUT_RANGE` -99999..99999.
+Ranges of the paper: the text says "OPE output values were bounded between -99999 and 99999", "the offset
+value is set to -796" (the encryption of 0 with the key ``jX4ZXXmM3qTgAjez/1j/EVz5tCcmQ711bz8hqIMJap0=``) and
+that the ciphertext range is "about 100 times larger than the maximum value of the input" (a coordinate of
+at most ~100). The input range is not printed. The offset pins it down to about +-10^4, not exactly: of the
+symmetric input ranges -N..N with 5,000 <= N <= 20,000, pyope gives ``Enc(0) = -796`` for 83, namely
+N = 9994..10010 (all with ``Enc(32) - Enc(0) = 331``, ``Enc(50) - Enc(0) = 455``) and N = 10137..10202
+(``Enc(32) - Enc(0) = 280``, ``Enc(50) - Enc(0) = 419``); asymmetric ranges such as -10000..9999 give it too.
+-999..999 and -32768..32767 do not, and an input range as large as the output range makes OPE the
+identity. :data:`PAPER_IN_RANGE` is -9999..9999 (100 x the largest input, first family; the test suite
+checks the offset for several members of both families). The paper's Fig. 6 shows a width of 291 for a
+32 x 32 image, which neither family gives.
+
+Keys: :func:`keygen` draws 32 random bytes (base64-encoded, as pyope's ``OPE.generate_key``), so
+:func:`key_space` is ``2**256`` keys; a cached table is stored with an HMAC-SHA256 of its bytes under the
+key, and a file that fails the check (edited, truncated, another key's) is rebuilt.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ppstudy import InputError
+from ppstudy.ciphers.base import KeySpace
 
 #: the key printed in the paper (Sec. V-A), as the bytes pyope receives
 PAPER_KEY = b"jX4ZXXmM3qTgAjez/1j/EVz5tCcmQ711bz8hqIMJap0="
@@ -140,10 +153,19 @@ def build_table(key: OPEKey) -> np.ndarray:
     return table
 
 
-def _cache_path(key: OPEKey) -> Path:
+def cache_path(key: OPEKey) -> Path:
+    """Where the table of ``key`` is cached: ``<ppstudy cache>/ope/<fingerprint>.v2.npz``."""
     from ppstudy.data.registry import cache_dir
 
-    return cache_dir() / "ope" / f"{key.fingerprint}.npy"
+    return cache_dir() / "ope" / f"{key.fingerprint}.v2.npz"
+
+
+def table_digest(table: np.ndarray, key: OPEKey) -> str:
+    """HMAC-SHA256 of a table's bytes under the key's secret and ranges (stored beside a cached table)."""
+    t = np.ascontiguousarray(table, dtype="<i8")
+    mac = hmac.new(b"ppstudy-ope-table-v2\0" + key.secret + repr((key.in_range, key.out_range)).encode(),
+                   t.tobytes(), hashlib.sha256)
+    return mac.hexdigest()
 
 
 def _check_table(table: np.ndarray, key: OPEKey) -> bool:
@@ -152,32 +174,42 @@ def _check_table(table: np.ndarray, key: OPEKey) -> bool:
             and table[0] >= key.out_range[0] and table[-1] <= key.out_range[1])
 
 
+def _load_cached(path: Path, key: OPEKey) -> np.ndarray | None:
+    """The cached table if its digest verifies, else None (with a warning when a file was there)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            t, digest = z["table"], str(z["digest"])
+    except (OSError, ValueError, KeyError, EOFError):
+        t, digest = None, ""
+    if t is not None and _check_table(t, key) and hmac.compare_digest(digest, table_digest(t, key)):
+        return t
+    warnings.warn(f"OPE table cache {path} failed its integrity check (edited, truncated or another key's); "
+                  f"rebuilding it", RuntimeWarning, stacklevel=3)
+    return None
+
+
 _MEMO: dict[str, np.ndarray] = {}
 
 
 def table(key: OPEKey, *, cache: bool = True) -> np.ndarray:
-    """The (read-only) lookup table of ``key``: from memory, from the disk cache, or built and cached."""
+    """The (read-only) lookup table of ``key``: from memory, from the disk cache (verified by its HMAC),
+    or built and cached."""
     if not isinstance(key, OPEKey):
         raise InputError(f"expected an OPEKey, got {type(key).__name__}")
     fp = key.fingerprint
     if fp in _MEMO:
         return _MEMO[fp]
-    t = None
-    path = _cache_path(key) if cache else None
-    if path is not None and path.exists():
-        try:
-            t = np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            t = None
-        if t is not None and not _check_table(t, key):
-            t = None  # corrupt or foreign file: rebuild it
+    path = cache_path(key) if cache else None
+    t = _load_cached(path, key) if path is not None else None
     if t is None:
         t = build_table(key)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-                np.save(tmp, t)
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, table=t, digest=np.array(table_digest(t, key)))
                 os.replace(tmp, path)
             except OSError:
                 pass  # a read-only cache only costs a rebuild next time
@@ -187,31 +219,45 @@ def table(key: OPEKey, *, cache: bool = True) -> np.ndarray:
     return t
 
 
-def _as_int_array(x, name: str) -> np.ndarray:
+def clear_memory_cache() -> None:
+    """Forget the tables held in memory (the disk cache stays)."""
+    _MEMO.clear()
+
+
+def _as_int_array(x, name: str, lo: int, hi: int) -> np.ndarray:
+    """``x`` as int64 after checking that every value is an integer in ``lo..hi`` (checked before any cast,
+    so that ``2**64 - 1`` or ``1e300`` cannot wrap into the range)."""
     a = np.asarray(x)
+    if a.dtype == object:  # Python ints beyond 64 bits
+        vals = a.ravel().tolist()
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+            raise InputError(f"{name}: expected integers, got dtype object")
+        if vals and (min(vals) < lo or max(vals) > hi):
+            raise InputError(f"{name} outside the key's range {lo}..{hi}: min {min(vals)}, max {max(vals)}")
+        return np.array(vals, dtype=np.int64).reshape(a.shape)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise InputError(f"{name}: expected integers, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
-            raise InputError(f"{name}: OPE encrypts integers; got non-integer values")
+    if np.issubdtype(a.dtype, np.floating) and (not np.all(np.isfinite(a)) or not np.all(a == np.round(a))):
+        raise InputError(f"{name}: OPE encrypts integers; got non-integer values")
+    if a.size and (a.min() < lo or a.max() > hi):
+        mn, mx = a.min(), a.max()
+        mn, mx = (int(mn), int(mx)) if np.issubdtype(a.dtype, np.integer) else (float(mn), float(mx))
+        raise InputError(f"{name} outside the key's range {lo}..{hi}: min {mn}, max {mx}")
     return a.astype(np.int64)
 
 
 def encrypt(x, key: OPEKey) -> np.ndarray:
-    """Encrypt integers (any shape) by table look-up; equal to pyope's ``encrypt`` value by value."""
+    """Encrypt integers (any shape) by table look-up; equal to pyope's ``encrypt`` value by value. Values
+    outside ``key.in_range`` (however large) raise InputError."""
     t = table(key)
-    a = _as_int_array(x, "plaintexts")
-    lo, hi = key.in_range
-    if a.size and (a.min() < lo or a.max() > hi):
-        raise InputError(f"plaintexts outside the key's input range {key.in_range}: "
-                         f"min {int(a.min())}, max {int(a.max())}")
-    return t[a - lo]
+    a = _as_int_array(x, "plaintexts", *key.in_range)
+    return t[a - key.in_range[0]]
 
 
 def decrypt(y, key: OPEKey) -> np.ndarray:
     """Invert :func:`encrypt`; a value that is no ciphertext of ``key`` raises InputError."""
     t = table(key)
-    a = _as_int_array(y, "ciphertexts")
+    a = _as_int_array(y, "ciphertexts", *key.out_range)
     i = np.clip(np.searchsorted(t, a), 0, t.size - 1)
     if a.size and not np.array_equal(t[i], a):
         raise InputError("ciphertexts: some values are not ciphertexts of this key")
@@ -235,6 +281,18 @@ def encrypt_real(v, key: OPEKey) -> np.ndarray:
     return t[i] + (v - f) * (t[j] - t[i])
 
 
+def key_space(shape=None, *, key_bytes: int = 32) -> KeySpace:
+    """The keys :func:`keygen` draws: ``key_bytes`` random bytes, ``2**(8 * key_bytes)`` keys (exact count).
+
+    ``shape`` is accepted for the cipher protocol and ignored: an OPE key does not depend on the image.
+    The count is that of distinct secrets; whether two secrets could give the same table is not counted
+    (``bound=True``: an upper bound on the number of distinct order-preserving maps drawn).
+    """
+    if isinstance(key_bytes, bool) or not isinstance(key_bytes, (int, np.integer)) or not 1 <= key_bytes <= 1024:
+        raise InputError(f"key_bytes must be an integer in 1..1024, got {key_bytes!r}")
+    return KeySpace.of(2 ** (8 * int(key_bytes)), bound=True, counts="secrets of key_bytes random bytes")
+
+
 def key_space_log2(key_bytes: int = 32) -> float:
-    """log2 of the number of keys pyope can receive from ``generate_key`` (``key_bytes`` random bytes)."""
-    return 8.0 * key_bytes
+    """log2 of :func:`key_space` (``8 * key_bytes``)."""
+    return key_space(key_bytes=key_bytes).bits

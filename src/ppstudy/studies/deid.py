@@ -6,6 +6,7 @@ are kept in ``PAPER_*`` dictionaries and only ever appear in ``paper...`` column
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -84,35 +85,169 @@ def resize_batch(x: np.ndarray, size: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- Table 2 / 5
+def _settings_at(base: deid.Settings | None, size: int, out_size: int) -> deid.Settings:
+    from dataclasses import replace
+
+    return replace(base or deid.Settings(), size=int(size), out_size=int(out_size))
+
+
+def _bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    c = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    i0 = np.floor(c).astype(np.intp)
+    return i0, np.minimum(i0 + 1, n_in - 1), c - i0
+
+
+def upsample_batch(x: np.ndarray, size: int) -> np.ndarray:
+    """:func:`resize_batch`, as two vectorised linear interpolations over the batch, when ``size`` is an odd
+    multiple of both sides (32 -> 224: 7x); otherwise :func:`resize_batch` itself. Equal value for value:
+    with an odd integer factor r the bilinear weights are multiples of 1/r, so every output is an integer
+    over r^2 (odd), never a rounding tie, and float error cannot change the rounding."""
+    if len(x) == 0 or any(size % n or (size // n) % 2 == 0 for n in x.shape[1:3]):
+        return resize_batch(x, size)
+    a0, a1, fa = _bilinear_taps(x.shape[1], size)
+    b0, b1, fb = _bilinear_taps(x.shape[2], size)
+    shape = (1, size) + (1,) * (x.ndim - 2)
+    xf = x.astype(np.float64)
+    t = xf[:, a0] * (1 - fa).reshape(shape) + xf[:, a1] * fa.reshape(shape)
+    shape = (1, 1, size) + (1,) * (x.ndim - 3)
+    t = t[:, :, b0] * (1 - fb).reshape(shape) + t[:, :, b1] * fb.reshape(shape)
+    return np.clip(np.rint(t), 0, 255).astype(np.uint8)
+
+
+def _index_chunk(images: np.ndarray, key, settings: deid.Settings, keep: int) -> dict:
+    """Per-image SSIM_vec, SSIM_dei, L2norm_dei of one chunk (and its first ``keep`` images)."""
+    r = deid.pipeline(images, key, settings, outputs=("vector", "deid"))
+    ref = upsample_batch(images, settings.out_size)
+    out = M.deid_per_image(ref, r["vector"], r["deid"])
+    if keep:
+        out["examples"] = {"original": ref[:keep], "vector": r["vector"][:keep], "deid": r["deid"][:keep]}
+    return out
+
+
+def _index_chunk_star(args):
+    return _index_chunk(*args)
+
+
 def indices_at(images: np.ndarray, key, settings: deid.Settings, *, alpha: float = 0.5, workers: int = 1,
                keep: int = 0) -> tuple[dict, dict]:
     """Table 2's indices for one setting. Originals are compared at the output size (bilinear up-sampling
-    of the 32x32 originals), the vectorized image is ``Rasterize(Vectorize(x))`` at the same size."""
+    of the 32x32 originals), the vectorized image is ``Rasterize(Vectorize(x))`` at the same size; both come
+    from one tracing of each image."""
     t0 = time.perf_counter()
-    dei = deid.deidentify(images, key, settings, workers=workers)
+    r = deid.pipeline(images, key, settings, outputs=("vector", "deid"), workers=workers)
     t_dei = time.perf_counter() - t0
-    vec = deid.vector_images(images, settings, workers=workers)
-    ref = resize_batch(images, settings.out_size)
-    r = M.deid_indices(ref, vec, dei, alpha=alpha)
-    r["deid_ms_per_image"] = 1e3 * t_dei / max(1, len(images))
-    return r, {"original": ref[:keep], "vector": vec[:keep], "deid": dei[:keep]}
+    ref = upsample_batch(images, settings.out_size)
+    res = M.deid_indices(ref, r["vector"], r["deid"], alpha=alpha)
+    res["deid_ms_per_image"] = 1e3 * t_dei / max(1, len(images))
+    return res, {"original": ref[:keep], "vector": r["vector"][:keep], "deid": r["deid"][:keep]}
 
 
-def table2_rows(images, key, sizes, out_size: int, *, alpha=0.5, workers=1, progress=True, density=None):
+def _digest(images: np.ndarray, key, settings: deid.Settings) -> str:
+    import hashlib
+
+    h = hashlib.sha256(b"ppstudy-table2-v1\0")
+    h.update(repr((images.shape, str(images.dtype))).encode())
+    h.update(np.ascontiguousarray(images).tobytes())
+    h.update(key.fingerprint.encode())
+    h.update(repr(settings).encode())
+    return h.hexdigest()[:24]
+
+
+def _table2_row(size: int, res: dict) -> dict:
+    row: dict = {"size": f"{size}x{size}"}
+    p = PAPER_TABLE2.get(int(size))
+    for j, c in enumerate(TABLE2_COLUMNS):
+        row[f"paper {c}"] = p[j] if p else None
+        row[f"measured {c}"] = res[c]
+    return row
+
+
+def table2_protocol(images: np.ndarray, key, sizes, out_size: int = 224, *, settings: deid.Settings | None = None,
+                    alpha: float = 0.5, workers: int = 1, cache_dir=None, progress: bool = True, keep: int = 8,
+                    chunk: int = 50, timings: dict | None = None) -> tuple[list[dict], dict]:
+    """Table 2's protocol: for every size, de-identify and vectorize every image (one tracing each) and
+    average SSIM_vec, SSIM_dei, L2norm_dei, hence SSIM_pos, DI and SDIM, over the images.
+
+    ``settings``: the pipeline (its ``size`` and ``out_size`` are replaced per row; default
+    :class:`ppstudy.ciphers.deid.Settings`). ``workers`` processes share chunks of ``chunk`` images.
+    ``cache_dir``: the per-image values of a finished size are stored there (a file per size, named by a
+    digest of the images, the key and the settings) and loaded instead of recomputed on a rerun, so an
+    interrupted run resumes at the first unfinished size. Returns the rows (paper values beside measured
+    ones) and ``{size: {"original", "vector", "deid"}}`` with the first ``keep`` images. ``timings``, if
+    given, receives ``{size: seconds}`` for the sizes computed in this call.
+    """
     from tqdm import tqdm
 
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim not in (3, 4) or not len(images):
+        raise InputError("Table 2: expected a non-empty uint8 batch NxHxW or NxHxWxC")
+    sizes = [int(s) for s in sizes]
+    if not sizes:
+        raise InputError("Table 2: no sizes given")
+    cache = Path(cache_dir) if cache_dir else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    if key is not None:
+        from ppstudy.ciphers import ope
+
+        ope.table(key)
     rows, examples = [], {}
-    for s in tqdm(list(sizes), desc="Table 2 sizes", disable=not progress):
-        r, ex = indices_at(images, key, deid.Settings(size=int(s), out_size=out_size, density=density),
-                           alpha=alpha, workers=workers, keep=8)
-        examples[int(s)] = ex
-        row = {"size": f"{s}x{s}"}
-        for j, c in enumerate(TABLE2_COLUMNS):
-            p = PAPER_TABLE2.get(int(s))
-            row[f"paper {c}"] = p[j] if p else None
-            row[f"measured {c}"] = r[c]
-        rows.append(row)
+    bar = tqdm(total=len(sizes) * len(images), desc="Table 2", unit="img", disable=not progress,
+               mininterval=2.0, smoothing=0.05)
+    for size in sizes:
+        st = _settings_at(settings, size, out_size)
+        path = cache / f"table2_{size}_{_digest(images, key, st)}.npz" if cache is not None else None
+        per = None
+        if path is not None and path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    per = {k: z[k] for k in z.files}
+                if len(per["SSIM_vec"]) != len(images):
+                    per = None
+            except (OSError, ValueError, KeyError, EOFError):
+                per = None
+        if per is None:
+            t0 = time.perf_counter()
+            parts = [images[i:i + chunk] for i in range(0, len(images), chunk)]
+            args = [(p, key, st, keep if j == 0 else 0) for j, p in enumerate(parts)]
+            results = []
+            bar.set_postfix_str(f"{size}x{size}")
+            if workers > 1 and len(parts) > 1:
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+
+                with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("fork")) as ex:
+                    for p, r in zip(parts, ex.map(_index_chunk_star, args), strict=True):
+                        results.append(r)
+                        bar.update(len(p))
+            else:
+                for a in args:
+                    results.append(_index_chunk(*a))
+                    bar.update(len(a[0]))
+            per = {k: np.concatenate([r[k] for r in results]) for k in ("SSIM_vec", "SSIM_dei", "L2norm_dei")}
+            for k, v in results[0].get("examples", {}).items():
+                per[f"example_{k}"] = v
+            if timings is not None:
+                timings[size] = time.perf_counter() - t0
+            if path is not None:
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+                np.savez_compressed(tmp, allow_pickle=False, **per)
+                os.replace(tmp, path)
+        else:
+            bar.update(len(images))
+        examples[size] = {k[len("example_"):]: v for k, v in per.items() if k.startswith("example_")}
+        rows.append(_table2_row(size, M.deid_indices_from(per, alpha)))
+    bar.close()
     return rows, examples
+
+
+def table2_rows(images, key, sizes, out_size: int, *, alpha=0.5, workers=1, progress=True, density=None,
+                settings: deid.Settings | None = None, cache_dir=None):
+    """Table 2's rows and examples (see :func:`table2_protocol`); ``density`` applies to the default
+    settings."""
+    if settings is None and density is not None:
+        settings = deid.Settings(density=density)
+    return table2_protocol(images, key, sizes, out_size, settings=settings, alpha=alpha, workers=workers,
+                           progress=progress, cache_dir=cache_dir)
 
 
 # --------------------------------------------------------------------------- classification
@@ -171,8 +306,8 @@ def security_rows(images, key, settings: deid.Settings, *, workers=1) -> tuple[l
     back = A.resize_back(dei, settings.size)
     rank = A.svg_leak_attack(images, key, settings, method="rank")
     lin = A.svg_leak_attack(images, key, settings, method="linear")
-    poly = deid.Settings(size=settings.size, out_size=settings.out_size, mode="polygon", path_precision=0,
-                         density=settings.density)
+    poly = deid.Settings(size=settings.size, out_size=settings.out_size, tracer="vtracer", mode="polygon",
+                         path_precision=0, renderer=settings.renderer, density=settings.density)
     pvec = deid.vector_images(images, poly, workers=workers)
     prank = A.svg_leak_attack(images, key, poly, method="rank")
     pdei = deid.deidentify(images, key, poly, workers=workers)

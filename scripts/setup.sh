@@ -21,8 +21,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 stamp="$VENV/.ppstudy-setup"
-want=$(cat pyproject.toml scripts/setup.sh scripts/install_pyfhel.sh | sha256sum | cut -c1-16)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import ppstudy, torch, Pyfhel" 2>/dev/null; then
+want=$(cat pyproject.toml scripts/setup.sh scripts/install_pyfhel.sh scripts/install_imagetracer.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import ppstudy, torch, Pyfhel" 2>/dev/null \
+    && "$PY" -c "from ppstudy.ciphers import imagetracer; imagetracer.library_path()" 2>/dev/null; then
   echo "setup: $VENV is up to date"
 else
   echo "setup: installing $TORCH_PINS"
@@ -30,6 +31,8 @@ else
   echo "setup: installing ppstudy and its dependencies"
   "$PY" -m pip install -q -e ".[dev]"
   PY="$PY" bash scripts/install_pyfhel.sh
+  echo "setup: installing imagetracerjs (the de-identification chapter's tracer) from the npm registry"
+  bash scripts/install_imagetracer.sh
   echo "$want" > "$stamp"
 fi
 

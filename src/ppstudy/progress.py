@@ -72,3 +72,27 @@ def to_file(path: str | os.PathLike) -> Iterator[None]:
             os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = old
+
+
+class _Silent:
+    """A meter that counts nothing (no stream)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def meter(total: int, *, desc: str = "", unit: str = "it", enabled: bool = True, mininterval: float = 2.0):
+    """A manual progress bar (``update(n)``, ``set_postfix_str``, ``close``) writing to :func:`stream`."""
+    out = stream() if enabled else None
+    if out is None:
+        return _Silent()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=out, mininterval=mininterval, ncols=100,
+                ascii=out is not sys.__stderr__, smoothing=0.05)

@@ -716,9 +716,9 @@ def pipeline(images: np.ndarray, key: OPEKey | None, settings: Settings = Settin
         _ope.table(key)  # build (or load) the table once, before any worker starts
     parts = [batch[i:i + chunk] for i in range(0, len(batch), chunk)]
     args = [(p, key, settings, outputs) for p in parts]
-    from tqdm import tqdm
+    from ppstudy.progress import meter
 
-    bar = tqdm(total=len(batch), desc=desc, disable=not progress or len(batch) < 50, mininterval=2.0)
+    bar = meter(len(batch), desc=desc, unit="img", enabled=progress and len(batch) >= 50)
     results = []
     if workers > 1 and len(parts) > 1:
         import multiprocessing as mp

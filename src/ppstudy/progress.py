@@ -96,3 +96,23 @@ def meter(total: int, *, desc: str = "", unit: str = "it", enabled: bool = True,
 
     return tqdm(total=total, desc=desc, unit=unit, file=out, mininterval=mininterval, ncols=100,
                 ascii=out is not sys.__stderr__, smoothing=0.05)
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native code writes to file descriptor 2 during the block (a Rust library's panic message
+    when it refuses an input it is about to report as an error anyway); Python-level errors still raise."""
+    try:
+        fd = sys.__stderr__.fileno() if sys.__stderr__ else 2
+        saved = os.dup(fd)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)

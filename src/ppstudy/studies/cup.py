@@ -61,22 +61,23 @@ def smoke_faces(n: int, size: int = 52, *, seed: int = 0) -> np.ndarray:
 
 
 def yaleb_faces(n: int, size: int = 52, *, seed: int = 0):
-    """``n`` face crops of the cropped Extended Yale B (the central square of each 192 x 168 image, scaled to
-    ``size`` and repeated over three channels), drawn without replacement with ``seed``; and its DataSource."""
+    """``n`` face crops of the cropped Extended Yale B: the central square of each 192 x 168 image in a random
+    order (``seed``), each once and then jittered re-crops (:func:`ppstudy.data.challenge.face_crops`),
+    scaled to ``size`` and repeated over three channels; and their DataSource."""
     from ppstudy.data import yaleb
+    from ppstudy.data.challenge import face_crops
     from ppstudy.data.source import DataSource
-    from ppstudy.images import resize
 
     d = yaleb.load_cropped()
-    if n > len(d["images"]):
-        raise InputError(f"yaleb_faces: {n} faces asked for, the archive holds {len(d['images'])}")
-    idx = np.sort(np.random.default_rng(seed).choice(len(d["images"]), n, replace=False))
+    order = np.random.default_rng(seed).permutation(len(d["images"]))
     h, w = d["images"].shape[1:]
     top = (h - w) // 2
-    crops = resize(np.ascontiguousarray(d["images"][idx, top:top + w][..., None]), size)[..., 0]
+    squares = d["images"][order, top:top + w]
+    faces = face_crops(np.repeat(squares[..., None], 3, axis=-1), n, size, seed=seed)
     src = d["source"]
-    return np.repeat(crops[..., None], 3, axis=-1), DataSource(
-        src.dataset, f"{n:,} faces drawn (seed {seed}), central {w}x{w} crops scaled to {size}x{size}", src.files)
+    reuse = "" if n <= len(squares) else f", then jittered re-crops (the archive holds {len(squares):,})"
+    return faces, DataSource(src.dataset, f"{n:,} faces (seed {seed}): central {w}x{w} crops{reuse}, scaled to "
+                                          f"{size}x{size}", src.files)
 
 
 def cifar_sources(n: int, *, seed: int = 0):

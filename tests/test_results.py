@@ -88,7 +88,9 @@ def test_checks_statuses_and_verdicts(tmp_path):
     run.verdicts()
     html = render_table(run.manifest, "verdicts")
     assert "reproduced" in html and "differs" in html and "needs a GPU run" in html
-    assert "common key changes nothing" in run.summary()._repr_html_()
+    from ppstudy.results import Summary
+
+    assert "common key changes nothing" in Summary(run.manifest)._repr_html_()
     with pytest.raises(InputError, match="kind"):
         run.check("e", "x", True, kind="vibe")
     with pytest.raises(InputError, match="check name"):

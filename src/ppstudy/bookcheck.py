@@ -162,7 +162,7 @@ def content_problems(html: str, results: Mapping[str, Any], run_dir: Path | None
             problems.append(f"table {name!r} is not shown (caption {cap[:70]!r} not on the page)")
     images = page_images(html, page)
     for name in results.get("figures") or []:
-        files = [run_dir / "figures" / f"{name}.{ext}" for ext in ("png", "svg")] if run_dir else []
+        files = [run_dir / "figures" / f"{name}.{ext}" for ext in ("png", "jpg", "svg")] if run_dir else []
         if not figure_shown(name, files, images):
             problems.append(f"figure {name!r} is not on the page")
     return problems

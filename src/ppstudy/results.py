@@ -220,8 +220,9 @@ class Run:
 
     # ------------------------------------------------------------------ recording
     def table(self, name: str, rows: list[dict[str, Any]], *, caption: str, columns: list[str] | None = None,
-              formats: Mapping[str, str] | None = None, exact: bool = False, show: bool = True) -> "Table":
-        """Record a table (list of row dicts) and return it for display (rendered by :func:`render_table`).
+              formats: Mapping[str, str] | None = None, exact: bool = False, show: bool = True) -> None:
+        """Record a table (list of row dicts) and, with ``show``, display it in the notebook where it is
+        recorded (rendered by :func:`render_table`; nothing is displayed outside a kernel).
 
         ``formats`` maps a column (or quantity) to a format spec (``".2f"``); ``exact=True`` marks a table
         that involves no data (key spaces, periods): it is labelled exact, never "smoke".
@@ -239,7 +240,7 @@ class Run:
             self._tables_shown += 1
             self.manifest["tables"][name]["number"] = self._tables_shown
             _glue(f"tab:{name}", f"Table {self._tables_shown}")
-        return Table(self.manifest, name)
+            _display(Table(self.manifest, name))
 
     def value(self, name: str, value: Any, fmt: str | None = None) -> None:
         """Record a scalar (or small list/dict) finding; with ``fmt`` also glue it, formatted, for the
@@ -321,7 +322,7 @@ class Run:
     def measured_label(self) -> str:
         return measured_label(self.manifest)
 
-    def verdicts(self, *, caption: str = "What this run says about the paper's claims") -> "Table":
+    def verdicts(self, *, caption: str = "What this run says about the paper's claims") -> None:
         """The chapter's verdict table, from its checks: claim | paper | this run | data | status."""
         d = self.manifest.get("data")
         dataset = "smoke data" if self.smoke else (d.get("dataset", "") if isinstance(d, dict) else str(d or ""))
@@ -330,11 +331,11 @@ class Run:
                 for c in self.manifest["checks"].values()]
         if not rows:
             raise InputError("verdicts: this run recorded no checks")
-        return self.table("verdicts", rows, caption=caption)
+        self.table("verdicts", rows, caption=caption)
 
-    def summary(self) -> "Summary":
-        """Every check as one sentence with its status and evidence (the chapter's summary list)."""
-        return Summary(self.manifest)
+    def summary(self) -> None:
+        """Display every check as one sentence with its status and evidence (the chapter's summary list)."""
+        _display(Summary(self.manifest))
 
 
 def _invocation() -> dict[str, Any]:
@@ -593,6 +594,17 @@ def table_frame(manifest: Mapping[str, Any], name: str):
     df = df.rename(columns=ren)
     df.attrs["caption"] = t.get("caption", "")
     return df
+
+
+def _display(obj: Any) -> None:
+    """Show ``obj`` in a notebook kernel; nothing elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(obj)
 
 
 def _display_image(path: Path):

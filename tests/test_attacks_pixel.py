@@ -30,7 +30,8 @@ def smooth_images(n: int, size: int, seed: int) -> np.ndarray:
         for c, off in enumerate((25, 0, -30)):
             g = rng.uniform(0.2, 0.8, 2)
             p = rng.uniform(0, 2 * np.pi)
-            out[i, ..., c] = lum + off + rng.uniform(-10, 10) + 15 * np.cos(2 * np.pi * (g[0] * yy + g[1] * xx) + p)
+            wave = 15 * np.cos(2 * np.pi * (g[0] * yy + g[1] * xx) + p)
+            out[i, ..., c] = lum + off + rng.uniform(-10, 10) + wave
     return np.clip(np.rint(out + rng.normal(0, 1.5, out.shape)), 0, 255).astype(np.uint8)
 
 

@@ -14,13 +14,19 @@ neighbour-difference distribution of the public images against the distribution 
 (:func:`pixel_prior`). A maximum spanning tree of the most confident pairs gives every pixel's transform
 relative to one reference pixel, which leaves one global unknown (48 or 8 candidates). The candidates are
 ranked by the log-likelihood of their decryptions under region-wise models of the public images (colour
-histogram, vertical and horizontal difference vectors), and iterated conditional modes over the grid (each
-pixel's transform re-chosen given its eight neighbours and its colour likelihood) corrects tree edges that
-the pairwise evidence got wrong, after which the global pick is made again.
+histogram, vertical and horizontal difference vectors). Iterated conditional modes over the grid then
+re-choose each pixel's transform given its eight neighbours' (the pairwise evidence, and the line evidence
+of the second difference ``2 x_c - x_a - x_b`` along the four directions) and its colour likelihood,
+which corrects what a wrong tree edge or an ambiguous pixel got wrong; then the global pick is made again.
+
+Measured on CIFAR-10 (``benchmarks/bench_attack_pixel.py``): the whole key of either variant from 10
+cipher images in every one of hundreds of random draws; the pick and the refinement weights below were
+chosen with data_batch_3 as the cipher pool, never the test images.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -45,31 +51,39 @@ _COMP = np.array([[_CODE[(tuple(_Q[b][_Q[a]].tolist()), tuple((_F[b][_Q[a]] ^ _F
 _INV = np.argmax(_COMP == 0, axis=1)
 _REL = _COMP[np.arange(48)[None, :], _INV[:, None]]  # _REL[a, b] = b o a^-1: from a pixel labelled a to b
 _TABLE1_CODE = {tuple(t): r for r, t in enumerate(pixel.TABLE1.tolist())}
+_SHUFFLE = np.array([_TABLE1_CODE[tuple(q)] for q in _Q.tolist()])  # Table 1 integer of each transform
 
 #: neighbour offsets (dy, dx) of the pairwise evidence: right, down, down-right, down-left
 OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
 _PAIR_STEPS = (1, 2, 3, 5, 8, 12, 18, 27, 41, 61, 91)  # |d| >= step -> next bin (pairwise model, 23 bins)
 _PICK_STEPS = (1, 3, 6, 11, 21, 41, 81)  # coarser (15 bins) for the region-wise difference models
+_LINE_STEPS = (1, 2, 4, 6, 10, 16, 24, 36, 54, 82, 122, 182)  # of 2 x_i - x_a - x_b (line model, 25 bins)
+_LLR_IMAGES = 2000  # public images behind the pairwise and line tables (more change nothing measurable)
 _REGIONS = 4  # region-wise models on a 4 x 4 grid of the image
 _COLOUR_SHIFT = 4  # 16 levels per channel: 16^3 colour bins
 #: weights of the global pick's log-likelihoods (colour, vertical differences, horizontal differences),
-#: chosen on CIFAR-10 data_batch_3 (never the test images) with the benchmark's scratch scripts
+#: chosen with CIFAR-10 data_batch_3 as the cipher pool (never the test images)
 PICK_WEIGHTS = (1.0, 10.0, 5.0)
-UNARY_WEIGHT = 1.0  # weight of the colour log-likelihood against the pairwise evidence in the grid refinement
+#: weights, in the grid refinement, of a pixel's colour log-likelihood and of the line (second-difference)
+#: evidence against the pairwise evidence (chosen on CIFAR-10 data_batch_3)
+UNARY_WEIGHT = 1.0
+LINE_WEIGHT = 2.0
 
 
-def _quantiser(steps) -> tuple[np.ndarray, int]:
-    """Symmetric quantiser of a difference ``d`` in -255..255: ``table[d + 255]`` in ``0..2k`` (k = zero)."""
-    d = np.arange(-255, 256)
+def _quantiser(steps, span: int = 255) -> tuple[np.ndarray, int]:
+    """Symmetric quantiser of ``d`` in -span..span: ``table[d + span]`` in ``0..2k`` (k: zero)."""
+    d = np.arange(-span, span + 1)
     m = np.searchsorted(np.asarray(steps), np.abs(d), side="right")
     k = len(steps)
-    return np.where(d < 0, k - m, k + m), 2 * k + 1
+    return np.where(d < 0, k - m, k + m).astype(np.int32), 2 * k + 1
 
 
 _QPAIR, _NPAIR = _quantiser(_PAIR_STEPS)
 _QPICK, _NPICK = _quantiser(_PICK_STEPS)
+_QLINE, _NLINE = _quantiser(_LINE_STEPS, 510)
 
 
+@functools.lru_cache(maxsize=8)
 def _act_on_bins(nb: int, m: int) -> np.ndarray:
     """``out[g, b]``: the 3-vector bin that transform g's signed permutation makes of difference bin b."""
     grid = np.stack(np.meshgrid(*(np.arange(nb),) * 3, indexing="ij"), -1).reshape(-1, 3)
@@ -78,6 +92,7 @@ def _act_on_bins(nb: int, m: int) -> np.ndarray:
         v = grid[:, _Q[g]]
         v = np.where(_F[g], nb - 1 - v, v)
         out[g] = (v[:, 0] * nb + v[:, 1]) * nb + v[:, 2]
+    out.setflags(write=False)
     return out
 
 
@@ -93,6 +108,21 @@ def _edges(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         dst.append(d)
         typ.append(np.full(s.size, t))
     return np.concatenate(src), np.concatenate(dst), np.concatenate(typ)
+
+
+def _lines(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels ``c`` with both opposite neighbours ``a = c - o`` and ``b = c + o`` along an offset ``o``, and
+    the offset's index."""
+    idx = np.arange(h * w).reshape(h, w)
+    cen, nba, nbb, typ = [], [], [], []
+    for t, (dy, dx) in enumerate(OFFSETS):
+        c = idx[dy: h - dy, abs(dx): w - abs(dx)].ravel()
+        cy, cx = np.divmod(c, w)
+        cen.append(c)
+        nba.append((cy - dy) * w + cx - dx)
+        nbb.append((cy + dy) * w + cx + dx)
+        typ.append(np.full(c.size, t))
+    return tuple(np.concatenate(v) for v in (cen, nba, nbb, typ))
 
 
 def _regions(h: int, w: int, dy: int = 0, dx: int = 0) -> np.ndarray:
@@ -130,7 +160,8 @@ class PixelPrior:
     """Statistics of public natural images that :func:`pixel_key_recovery` uses (see :func:`pixel_prior`).
 
     ``pair[t]``: log-likelihood ratio of a quantised neighbour-difference 3-vector for offset ``OFFSETS[t]``
-    (right transform against wrong ones, symmetrised over the cipher's transforms); ``colour``,
+    (right transform against wrong ones, symmetrised over the cipher's transforms); ``line[t]``: the same
+    for the second difference ``2 x_c - x_a - x_b`` of a pixel and its two opposite neighbours; ``colour``,
     ``vdiff``, ``hdiff``: region-wise log-probabilities of 16^3 colour bins and of vertical and horizontal
     difference 3-vectors.
     """
@@ -139,6 +170,7 @@ class PixelPrior:
     shuffle: bool
     n_images: int
     pair: np.ndarray = field(repr=False)
+    line: np.ndarray = field(repr=False)
     colour: np.ndarray = field(repr=False)
     vdiff: np.ndarray = field(repr=False)
     hdiff: np.ndarray = field(repr=False)
@@ -159,47 +191,58 @@ def _check_images(x, what: str, at_least: int) -> np.ndarray:
     return x
 
 
+def _llr(target: np.ndarray, ref: np.ndarray, scale: int, quant: np.ndarray, nb: int, m: int,
+         rng: np.random.Generator) -> np.ndarray:
+    """Log-likelihood ratio table of the quantised residual 3-vector ``scale * target - ref`` of plain images
+    against the same with ``target`` under a random wrong transform, symmetrised over the m transforms
+    (the cipher domain sees a residual through the pixel's unknown transform)."""
+    nb3 = nb ** 3
+    if target.shape[1] == 0:
+        return np.zeros(nb3)
+    span = len(quant) // 2
+
+    def hist(t):
+        q = quant[scale * t - ref + span]
+        return np.bincount(((q[..., 0] * nb + q[..., 1]) * nb + q[..., 2]).ravel(), minlength=nb3)
+
+    r = rng.integers(1, m, target.shape[:2])  # one wrong transform per sample
+    wrong = np.take_along_axis(target, _Q[r], -1)
+    wrong = np.where(_F[r], 255 - wrong, wrong)
+    act = _act_on_bins(nb, m)
+    same, other = hist(target)[act].mean(0) + 0.5, hist(wrong)[act].mean(0) + 0.5
+    return np.log(same / same.sum()) - np.log(other / other.sum())
+
+
 def pixel_prior(public_images: np.ndarray, *, shuffle: bool = True, max_images: int = 5000,
                 seed: int = 0) -> PixelPrior:
     """The public-image statistics of the attack, to reuse over many recoveries (same image size).
 
     ``public_images``: plain natural uint8 images (M, H, W, 3), never the encrypted ones; at most
-    ``max_images`` of them are used. ``shuffle`` must match the attacked variant (steps 2+3 or step 2).
-    ``seed`` draws the wrong transforms of the pairwise model's background distribution.
+    ``max_images`` of them are used (the pairwise and line tables use the first 2,000). ``shuffle`` must
+    match the attacked variant (steps 2+3 or step 2). ``seed`` draws the wrong transforms of the pairwise
+    and line tables' background distributions.
     """
     x = _check_images(public_images, "public images", 1)[:max_images]
     n, h, w, _ = x.shape
     m = 48 if shuffle else 8
     rng = np.random.default_rng(seed)
+    xf = x[:_LLR_IMAGES].reshape(-1, h * w, 3).astype(np.int16)
     src, dst, typ = _edges(h, w)
-    xf = x.reshape(n, h * w, 3).astype(np.int16)
-    act = _act_on_bins(_NPAIR, m)
-    nb3 = _NPAIR ** 3
-    pair = np.zeros((len(OFFSETS), nb3))
-    for t in range(len(OFFSETS)):
-        a, b = xf[:, src[typ == t]], xf[:, dst[typ == t]]
-        if a.shape[1] == 0:
-            continue
-        qs = _QPAIR[b - a + 255]
-        same = np.bincount(((qs[..., 0] * _NPAIR + qs[..., 1]) * _NPAIR + qs[..., 2]).ravel(), minlength=nb3)
-        r = rng.integers(1, m, a.shape[:2])  # one wrong relative transform per pair
-        ra = np.take_along_axis(a, _Q[r], -1)
-        ra = np.where(_F[r], 255 - ra, ra)
-        qw = _QPAIR[b - ra + 255]
-        wrong = np.bincount(((qw[..., 0] * _NPAIR + qw[..., 1]) * _NPAIR + qw[..., 2]).ravel(), minlength=nb3)
-        # the cipher domain sees a difference through the pixel's unknown transform: symmetrise
-        same = same[act].mean(0) + 0.5
-        wrong = wrong[act].mean(0) + 0.5
-        pair[t] = np.log(same / same.sum()) - np.log(wrong / wrong.sum())
+    pair = np.stack([_llr(xf[:, src[typ == t]], xf[:, dst[typ == t]], 1, _QPAIR, _NPAIR, m, rng)
+                     for t in range(len(OFFSETS))])
+    cen, nba, nbb, ltyp = _lines(h, w)
+    line = np.stack([_llr(xf[:, cen[ltyp == t]], xf[:, nba[ltyp == t]] + xf[:, nbb[ltyp == t]], 2,
+                          _QLINE, _NLINE, m, rng) for t in range(len(OFFSETS))])
     colour = _log_hist(_colour_codes(x), _regions(h, w)[None], (256 >> _COLOUR_SHIFT) ** 3)
     vdiff = _log_hist(_diff_codes(x, 1, 0, _QPICK, _NPICK), _regions(h, w, 1, 0)[None], _NPICK ** 3)
     hdiff = _log_hist(_diff_codes(x, 0, 1, _QPICK, _NPICK), _regions(h, w, 0, 1)[None], _NPICK ** 3)
-    return PixelPrior((h, w), bool(shuffle), int(n), pair, colour, vdiff, hdiff)
+    return PixelPrior((h, w), bool(shuffle), int(n), pair, line, colour, vdiff, hdiff)
 
 
 # --------------------------------------------------------------------------------------- the attack
 def _pair_costs(y: np.ndarray, src, dst, typ, pair: np.ndarray, m: int, chunk: int = 16) -> np.ndarray:
-    """``C[e, r]``: minus the summed log-likelihood ratio of relative transform r on pair e (c_dst ~ r(c_src))."""
+    """``C[e, r]``: minus the summed log-likelihood ratio of relative transform r on pair e
+    (``c_dst ~ r(c_src)``), over the images."""
     yf = y.reshape(y.shape[0], -1, 3)
     C = np.zeros((len(src), m))
     fi = _F[:m].astype(np.int64)
@@ -211,7 +254,8 @@ def _pair_costs(y: np.ndarray, src, dst, typ, pair: np.ndarray, m: int, chunk: i
             for l in range(3):
                 q[k, l, 0] = _QPAIR[b[..., k] - a[..., l] + 255]
                 q[k, l, 1] = _QPAIR[b[..., k] + a[..., l]]
-        code = (q[0, _Q[:m, 0], fi[:, 0]] * _NPAIR + q[1, _Q[:m, 1], fi[:, 1]]) * _NPAIR + q[2, _Q[:m, 2], fi[:, 2]]
+        q0, q1, q2 = (q[k, _Q[:m, k], fi[:, k]] for k in range(3))  # (m, images, E) each
+        code = (q0 * _NPAIR + q1) * _NPAIR + q2
         C -= pair[typ[None, None, :], code].sum(1).T  # code: (m, images, E)
     return C
 
@@ -258,29 +302,73 @@ def _tree_labels(C: np.ndarray, src, dst, n_pix: int) -> tuple[np.ndarray, np.nd
     return rel, margin
 
 
-def _incidence(src, dst, n_pix: int):
-    e = np.arange(len(src))
-    one = np.ones(len(src))
-    return (csr_matrix((one, (src, e)), shape=(n_pix, len(src))),
-            csr_matrix((one, (dst, e)), shape=(n_pix, len(src))))
+def _sweep_plan(src, dst, lines, h: int, w: int) -> list:
+    """Per class of a 4-colouring of the grid (no two neighbours share a class): its pixels, the pairs and
+    lines that involve them, and sparse sums from those to the pixels."""
+    colour = ((np.arange(h)[:, None] % 2) * 2 + np.arange(w)[None, :] % 2).ravel()
+    plan = []
+    for c in range(4):
+        pix = np.flatnonzero(colour == c)
+        pos = np.full(h * w, -1)
+        pos[pix] = np.arange(len(pix))
+        parts = [np.flatnonzero(colour[v] == c) for v in (src, dst, lines[0])]
+        sums = [csr_matrix((np.ones(len(e)), (pos[v[e]], np.arange(len(e)))), shape=(len(pix), len(e)))
+                for e, v in zip(parts, (src, dst, lines[0]))]
+        plan.append((pix, *parts, *sums))
+    return plan
 
 
-def _refine(lab, C, U, src, dst, h: int, w: int, inc, iters: int = 20) -> np.ndarray:
-    """Iterated conditional modes: each pixel's transform given its neighbours' (4-colouring sweeps)."""
+def _line_costs(y16, x16, sel, lines, table, m: int, chunk: int = 16) -> np.ndarray:
+    """``(len(sel), m)``: minus the line log-likelihood ratios of lines ``sel`` with their centre pixel under
+    each transform, the two neighbours decrypted by their current labels (``x16``)."""
+    cen, nba, nbb, typ = (v[sel] for v in lines)
+    out = np.zeros((len(sel), m))
+    for i in range(0, y16.shape[0], chunk):
+        ref = x16[i:i + chunk, nba] + x16[i:i + chunk, nbb]  # (n, s, 3)
+        yc = y16[i:i + chunk, cen]
+        for g in range(m):  # the centre decrypted by transform g: g^-1(c)
+            gi = _INV[g]
+            v = yc[..., _Q[gi]]
+            v = np.where(_F[gi], 255 - v, v)
+            q = _QLINE[2 * v - ref + 510]
+            out[:, g] -= table[typ, (q[..., 0] * _NLINE + q[..., 1]) * _NLINE + q[..., 2]].sum(0)
+    return out
+
+
+def _refine(lab, y, C, U, src, dst, lines, plan, prior: PixelPrior, iters: int = 50) -> np.ndarray:
+    """Iterated conditional modes: each pixel's transform re-chosen given its neighbours' (pairwise and line
+    evidence) and its colour likelihood, one class of the 4-colouring at a time, until nothing changes.
+    Only pixels next to a changed one are looked at again."""
     m = C.shape[1]
     rel = _REL[:m, :m]
-    colour = ((np.arange(h)[:, None] % 2) * 2 + np.arange(w)[None, :] % 2).ravel()
-    inc_src, inc_dst = inc
+    flat = C.ravel()
+    n, n_pix = y.shape[0], lab.size
+    yf = y.reshape(n, -1, 3)
+    y16 = yf.astype(np.int16)
+    adj = csr_matrix((np.ones(2 * len(src), bool), (np.r_[src, dst], np.r_[dst, src])), shape=(n_pix, n_pix))
     lab = lab.copy()
+    dirty = np.ones(n_pix, bool)
     for _ in range(iters):
-        old = lab.copy()
-        for c in range(4):
-            cs = np.take_along_axis(C, rel[:, lab[dst]].T, 1)  # src pixel takes each label
-            cd = np.take_along_axis(C, rel[lab[src], :], 1)  # dst pixel takes each label
-            L = inc_src @ cs + inc_dst @ cd + UNARY_WEIGHT * U
-            sel = colour == c
-            lab[sel] = np.argmin(L[sel], 1)
-        if np.array_equal(old, lab):
+        for pix, es, ed, el, sum_s, sum_d, sum_l in plan:
+            rows = np.flatnonzero(dirty[pix])
+            if rows.size == 0:
+                continue
+            at = pix[rows]
+            cs = flat[es[:, None] * m + rel[:, lab[dst[es]]].T]  # the pair's src pixel takes each label
+            cd = flat[ed[:, None] * m + rel[lab[src[ed]], :]]  # the pair's dst pixel takes each label
+            L = sum_s[rows] @ cs + sum_d[rows] @ cd + UNARY_WEIGHT * U[at]
+            if LINE_WEIGHT:
+                sub = sum_l[rows]
+                cols = np.unique(sub.indices)
+                x16 = _inverse_apply(yf, lab[None, :]).astype(np.int16)
+                L += LINE_WEIGHT * (sub[:, cols] @ _line_costs(y16, x16, el[cols], lines, prior.line, m))
+            new = np.argmin(L, 1)
+            moved = at[new != lab[at]]
+            lab[at] = new
+            dirty[at] = False
+            if moved.size:
+                dirty[adj[moved].indices] = True
+        if not dirty.any():
             break
     return lab
 
@@ -292,7 +380,8 @@ def _pick_scores(y: np.ndarray, lab: np.ndarray, U: np.ndarray, prior: PixelPrio
     colour = -U[np.arange(h * w)[:, None], _COMP[lab[:, None], np.arange(m)[None, :]]].sum(0)
     x = _inverse_apply(y.reshape(n, h * w, 3), lab[None, :]).reshape(y.shape)  # = h(plain)
     out = PICK_WEIGHTS[0] * colour
-    for wgt, table, (dy, dx) in ((PICK_WEIGHTS[1], prior.vdiff, (1, 0)), (PICK_WEIGHTS[2], prior.hdiff, (0, 1))):
+    for wgt, table, (dy, dx) in ((PICK_WEIGHTS[1], prior.vdiff, (1, 0)),
+                                 (PICK_WEIGHTS[2], prior.hdiff, (0, 1))):
         xi = x.astype(np.int16)
         q = _QPICK[xi[:, dy:, dx:] - xi[:, : h - dy, : w - dx] + 255]  # (n, h', w', 3) bins of h(plain diffs)
         reg = _regions(h, w, dy, dx)[None]
@@ -308,7 +397,7 @@ def _key(lab: np.ndarray, h: int, w: int, shuffle: bool) -> pixel.PixelKey:
     q, f = _Q[lab], _F[lab]  # cipher channel k reads plain channel q[k], negated by f[k]
     neg = np.zeros_like(f)
     np.put_along_axis(neg, q, f, 1)
-    codes = np.array([_TABLE1_CODE[tuple(p)] for p in _Q[:48].tolist()])[lab] if shuffle else np.zeros(lab.shape, np.int64)
+    codes = _SHUFFLE[lab] if shuffle else np.zeros(lab.shape, np.int64)
     return pixel.PixelKey((h, w, 3), (2, 3) if shuffle else (2,), neg.reshape(h, w, 3), codes.reshape(h, w))
 
 
@@ -326,11 +415,12 @@ def pixel_key_recovery(cipher_images, public_images, *, shuffle: bool = True, re
     :func:`pixel_key_score`.
     """
     y = _check_images(cipher_images, "cipher images", 2)
-    n, h, w, _ = y.shape
+    h, w = y.shape[1:3]
     if isinstance(public_images, PixelPrior):
         prior = public_images
         if prior.shuffle != bool(shuffle):
-            raise InputError(f"the prior was made for shuffle={prior.shuffle}, the attack asks shuffle={shuffle}")
+            raise InputError(f"the prior was made for shuffle={prior.shuffle}, "
+                             f"the attack asks shuffle={shuffle}")
     else:
         prior = pixel_prior(public_images, shuffle=shuffle)
     if prior.shape != (h, w):
@@ -349,9 +439,10 @@ def pixel_key_recovery(cipher_images, public_images, *, shuffle: bool = True, re
     lab, scores, _ = pick(lab)
     tree_lab = lab
     if refine:
-        inc = _incidence(src, dst, h * w)
+        lines = _lines(h, w)
+        plan = _sweep_plan(src, dst, lines, h, w)
         for _ in range(3):  # refine, pick again; stop when the pick keeps the refined labels
-            lab, scores, b = pick(_refine(lab, C, U, src, dst, h, w, inc))
+            lab, scores, b = pick(_refine(lab, y, C, U, src, dst, lines, plan, prior))
             if b == 0:
                 break
     order = np.argsort(-scores, kind="stable")
@@ -384,7 +475,8 @@ def pixel_key_score(estimate, true_key, plain_images=None) -> dict:
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) two-sided confidence interval of a binomial proportion."""
     if trials < 1 or not 0 <= successes <= trials:
-        raise InputError(f"clopper_pearson: need 0 <= successes <= trials, trials >= 1; got {successes}/{trials}")
+        raise InputError(f"clopper_pearson: need 0 <= successes <= trials and trials >= 1, "
+                         f"got {successes}/{trials}")
     a = (1 - level) / 2
     lo = 0.0 if successes == 0 else float(beta.ppf(a, successes, trials - successes + 1))
     hi = 1.0 if successes == trials else float(beta.ppf(1 - a, successes + 1, trials - successes))
@@ -402,7 +494,10 @@ def success_rates(plain_pool, public_images, counts, *, draws: int, shuffle: boo
     fraction of key bits right).
     """
     x = _check_images(plain_pool, "plain pool", 2)
-    prior = public_images if isinstance(public_images, PixelPrior) else pixel_prior(public_images, shuffle=shuffle)
+    if isinstance(public_images, PixelPrior):
+        prior = public_images
+    else:
+        prior = pixel_prior(public_images, shuffle=shuffle)
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise InputError(f"draws must be a positive integer, got {draws!r}")
     counts = list(counts)
@@ -418,10 +513,12 @@ def success_rates(plain_pool, public_images, counts, *, draws: int, shuffle: boo
             idx = np.random.default_rng(subset_seed).choice(len(x), int(n), replace=False)
             r = pixel_key_recovery(pixel.encrypt(x[idx], key), prior, shuffle=shuffle)
             s = pixel_key_score(r["key"], key)
-            ok += bool(np.array_equal(r["key"].negpos, key.negpos) and np.array_equal(r["key"].shuffle, key.shuffle))
+            est = r["key"]
+            ok += bool(np.array_equal(est.negpos, key.negpos) and np.array_equal(est.shuffle, key.shuffle))
             bits += s["key_bits"]
         lo, hi = clopper_pearson(ok, draws)
-        rows.append({"cipher": "steps 2+3" if shuffle else "step 2", "cipher_images": int(n), "draws": int(draws),
+        rows.append({"cipher": "steps 2+3" if shuffle else "step 2", "cipher_images": int(n),
+                     "draws": int(draws),
                      "successes": int(ok), "rate": ok / draws, "ci95_low": lo, "ci95_high": hi,
                      "mean_key_bits": bits / draws})
     return rows

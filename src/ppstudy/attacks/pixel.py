@@ -240,24 +240,29 @@ def pixel_prior(public_images: np.ndarray, *, shuffle: bool = True, max_images: 
 
 
 # --------------------------------------------------------------------------------------- the attack
+def _table_sums(q: np.ndarray, table: np.ndarray, typ: np.ndarray, perm: np.ndarray, flip: np.ndarray,
+                nb: int) -> np.ndarray:
+    """``out[g, s] = sum over images of table[typ[s], bin]`` where the 3-vector bin takes, for channel k, the
+    quantised residual ``q[k, perm[g, k], flip[g, k]]`` (q: 3 x 3 x 2 x images x s)."""
+    q0, q1, q2 = (q[k, perm[:, k], flip[:, k]] for k in range(3))  # (m, images, s) each
+    return table[typ[None, None, :], (q0 * nb + q1) * nb + q2].sum(1)
+
+
 def _pair_costs(y: np.ndarray, src, dst, typ, pair: np.ndarray, m: int, chunk: int = 16) -> np.ndarray:
     """``C[e, r]``: minus the summed log-likelihood ratio of relative transform r on pair e
     (``c_dst ~ r(c_src)``), over the images."""
     yf = y.reshape(y.shape[0], -1, 3)
-    C = np.zeros((len(src), m))
-    fi = _F[:m].astype(np.int64)
+    C = np.zeros((m, len(src)))
     for i in range(0, len(yf), chunk):
         a = yf[i:i + chunk, src].astype(np.int16)
         b = yf[i:i + chunk, dst].astype(np.int16)
-        q = np.empty((3, 3, 2) + a.shape[:2], np.int64)  # q[k, l, f]: bin of b[k] - (a[l] or 255 - a[l])
+        q = np.empty((3, 3, 2) + a.shape[:2], np.int32)  # q[k, l, f]: bin of b[k] - (a[l] or 255 - a[l])
         for k in range(3):
             for l in range(3):
                 q[k, l, 0] = _QPAIR[b[..., k] - a[..., l] + 255]
                 q[k, l, 1] = _QPAIR[b[..., k] + a[..., l]]
-        q0, q1, q2 = (q[k, _Q[:m, k], fi[:, k]] for k in range(3))  # (m, images, E) each
-        code = (q0 * _NPAIR + q1) * _NPAIR + q2
-        C -= pair[typ[None, None, :], code].sum(1).T  # code: (m, images, E)
-    return C
+        C -= _table_sums(q, pair, typ, _Q[:m], _F[:m].astype(np.int64), _NPAIR)
+    return np.ascontiguousarray(C.T)
 
 
 def _inverse_apply(x: np.ndarray, g) -> np.ndarray:
@@ -322,17 +327,18 @@ def _line_costs(y16, x16, sel, lines, table, m: int, chunk: int = 16) -> np.ndar
     """``(len(sel), m)``: minus the line log-likelihood ratios of lines ``sel`` with their centre pixel under
     each transform, the two neighbours decrypted by their current labels (``x16``)."""
     cen, nba, nbb, typ = (v[sel] for v in lines)
-    out = np.zeros((len(sel), m))
+    gi = _INV[:m]  # the centre decrypted by transform g: channel k = c[Q[gi, k]], negated by F[gi, k]
+    out = np.zeros((m, len(sel)))
     for i in range(0, y16.shape[0], chunk):
-        ref = x16[i:i + chunk, nba] + x16[i:i + chunk, nbb]  # (n, s, 3)
-        yc = y16[i:i + chunk, cen]
-        for g in range(m):  # the centre decrypted by transform g: g^-1(c)
-            gi = _INV[g]
-            v = yc[..., _Q[gi]]
-            v = np.where(_F[gi], 255 - v, v)
-            q = _QLINE[2 * v - ref + 510]
-            out[:, g] -= table[typ, (q[..., 0] * _NLINE + q[..., 1]) * _NLINE + q[..., 2]].sum(0)
-    return out
+        ref = x16[i:i + chunk, nba] + x16[i:i + chunk, nbb] - 510  # (images, s, 3)
+        yc = 2 * y16[i:i + chunk, cen]
+        q = np.empty((3, 3, 2) + yc.shape[:2], np.int32)  # q[k, l, f]: bin of 2 (c[l] or 255 - c[l]) - ref[k]
+        for k in range(3):
+            for l in range(3):
+                q[k, l, 0] = _QLINE[yc[..., l] - ref[..., k]]
+                q[k, l, 1] = _QLINE[510 - yc[..., l] - ref[..., k]]
+        out -= _table_sums(q, table, typ, _Q[gi], _F[gi].astype(np.int64), _NLINE)
+    return out.T
 
 
 def _refine(lab, y, C, U, src, dst, lines, plan, prior: PixelPrior, iters: int = 50) -> np.ndarray:

@@ -276,30 +276,21 @@ def key_space_rows(shape=(32, 32, 3)) -> list[dict]:
 
 
 def attack_success(pool: np.ndarray, public: np.ndarray, counts: list[int], *, draws: int, seed: int) -> list[dict]:
-    """Whole-key recovery rate of the ciphertext-only attack: for each variant and number of cipher images,
-    ``draws`` random subsets of ``pool``, each encrypted under a fresh key (seeded per draw); the rate
-    with its 95% Clopper-Pearson interval and the mean fraction of key bits recovered."""
+    """Whole-key recovery rate of the ciphertext-only attack (:func:`ppstudy.attacks.pixel.success_rates`):
+    for each variant and number of cipher images, ``draws`` random subsets of ``pool``, each encrypted under
+    a fresh key (seeded per draw); the rate with its 95% Clopper-Pearson interval and the mean fraction of
+    key bits recovered."""
     from ppstudy.attacks import pixel as attacks
-    from ppstudy.ciphers import pixel
-    from ppstudy.metrics import binomial_ci
 
+    counts = sorted({int(min(c, len(pool))) for c in counts if c >= 2})
     rows = []
-    for v, shuffle in enumerate((False, True)):
-        for n in counts:
-            n = int(min(n, len(pool)))
-            wins, bits = 0, []
-            for k in range(draws):
-                ss = np.random.SeedSequence([seed, v, n, k])
-                rng = np.random.default_rng(ss)
-                key = pixel.keygen(pool.shape[1:], seed=ss.spawn(1)[0], shuffle=shuffle)
-                y = pixel.encrypt(pool[np.sort(rng.choice(len(pool), n, replace=False))], key)
-                score = attacks.pixel_key_score(attacks.pixel_key_recovery(y, public, shuffle=shuffle)["key"], key)
-                bits.append(score["key_bits"])
-                wins += score["key_bits"] == 1.0
-            lo, hi = binomial_ci(wins, draws)
-            rows.append({"cipher": "steps 2+3" if shuffle else "step 2", "cipher images": n, "draws": draws,
-                         "successes": wins, "measured: whole key recovered": wins / draws, "measured: 95% low": lo,
-                         "measured: 95% high": hi, "measured: mean key bits": float(np.mean(bits))})
+    for shuffle in (False, True):
+        prior = attacks.pixel_prior(public, shuffle=shuffle)
+        for r in attacks.success_rates(pool, prior, counts, draws=draws, shuffle=shuffle, seed=seed):
+            rows.append({"cipher": r["cipher"], "cipher images": r["cipher_images"], "draws": r["draws"],
+                         "successes": r["successes"], "measured: whole key recovered": r["rate"],
+                         "measured: 95% low": r["ci95_low"], "measured: 95% high": r["ci95_high"],
+                         "measured: mean key bits": r["mean_key_bits"]})
     return rows
 
 

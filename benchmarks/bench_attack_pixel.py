@@ -41,10 +41,14 @@ def main() -> None:
         return
     pool = _batch(root / "test_batch")
     public = _batch(root / "data_batch_1")[: args.public]
-    print(f"cipher pool: {len(pool)} CIFAR-10 test images; public prior: {len(public)} images of data_batch_1; "
-          f"seed {args.seed}; {os.cpu_count()} CPU cores")
-    print(f"{'cipher':<10} {'images':>6} {'draws':>5} {'ok':>5} {'rate':>7} {'95% CI':>17} {'key bits':>9} "
-          f"{'s/attack':>9}")
+    print(
+        f"cipher pool: {len(pool)} CIFAR-10 test images; public prior: {len(public)} images of data_batch_1; "
+        f"seed {args.seed}; {os.cpu_count()} CPU cores"
+    )
+    print(
+        f"{'cipher':<10} {'images':>6} {'draws':>5} {'ok':>5} {'rate':>7} {'95% CI':>17} {'key bits':>9} "
+        f"{'s/attack':>9}"
+    )
     total = time.perf_counter()
     for variant in args.variants:
         shuffle = variant == "steps23"
@@ -55,9 +59,11 @@ def main() -> None:
             t0 = time.perf_counter()
             (r,) = attacks.success_rates(pool, prior, [n], draws=args.draws, shuffle=shuffle, seed=args.seed)
             dt = (time.perf_counter() - t0) / args.draws
-            print(f"{r['cipher']:<10} {n:>6} {r['draws']:>5} {r['successes']:>5} {r['rate']:>7.3f} "
-                  f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] {r['mean_key_bits']:>9.5f} {dt:>9.3f}",
-                  flush=True)
+            print(
+                f"{r['cipher']:<10} {n:>6} {r['draws']:>5} {r['successes']:>5} {r['rate']:>7.3f} "
+                f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] {r['mean_key_bits']:>9.5f} {dt:>9.3f}",
+                flush=True,
+            )
     print(f"total {time.perf_counter() - total:.1f} s")
 
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
-
-
-from _timing import best_time  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _timing import best_time
 
 
 def main():
@@ -43,8 +40,8 @@ def main():
         te = td = float("inf")
         for _ in range(a.repeat):  # interleave with copies: the machine's load changes under us
             copies.append(best_time(lambda: x.copy(), 1))
-            te = min(te, best_time(lambda: mod.encrypt(x, key), 1))
-            td = min(td, best_time(lambda: mod.decrypt(y, key), 1))
+            te = min(te, best_time(lambda mod=mod, key=key: mod.encrypt(x, key), 1))
+            td = min(td, best_time(lambda mod=mod, y=y, key=key: mod.decrypt(y, key), 1))
         t_copy = min(copies)  # the fastest copy seen so far: ratios are conservative
         print(f"{name:<26}{te * 1e3:>11.1f}{td * 1e3:>11.1f}{a.n / te:>12.0f}{t_copy / te:>10.2f}{t_copy / td:>10.2f}")
     print(f"fastest numpy copy over the run: {min(copies) * 1e3:.1f} ms")

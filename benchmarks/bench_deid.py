@@ -27,15 +27,15 @@ import numpy as np
 
 SIZES13 = [32, 36, 42, 46, 48, 50, 52, 54, 58, 62, 64, 75, 100]
 CONFIGS = {
-    "resvg": dict(),                                     # the default: resvg at the output size
-    "resvg288": dict(density=288),                       # resvg at density 288, Lanczos to 224
-    "imagemagick": dict(renderer="imagemagick"),         # convert -density 288 in.svg -resize 224x224! out.png
-    "resvg-scaled": dict(scale_strokes=True),            # strokes scaled with the OPE canvas
+    "resvg": dict(),  # the default: resvg at the output size
+    "resvg288": dict(density=288),  # resvg at density 288, Lanczos to 224
+    "imagemagick": dict(renderer="imagemagick"),  # convert -density 288 in.svg -resize 224x224! out.png
+    "resvg-scaled": dict(scale_strokes=True),  # strokes scaled with the OPE canvas
     "imagemagick-scaled": dict(renderer="imagemagick", scale_strokes=True),
-    "literal": dict(ope_mode="literal"),                 # Algorithm 2's re.sub over the document
+    "literal": dict(ope_mode="literal"),  # Algorithm 2's re.sub over the document
     "literal-imagemagick": dict(ope_mode="literal", renderer="imagemagick"),
-    "vtracer": dict(tracer="vtracer"),                   # the previous tracer
-    "skia": dict(renderer="skia"),                       # Skia at the output size (fast)
+    "vtracer": dict(tracer="vtracer"),  # the previous tracer
+    "skia": dict(renderer="skia"),  # Skia at the output size (fast)
 }
 
 
@@ -81,8 +81,10 @@ def stages(args) -> None:
         imgs, _ = bundled.random_patches(list(bundled.photographs().values()), args.n, 32, seed=0)
         src = f"{args.n} 32x32 patches of the bundled photographs"
     key = ope.paper_key()
-    print(f"# de-identification stages on {src}, one process (load average {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} cores); wall = elapsed, cpu = this process + its Node child")
+    print(
+        f"# de-identification stages on {src}, one process (load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores); wall = elapsed, cpu = this process + its Node child"
+    )
 
     t0 = time.perf_counter()
     tab = ope.build_table(key)
@@ -94,8 +96,10 @@ def stages(args) -> None:
     per_value = (time.perf_counter() - t0) / len(probe)
     assert np.array_equal(ref, tab[probe - key.in_range[0]])
     ope.table(key)
-    print(f"OPE table ({len(tab)} ciphertexts): built in {t_build:.2f} s; pyope {1e3 * per_value:.2f} ms/value "
-          f"-> {per_value * len(tab):.0f} s for the domain ({per_value * len(tab) / t_build:.0f}x)")
+    print(
+        f"OPE table ({len(tab)} ciphertexts): built in {t_build:.2f} s; pyope {1e3 * per_value:.2f} ms/value "
+        f"-> {per_value * len(tab):.0f} s for the domain ({per_value * len(tab) / t_build:.0f}x)"
+    )
 
     n = len(imgs)
     deid.vectorize(imgs[:2], deid.Settings(size=32))  # start the engine outside the timings
@@ -129,8 +133,13 @@ def stages(args) -> None:
         rows.append(("originals to 224", w, cp))
         _, w, cp = _timed(M.deid_per_image, refs, vec, dei)
         rows.append(("indices (2 SSIM + L2)", w, cp))
-        _, w, cp = _timed(lambda r_, d_: [structural_similarity(a, b, data_range=255, channel_axis=-1)
-                                          for a, b in zip(r_, d_, strict=True)], refs, dei)
+        _, w, cp = _timed(
+            lambda r_, d_: [
+                structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(r_, d_, strict=True)
+            ],
+            refs,
+            dei,
+        )
         rows.append(("  alt: 2 x skimage SSIM", 2 * w, 2 * cp))
         for name, w, cp in rows:
             print(f"{size:5d} {name:28s} {n / w:11.1f} {n / cp:10.1f} {1e3 * cp / n:10.2f}")
@@ -146,21 +155,36 @@ def table2(args) -> None:
 
     imgs = cifar_test(args.cifar, args.n)
     key = ope.paper_key()
-    print(f"# Table 2 on the first {len(imgs)} CIFAR-10 test images ({args.cifar}), paper key and ranges, "
-          f"224x224, alpha 0.5; paper values: means over all 10,000 test images")
+    print(
+        f"# Table 2 on the first {len(imgs)} CIFAR-10 test images ({args.cifar}), paper key and ranges, "
+        f"224x224, alpha 0.5; paper values: means over all 10,000 test images"
+    )
     cols = ("SSIM_vec", "SSIM_dei", "SSIM_pos", "L2norm_dei", "SDIM")
     for name in args.configs:
         st = deid.Settings(**CONFIGS[name])
         timings: dict = {}
         t0 = time.perf_counter()
-        rows, _ = study.table2_protocol(imgs, key, args.sizes, 224, settings=st, workers=args.workers,
-                                        progress=False, cache_dir=args.cache_dir, timings=timings)
+        rows, _ = study.table2_protocol(
+            imgs,
+            key,
+            args.sizes,
+            224,
+            settings=st,
+            workers=args.workers,
+            progress=False,
+            cache_dir=args.cache_dir,
+            timings=timings,
+        )
         print(f"\n## {name}: {st}  ({time.perf_counter() - t0:.0f} s)")
         print("| size | " + " | ".join(cols) + " |")
         print("|---|" + "---|" * len(cols))
         for r in rows:
-            cells = [f"{r['measured ' + c]:.3f} (paper {r['paper ' + c]:.3f})" if r["paper " + c] is not None
-                     else f"{r['measured ' + c]:.3f}" for c in cols]
+            cells = [
+                f"{r['measured ' + c]:.3f} (paper {r['paper ' + c]:.3f})"
+                if r["paper " + c] is not None
+                else f"{r['measured ' + c]:.3f}"
+                for c in cols
+            ]
             print(f"| {r['size']} | " + " | ".join(cells) + " |")
 
 
@@ -173,21 +197,36 @@ def protocol(args) -> None:
     cache = args.cache_dir or tempfile.mkdtemp(prefix="ppstudy-table2-")
     timings: dict = {}
     t0 = time.perf_counter()
-    rows, _ = study.table2_protocol(imgs, key, args.sizes, 224, settings=deid.Settings(**CONFIGS[args.config]),
-                                    workers=args.workers, progress=True, cache_dir=cache, timings=timings)
+    rows, _ = study.table2_protocol(
+        imgs,
+        key,
+        args.sizes,
+        224,
+        settings=deid.Settings(**CONFIGS[args.config]),
+        workers=args.workers,
+        progress=True,
+        cache_dir=cache,
+        timings=timings,
+    )
     wall = time.perf_counter() - t0
-    print(f"# table2_protocol: {len(imgs)} images x {len(args.sizes)} sizes, workers={args.workers}, "
-          f"config {args.config}, cache {cache}: {wall:.0f} s wall "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"# table2_protocol: {len(imgs)} images x {len(args.sizes)} sizes, workers={args.workers}, "
+        f"config {args.config}, cache {cache}: {wall:.0f} s wall "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     for s, t in timings.items():
         print(f"  {s:4d}x{s:<4d} {t:7.1f} s  {len(imgs) / t:7.1f} images/s")
     done = sum(timings.values())
     if timings:
-        print(f"  computed sizes: {len(imgs) * len(timings) / done:.1f} image-sizes/s; the full protocol "
-              f"(10,000 x 13) at this rate: {10000 * 13 / (len(imgs) * len(timings) / done) / 60:.0f} min")
+        print(
+            f"  computed sizes: {len(imgs) * len(timings) / done:.1f} image-sizes/s; the full protocol "
+            f"(10,000 x 13) at this rate: {10000 * 13 / (len(imgs) * len(timings) / done) / 60:.0f} min"
+        )
     for r in rows:
-        print(f"  {r['size']:>8s} SSIM_vec {r['measured SSIM_vec']:.4f} SSIM_dei {r['measured SSIM_dei']:.4f} "
-              f"SDIM {r['measured SDIM']:+.4f} (paper {r['paper SDIM']:+.4f})")
+        print(
+            f"  {r['size']:>8s} SSIM_vec {r['measured SSIM_vec']:.4f} SSIM_dei {r['measured SSIM_dei']:.4f} "
+            f"SDIM {r['measured SDIM']:+.4f} (paper {r['paper SDIM']:+.4f})"
+        )
 
 
 def main() -> None:

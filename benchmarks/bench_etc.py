@@ -46,10 +46,12 @@ def main() -> None:
         assert np.array_equal(etc.decrypt(y, key), x)
         gb = x.nbytes / 1e9
         t_copy = best_of(x.copy, args.repeat)
-        t_enc = best_of(lambda: etc.encrypt(x, key), args.repeat)
-        t_dec = best_of(lambda: etc.decrypt(y, key), args.repeat)
-        print(f"{name:46s} {gb / t_copy:10.2f} {gb / t_enc:13.2f} {gb / t_dec:13.2f} {t_copy / t_enc:9.2f}"
-              f"   (key {tkey * 1e3:.1f} ms)")
+        t_enc = best_of(lambda x=x, key=key: etc.encrypt(x, key), args.repeat)
+        t_dec = best_of(lambda y=y, key=key: etc.decrypt(y, key), args.repeat)
+        print(
+            f"{name:46s} {gb / t_copy:10.2f} {gb / t_enc:13.2f} {gb / t_dec:13.2f} {t_copy / t_enc:9.2f}"
+            f"   (key {tkey * 1e3:.1f} ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def _sync(dev):
         torch.cuda.synchronize()
 
 
-def raw_steps(width: int, batch: int, steps: int, warmup: int, dev, *, amp: bool, channels_last: bool,
-              compile_model: bool) -> float:
+def raw_steps(
+    width: int, batch: int, steps: int, warmup: int, dev, *, amp: bool, channels_last: bool, compile_model: bool
+) -> float:
     """Images/s of forward + backward + SGD step of ResNet-18 (width ``width``) on random inputs."""
     import torch
 
@@ -93,15 +94,23 @@ def fit_loop(width: int, batch: int, steps: int, dev) -> float:
     y = rng.integers(0, 10, n)
     key = pixel.keygen((32, 32, 3), seed=0)
     torch.manual_seed(0)
-    res = train.fit(resnet18_cifar(10, width=width), (x, y), schedule=train.fast_schedule(2, batch_size=batch),
-                    transform=pixel.torch_transform(key, dev), device=dev, progress=False)
+    res = train.fit(
+        resnet18_cifar(10, width=width),
+        (x, y),
+        schedule=train.fast_schedule(2, batch_size=batch),
+        transform=pixel.torch_transform(key, dev),
+        device=dev,
+        progress=False,
+    )
     return res.history[-1]["images_per_s"]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=None, help="timed steps per variant (default: 40 on CUDA, 3 on CPU)")
-    ap.add_argument("--warmup", type=int, default=None, help="untimed steps per variant (default: 10 on CUDA, 1 on CPU)")
+    ap.add_argument(
+        "--warmup", type=int, default=None, help="untimed steps per variant (default: 10 on CUDA, 1 on CPU)"
+    )
     ap.add_argument("--batch", type=int, default=None, help="batch size (default: 512 on CUDA, 128 on CPU)")
     ap.add_argument("--width", type=int, nargs="*", default=[64])
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
@@ -116,8 +125,10 @@ def main(argv=None) -> int:
     a.warmup = a.warmup if a.warmup is not None else (10 if cuda else 1)
     a.batch = a.batch if a.batch is not None else (512 if cuda else 128)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device {dev} ({name}), torch {torch.__version__}, batch {a.batch}, {a.steps} timed steps "
-          f"after {a.warmup} warm-up steps")
+    print(
+        f"device {dev} ({name}), torch {torch.__version__}, batch {a.batch}, {a.steps} timed steps "
+        f"after {a.warmup} warm-up steps"
+    )
     variants = [("fp32", False, False, False), ("bf16", True, False, False), ("bf16+cl", True, True, False)]
     if a.compile:
         variants.append(("bf16+cl+compile", True, True, True))
@@ -127,8 +138,15 @@ def main(argv=None) -> int:
         torch.backends.cudnn.benchmark = False
         t0 = time.perf_counter()
         ips = fit_loop(width, a.batch, max(4, a.steps), dev)
-        rows.append({"width": width, "variant": "fit", "images_per_s": ips, "s_per_epoch_50k": 50000 / ips,
-                     "wall_s": time.perf_counter() - t0})
+        rows.append(
+            {
+                "width": width,
+                "variant": "fit",
+                "images_per_s": ips,
+                "s_per_epoch_50k": 50000 / ips,
+                "wall_s": time.perf_counter() - t0,
+            }
+        )
         # ... then everything with cuDNN's autotuner on (fixed shapes: it picks the fastest kernels)
         torch.backends.cudnn.benchmark = True
         for label, amp, cl, comp in variants:
@@ -136,20 +154,43 @@ def main(argv=None) -> int:
                 continue  # bfloat16 autocast is switched on only on CUDA in the book's loop
             t0 = time.perf_counter()
             ips = raw_steps(width, a.batch, a.steps, a.warmup, dev, amp=amp, channels_last=cl, compile_model=comp)
-            rows.append({"width": width, "variant": label, "images_per_s": ips, "s_per_epoch_50k": 50000 / ips,
-                         "wall_s": time.perf_counter() - t0})
+            rows.append(
+                {
+                    "width": width,
+                    "variant": label,
+                    "images_per_s": ips,
+                    "s_per_epoch_50k": 50000 / ips,
+                    "wall_s": time.perf_counter() - t0,
+                }
+            )
         if not cuda:
             continue
         t0 = time.perf_counter()
         ips = fit_loop(width, a.batch, max(4, a.steps), dev)
-        rows.append({"width": width, "variant": "fit+cudnn.benchmark", "images_per_s": ips,
-                     "s_per_epoch_50k": 50000 / ips, "wall_s": time.perf_counter() - t0})
+        rows.append(
+            {
+                "width": width,
+                "variant": "fit+cudnn.benchmark",
+                "images_per_s": ips,
+                "s_per_epoch_50k": 50000 / ips,
+                "wall_s": time.perf_counter() - t0,
+            }
+        )
     for r in rows:
-        print(f"ResNet-18 width {r['width']:>2} {r['variant']:>16}: {r['images_per_s']:9.0f} images/s  "
-              f"{r['s_per_epoch_50k']:7.2f} s per 50,000-image epoch")
+        print(
+            f"ResNet-18 width {r['width']:>2} {r['variant']:>16}: {r['images_per_s']:9.0f} images/s  "
+            f"{r['s_per_epoch_50k']:7.2f} s per 50,000-image epoch"
+        )
     if a.json:
-        info = {"device": str(dev), "name": name, "torch": torch.__version__, "batch": a.batch, "steps": a.steps,
-                "warmup": a.warmup, "rows": rows}
+        info = {
+            "device": str(dev),
+            "name": name,
+            "torch": torch.__version__,
+            "batch": a.batch,
+            "steps": a.steps,
+            "warmup": a.warmup,
+            "rows": rows,
+        }
         Path(a.json).write_text(json.dumps(info, indent=2) + "\n")
     return 0
 

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY_CHAPTER = textwrap.dedent('''\
+TINY_CHAPTER = textwrap.dedent("""\
     ---
     jupytext:
       text_representation:
@@ -48,7 +48,7 @@ TINY_CHAPTER = textwrap.dedent('''\
     run.value("checkpoint_dir", checkpoint_dir)
     run.save()
     ```
-    ''')
+    """)
 
 
 @pytest.fixture

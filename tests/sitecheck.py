@@ -25,8 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1400, "height": 900}
 #: Goal of issue 9 for the first load of a chapter page (bytes transferred).
 CHAPTER_PAGE_LIMIT = 1_500_000
@@ -102,8 +110,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         if path.is_dir():
             path = path / "index.html"
         ctype = self.guess_type(str(path))
-        if not (path.is_file() and "gzip" in self.headers.get("Accept-Encoding", "")
-                and any(t in ctype for t in _TEXT_TYPES)):
+        if not (
+            path.is_file()
+            and "gzip" in self.headers.get("Accept-Encoding", "")
+            and any(t in ctype for t in _TEXT_TYPES)
+        ):
             return super().do_GET()
         body = gzip.compress(path.read_bytes(), 6)
         self.send_response(200)
@@ -131,8 +142,11 @@ def check_site(html_dir: Path, pages: list[str] | None = None, timeout_ms: int =
     from playwright.sync_api import sync_playwright
 
     html_dir = Path(html_dir)
-    pages = pages or sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
-                            if p.name not in ("genindex.html", "search.html") and "_static" not in p.parts)
+    pages = pages or sorted(
+        str(p.relative_to(html_dir))
+        for p in html_dir.rglob("*.html")
+        if p.name not in ("genindex.html", "search.html") and "_static" not in p.parts
+    )
     reports = []
     with serve(html_dir) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -155,8 +169,10 @@ def _check_page(browser, base: str, html_dir: Path, rel: str, timeout_ms: int) -
     finished: dict[str, int] = {}
     decoded: dict[str, int] = {}
     cdp.on("Network.responseReceived", lambda e: urls.__setitem__(e["requestId"], e["response"]["url"]))
-    cdp.on("Network.dataReceived",
-           lambda e: decoded.__setitem__(e["requestId"], decoded.get(e["requestId"], 0) + int(e["dataLength"])))
+    cdp.on(
+        "Network.dataReceived",
+        lambda e: decoded.__setitem__(e["requestId"], decoded.get(e["requestId"], 0) + int(e["dataLength"])),
+    )
     cdp.on("Network.loadingFinished", lambda e: finished.__setitem__(e["requestId"], int(e["encodedDataLength"])))
 
     def route(r):
@@ -178,14 +194,16 @@ def _check_page(browser, base: str, html_dir: Path, rel: str, timeout_ms: int) -
             try:
                 page.wait_for_selector("mjx-container", timeout=timeout_ms)
                 page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-            except Exception:  # noqa: BLE001 - reported below as unrendered math
+            except Exception:
                 pass
             rep.math_rendered = page.locator("mjx-container").count()
             rep.math_errors = page.locator("mjx-merror").count()
         _settle(page, finished, timeout_ms)
         sizes = page.eval_on_selector_all(
-            "img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.naturalHeight,"
-                   " Math.round(e.getBoundingClientRect().width)])")
+            "img",
+            "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.naturalHeight,"
+            " Math.round(e.getBoundingClientRect().width)])",
+        )
         rep.images = len(sizes)
         rep.empty_images = [s for s, w, h, _ in sizes if not (w and h)]
         rep.scaled_images = [(s, w, shown) for s, w, h, shown in sizes if w and shown and shown < 0.8 * w]
@@ -199,7 +217,7 @@ def _check_page(browser, base: str, html_dir: Path, rel: str, timeout_ms: int) -
         url = urls.get(rid, "?")
         rep.weight += n
         rep.weight_raw += decoded.get(rid, 0)
-        key = url[len(base):] if url.startswith(base) else url
+        key = url[len(base) :] if url.startswith(base) else url
         per_url[key] = per_url.get(key, 0) + n
     rep.resources = sorted(per_url.items(), key=lambda kv: -kv[1])
     return rep

@@ -26,7 +26,9 @@ def test_multiset_invariant_for_any_key(seed, key_seed, mode):
     key = catmap.keygen((32, 32), mode=mode, tile=8, seed=key_seed)  # seeded: a failure can be replayed
     t = key.tile
     assert np.all(attacks.multiset_distance(x, catmap.encrypt(x, key), t) == 0)
-    np.testing.assert_array_equal(attacks.multiset_signature(x, t), attacks.multiset_signature(catmap.encrypt(x, key), t))
+    np.testing.assert_array_equal(
+        attacks.multiset_signature(x, t), attacks.multiset_signature(catmap.encrypt(x, key), t)
+    )
 
 
 @pytest.mark.parametrize("key_seed", [0, 1, 2])
@@ -60,8 +62,10 @@ def _rebuilt(tmp_path, n_train=12, n_test=10):
     from ppstudy.data import challenge as ch
 
     rng = np.random.default_rng(5)
-    sources = [rng.integers(0, 256, (int(rng.integers(20, 48)), int(rng.integers(20, 48)), 3), dtype=np.uint8)
-               for _ in range(n_train + n_test)]
+    sources = [
+        rng.integers(0, 256, (int(rng.integers(20, 48)), int(rng.integers(20, 48)), 3), dtype=np.uint8)
+        for _ in range(n_train + n_test)
+    ]
     ch.build(tmp_path, sources=sources, n_train=n_train, n_test=n_test, canvas=32, tile=8, subtasks=(1, 2), seed=9)
     return {st: (ch.read_split(tmp_path, st, "train"), ch.read_split(tmp_path, st, "test")) for st in (1, 2)}
 

@@ -22,9 +22,13 @@ def _tracer_missing():
     return None if imagetracer.available_engines() else "no JavaScript engine"
 
 
-TRACERS = [pytest.param("imagetracer", marks=pytest.mark.skipif(_tracer_missing() is not None,
-                                                                 reason=f"imagetracerjs: {_tracer_missing()}")),
-           "vtracer"]
+TRACERS = [
+    pytest.param(
+        "imagetracer",
+        marks=pytest.mark.skipif(_tracer_missing() is not None, reason=f"imagetracerjs: {_tracer_missing()}"),
+    ),
+    "vtracer",
+]
 
 
 @pytest.fixture(autouse=True)

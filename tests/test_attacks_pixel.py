@@ -25,8 +25,11 @@ def smooth_images(n: int, size: int, seed: int) -> np.ndarray:
         f = rng.uniform(0.3, 1.2, (4, 2)) * rng.choice([-1, 1], (4, 2))
         ph = rng.uniform(0, 2 * np.pi, 4)
         amp = rng.uniform(15, 45, 4)
-        lum = rng.uniform(90, 170) - 60 * yy + sum(a * np.cos(2 * np.pi * (fy * yy + fx * xx) + p)
-                                                 for a, (fy, fx), p in zip(amp, f, ph))
+        lum = (
+            rng.uniform(90, 170)
+            - 60 * yy
+            + sum(a * np.cos(2 * np.pi * (fy * yy + fx * xx) + p) for a, (fy, fx), p in zip(amp, f, ph))
+        )
         for c, off in enumerate((25, 0, -30)):
             g = rng.uniform(0.2, 0.8, 2)
             p = rng.uniform(0, 2 * np.pi)
@@ -87,8 +90,11 @@ def test_candidates_are_the_global_transforms(priors, shuffle):
     found = []
     for c in r["candidates"]:
         dec = pixel.decrypt(pixel.encrypt(x, k), c).astype(np.int16)
-        hits = [t for t, (p, f) in enumerate(transforms)
-                if np.array_equal(dec, np.where(np.array(f, bool), 255 - x16[..., list(p)], x16[..., list(p)]))]
+        hits = [
+            t
+            for t, (p, f) in enumerate(transforms)
+            if np.array_equal(dec, np.where(np.array(f, bool), 255 - x16[..., list(p)], x16[..., list(p)]))
+        ]
         assert len(hits) == 1
         found.append(hits[0])
     assert sorted(found) == list(range(len(transforms)))
@@ -148,8 +154,16 @@ def test_success_rates_rows(public, priors):
     rows = attacks.success_rates(pool, priors[True], [2, 3], draws=4, shuffle=True, seed=5)
     assert [r["cipher_images"] for r in rows] == [2, 3]
     for r in rows:
-        assert set(r) == {"cipher", "cipher_images", "draws", "successes", "rate", "ci95_low", "ci95_high",
-                          "mean_key_bits"}
+        assert set(r) == {
+            "cipher",
+            "cipher_images",
+            "draws",
+            "successes",
+            "rate",
+            "ci95_low",
+            "ci95_high",
+            "mean_key_bits",
+        }
         assert r["cipher"] == "steps 2+3" and r["draws"] == 4 and r["rate"] == r["successes"] / 4
         assert (r["ci95_low"], r["ci95_high"]) == attacks.clopper_pearson(r["successes"], 4)
         assert 0 <= r["mean_key_bits"] <= 1

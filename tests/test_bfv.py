@@ -10,8 +10,9 @@ import pytest
 
 from ppstudy import InputError, PPStudyError
 
-needs_pyfhel = pytest.mark.skipif(importlib.util.find_spec("Pyfhel") is None,
-                                  reason="Pyfhel is not installed (pip install Pyfhel)")
+needs_pyfhel = pytest.mark.skipif(
+    importlib.util.find_spec("Pyfhel") is None, reason="Pyfhel is not installed (pip install Pyfhel)"
+)
 
 
 def test_missing_pyfhel_is_a_dependency_error_not_bad_input(monkeypatch):
@@ -30,7 +31,7 @@ def test_key_space():
     ks = bfv.key_space()
     assert ks.bits == pytest.approx(8192 * np.log2(3)) and ks.count is None and not ks.bound
     small = bfv.key_space((4, 4), n=16, exact=True)
-    assert small.count == 3 ** 16 and small.bits == pytest.approx(16 * np.log2(3))
+    assert small.count == 3**16 and small.bits == pytest.approx(16 * np.log2(3))
     with pytest.raises(InputError, match="slots"):
         bfv.key_space((52, 52, 3), n=4096)
     with pytest.raises(InputError, match="positive integer"):

@@ -49,8 +49,10 @@ def norm_title(title: str) -> str:
 
 
 def surnames(entry) -> tuple[str, ...]:
-    return tuple(plain(" ".join(p.prelast_names + p.last_names)).lower()
-                 for p in entry.persons.get("author") or entry.persons.get("editor") or [])
+    return tuple(
+        plain(" ".join(p.prelast_names + p.last_names)).lower()
+        for p in entry.persons.get("author") or entry.persons.get("editor") or []
+    )
 
 
 def cited_keys() -> set[str]:
@@ -99,8 +101,7 @@ def test_every_citation_is_defined():
 
 
 def test_dois_are_well_formed():
-    bad = {k: e.fields["doi"] for k, e in entries().items()
-           if "doi" in e.fields and not DOI.match(e.fields["doi"])}
+    bad = {k: e.fields["doi"] for k, e in entries().items() if "doi" in e.fields and not DOI.match(e.fields["doi"])}
     assert not bad, f"malformed DOIs (give the bare 10.xxxx/... form): {bad}"
     for k, e in entries().items():
         url = e.fields.get("url", "")
@@ -113,14 +114,17 @@ def test_doi_pattern_rejects_malformed():
         assert not DOI.match(bad), bad
 
 
-@pytest.mark.parametrize(("key", "label"), [
-    ("kawamura2020etc", "Kawamura et al., 2020"),
-    ("fan2012bfv", "Fan and Vercauteren, 2012"),
-    ("krizhevsky2009cifar", "Krizhevsky, 2009"),
-    ("vtracer", "Vision Cortex, 2020"),
-    ("chollet2017xception", "Chollet, 2017"),
-    ("janusz2022bigdatacup", "Janusz et al., 2022"),
-])
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("kawamura2020etc", "Kawamura et al., 2020"),
+        ("fan2012bfv", "Fan and Vercauteren, 2012"),
+        ("krizhevsky2009cifar", "Krizhevsky, 2009"),
+        ("vtracer", "Vision Cortex, 2020"),
+        ("chollet2017xception", "Chollet, 2017"),
+        ("janusz2022bigdatacup", "Janusz et al., 2022"),
+    ],
+)
 def test_author_year_labels(key, label):
     assert author_year_label(entries()[key]) == label
 
@@ -129,17 +133,23 @@ def test_label_style_disambiguates_equal_labels():
     from pybtex.plugin import find_plugin
 
     _register_bibliography_style()
-    bib = parse_string("""
+    bib = parse_string(
+        """
         @misc{a1, author = {Kiya, H. and Ito, I.}, title = {One}, year = {2019}}
         @misc{a2, author = {Kiya, H. and Ito, I.}, title = {Two}, year = {2019}}
         @misc{b, author = {Kiya, H.}, title = {Three}, year = {2019}}
-    """, "bibtex")
+    """,
+        "bibtex",
+    )
     style = find_plugin("pybtex.style.labels", "ppstudy_author_year")()
     labels = list(style.format_labels(bib.entries.values()))
     assert labels == ["Kiya and Ito, 2019a", "Kiya and Ito, 2019b", "Kiya, 2019"]
     fmt = find_plugin("pybtex.style.formatting", "ppstudy")()
     assert [e.label for e in fmt.format_entries(bib.entries.values())] == [
-        "Kiya, 2019", "Kiya and Ito, 2019a", "Kiya and Ito, 2019b"]  # sorted by author, year, title
+        "Kiya, 2019",
+        "Kiya and Ito, 2019a",
+        "Kiya and Ito, 2019b",
+    ]  # sorted by author, year, title
 
 
 def test_toc_lists_every_chapter_and_params_exist():

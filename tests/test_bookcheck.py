@@ -38,9 +38,11 @@ def png_bytes(seed: int = 0, size: tuple[int, int] = (12, 8), text: str | None =
 
 
 def cell(output: str, tags: str = "") -> str:
-    return (f'<div class="cell{" " + tags if tags else ""} docutils container">'
-            '<div class="cell_input docutils container"><pre>x = 1</pre></div>'
-            f'<div class="cell_output docutils container">{output}</div></div>')
+    return (
+        f'<div class="cell{" " + tags if tags else ""} docutils container">'
+        '<div class="cell_input docutils container"><pre>x = 1</pre></div>'
+        f'<div class="cell_output docutils container">{output}</div></div>'
+    )
 
 
 def page(body: str) -> str:
@@ -48,14 +50,18 @@ def page(body: str) -> str:
 
 
 def stream(text: str, kind: str = "stream") -> str:
-    return (f'<div class="output {kind} highlight-myst-ansi notranslate">'
-            f'<div class="highlight"><pre>{text}</pre></div></div>')
+    return (
+        f'<div class="output {kind} highlight-myst-ansi notranslate">'
+        f'<div class="highlight"><pre>{text}</pre></div></div>'
+    )
 
 
 GOOD_BODY = (
     "<h1>EtC</h1><p>Prose may mention /tmp/ or a UserWarning: in a sentence.</p>"
-    + cell(f'<div class="output text_html"><p class="ppstudy-caption"><strong>{CAPTION} [this run (smoke): '
-           'bundled]</strong></p><table><tr><td>0.02</td></tr></table></div>')
+    + cell(
+        f'<div class="output text_html"><p class="ppstudy-caption"><strong>{CAPTION} [this run (smoke): '
+        "bundled]</strong></p><table><tr><td>0.02</td></tr></table></div>"
+    )
     + cell('<img alt="fig" src="../_images/3f2a9c.png" />')
     + cell(stream("EER 0.0223"))
 )
@@ -72,8 +78,9 @@ def book(tmp_path):
     run = tmp_path / "runs" / "etc" / "smoke"
     (run / "figures").mkdir(parents=True)
     (run / "figures" / "fig1_steps.png").write_bytes(png_bytes(1))
-    (run / "results.json").write_text(json.dumps({
-        "tables": {"table1": {"caption": CAPTION, "columns": [], "rows": []}}, "figures": ["fig1_steps"]}))
+    (run / "results.json").write_text(
+        json.dumps({"tables": {"table1": {"caption": CAPTION, "columns": [], "rows": []}}, "figures": ["fig1_steps"]})
+    )
 
     def write(body: str) -> Path:
         (html / "book" / "etc.html").write_text(page(body))
@@ -92,8 +99,10 @@ def test_missing_caption_and_figure(book):
     html, run, write = book
     write("<p>nothing</p>")
     problems = bookcheck.check_book(html, {"etc": run}, strict=False)
-    assert problems == ["book/etc.html: table 'table1' is not shown (caption "
-                        f"{CAPTION!r} not on the page)", "book/etc.html: figure 'fig1_steps' is not on the page"]
+    assert problems == [
+        f"book/etc.html: table 'table1' is not shown (caption {CAPTION!r} not on the page)",
+        "book/etc.html: figure 'fig1_steps' is not on the page",
+    ]
     with pytest.raises(bookcheck.BookCheckError) as e:
         bookcheck.check_book(html, {"etc": run})
     assert isinstance(e.value, PPStudyError) and e.value.problems == problems
@@ -130,29 +139,37 @@ def test_other_image_is_not_the_figure(book, other):
     html, run, _ = book
     (html / "_images" / "3f2a9c.png").write_bytes(other)
     assert bookcheck.check_book(html, {"etc": run}, strict=False) == [
-        "book/etc.html: figure 'fig1_steps' is not on the page"]
+        "book/etc.html: figure 'fig1_steps' is not on the page"
+    ]
 
 
-@pytest.mark.parametrize(("output", "what"), [
-    (stream('Traceback (most recent call last):\n  File "x.py"', "traceback"), "a traceback"),
-    ('<div class="output traceback highlight-ipythontb notranslate"><pre>ZeroDivisionError</pre></div>',
-     "an error output"),
-    (stream("/opt/x.py:3: UserWarning: lr is large", "stderr"), "a Python warning"),
-    (stream("TqdmWarning: IProgress not found", "stderr"), "a Python warning"),
-    (stream("  warnings.warn(msg)", "stderr"), "a Python warning"),
-    (stream("Warning: deprecated"), "a Python warning"),
-    (stream(" 40%|████      | 4/10 [00:01&lt;00:02]", "stderr"), "a progress bar"),
-    ('<div class="output text_plain"><pre>PosixPath(\'runs/deid/results.json\')</pre></div>', "a PosixPath repr"),
-    ('<div class="output text_plain"><pre>&lt;torch._C.Generator at 0x7f3a&gt;</pre></div>', "a torch repr"),
-    ('<div class="output text_plain"><pre>&lt;matplotlib.figure.Figure at 0x7f3a2c&gt;</pre></div>',
-     "an object repr"),
-    ('<div class="output text_plain"><pre>&lt;foo.Bar object at 0x10ab&gt;</pre></div>', "an object repr"),
-    (stream("saved to /tmp/tmpab12/x.npz"), "a temporary path"),
-    (stream("cache: /root/.cache/ppstudy"), "a home path"),
-    (stream("cache: /home/alice/.cache"), "a home path"),
-    (stream("cache: /Users/alice/.cache"), "a home path"),
-    (stream("run dir /work/wt/book/runs/etc"), "the machine path /work/wt/book"),
-])
+@pytest.mark.parametrize(
+    ("output", "what"),
+    [
+        (stream('Traceback (most recent call last):\n  File "x.py"', "traceback"), "a traceback"),
+        (
+            '<div class="output traceback highlight-ipythontb notranslate"><pre>ZeroDivisionError</pre></div>',
+            "an error output",
+        ),
+        (stream("/opt/x.py:3: UserWarning: lr is large", "stderr"), "a Python warning"),
+        (stream("TqdmWarning: IProgress not found", "stderr"), "a Python warning"),
+        (stream("  warnings.warn(msg)", "stderr"), "a Python warning"),
+        (stream("Warning: deprecated"), "a Python warning"),
+        (stream(" 40%|████      | 4/10 [00:01&lt;00:02]", "stderr"), "a progress bar"),
+        ("<div class=\"output text_plain\"><pre>PosixPath('runs/deid/results.json')</pre></div>", "a PosixPath repr"),
+        ('<div class="output text_plain"><pre>&lt;torch._C.Generator at 0x7f3a&gt;</pre></div>', "a torch repr"),
+        (
+            '<div class="output text_plain"><pre>&lt;matplotlib.figure.Figure at 0x7f3a2c&gt;</pre></div>',
+            "an object repr",
+        ),
+        ('<div class="output text_plain"><pre>&lt;foo.Bar object at 0x10ab&gt;</pre></div>', "an object repr"),
+        (stream("saved to /tmp/tmpab12/x.npz"), "a temporary path"),
+        (stream("cache: /root/.cache/ppstudy"), "a home path"),
+        (stream("cache: /home/alice/.cache"), "a home path"),
+        (stream("cache: /Users/alice/.cache"), "a home path"),
+        (stream("run dir /work/wt/book/runs/etc"), "the machine path /work/wt/book"),
+    ],
+)
 def test_each_output_problem(book, output, what):
     html, run, write = book
     write(GOOD_BODY + cell(output))
@@ -171,7 +188,8 @@ def test_injected_parameters_cell_shown(book):
     html, run, write = book
     write(GOOD_BODY + cell("", tags="tag_injected-parameters"))
     assert bookcheck.check_book(html, {"etc": run}, strict=False) == [
-        "book/etc.html: papermill's injected-parameters cell is shown (tag it remove-cell)"]
+        "book/etc.html: papermill's injected-parameters cell is shown (tag it remove-cell)"
+    ]
 
 
 def test_static_pages_are_checked_and_missing_pages_reported(book, tmp_path):
@@ -180,11 +198,14 @@ def test_static_pages_are_checked_and_missing_pages_reported(book, tmp_path):
     (html / "_static").mkdir()
     (html / "_static" / "x.html").write_text(page(cell(stream("PosixPath('x')"))))  # theme assets: skipped
     problems = bookcheck.check_book(html, {"etc": run, "cup": tmp_path / "nowhere"}, strict=False)
-    assert problems == ["book/cup.html: the page was not built",
-                        "book/intro.html: output 1 shows a PosixPath repr: \"PosixPath('x')\""]
+    assert problems == [
+        "book/cup.html: the page was not built",
+        "book/intro.html: output 1 shows a PosixPath repr: \"PosixPath('x')\"",
+    ]
 
 
 # ------------------------------------------------------------------------------------------ bookconfig
+
 
 def test_repository_url_from_the_environment():
     assert bookconfig.repository_url({}) is None
@@ -193,8 +214,12 @@ def test_repository_url_from_the_environment():
     assert bookconfig.repository_url(gh) == "https://github.com/org/ppstudy"
     own = {**gh, "PPSTUDY_REPOSITORY_URL": "https://gitlab.com/team/ppstudy.git/"}
     assert bookconfig.repository_url(own) == "https://gitlab.com/team/ppstudy"
-    for bad in ("github.com/org/repo", "https://github.com/org", "https://github.com/o/r x",
-                "https://example.org/org/repo"):
+    for bad in (
+        "github.com/org/repo",
+        "https://github.com/org",
+        "https://github.com/o/r x",
+        "https://example.org/org/repo",
+    ):
         with pytest.raises(InputError):
             bookconfig.repository_url({"PPSTUDY_REPOSITORY_URL": bad})
 
@@ -209,7 +234,8 @@ def test_book_settings():
     assert "colab" not in s["sphinx"]["config"]["ppstudy_repository"]
     s = bookconfig.book_settings({**env, "PPSTUDY_NOTEBOOKS_REF": "notebooks"})
     assert s["sphinx"]["config"]["ppstudy_repository"]["colab"] == (
-        "https://colab.research.google.com/github/org/ppstudy/blob/notebooks/notebooks")
+        "https://colab.research.google.com/github/org/ppstudy/blob/notebooks/notebooks"
+    )
     s = bookconfig.book_settings({"PPSTUDY_REPOSITORY_URL": "https://gitlab.com/t/p"})
     assert "launch_buttons" not in s and s["repository"]["branch"] == "main"  # Binder/Colab: GitHub only
     with pytest.raises(InputError):
@@ -243,6 +269,7 @@ def test_configure_stage(tmp_path):
 
 # ------------------------------------------------------------------------------------------ sphinxext
 
+
 def test_strip_source_maps(tmp_path):
     s = tmp_path / "_static"
     (s / "scripts").mkdir(parents=True)
@@ -259,8 +286,10 @@ def test_strip_source_maps(tmp_path):
 def test_drop_fontawesome_js(tmp_path):
     (tmp_path / "_static" / "scripts").mkdir(parents=True)
     (tmp_path / sphinxext.FONTAWESOME_JS).write_text("x")
-    head = ('  <script defer src="../_static/scripts/fontawesome.js?digest=55c2"></script>\n'
-            '  <link rel="preload" as="script" href="../_static/scripts/bootstrap.js?digest=55c2" />\n')
+    head = (
+        '  <script defer src="../_static/scripts/fontawesome.js?digest=55c2"></script>\n'
+        '  <link rel="preload" as="script" href="../_static/scripts/bootstrap.js?digest=55c2" />\n'
+    )
     (tmp_path / "p.html").write_text(head)
     assert sphinxext.drop_fontawesome_js(tmp_path) == 1
     assert (tmp_path / "p.html").read_text() == head.splitlines(keepends=True)[1]
@@ -270,8 +299,15 @@ def test_drop_fontawesome_js(tmp_path):
 def test_mathjax_subset(tmp_path):
     files = sphinxext.copy_mathjax(tmp_path / "mathjax")
     names = {p.relative_to(tmp_path / "mathjax").as_posix() for p in files}
-    assert {"startup.js", "core.js", "input/tex.js", "output/chtml.js", "output/chtml/fonts/tex.js",
-            "a11y/assistive-mml.js", "input/tex/extensions/boldsymbol.js"} <= names
+    assert {
+        "startup.js",
+        "core.js",
+        "input/tex.js",
+        "output/chtml.js",
+        "output/chtml/fonts/tex.js",
+        "a11y/assistive-mml.js",
+        "input/tex/extensions/boldsymbol.js",
+    } <= names
     assert any(n.startswith("output/chtml/fonts/woff-v2/") and n.endswith(".woff") for n in names)
     assert not any(n.endswith(".map") or n.startswith(("sre/", "ui/")) for n in names)
     total = sum(p.stat().st_size for p in files)
@@ -363,8 +399,23 @@ def _build(tmp_path: Path, env: dict[str, str]) -> Path:
     if jb is None:
         pytest.skip("jupyter-book is not installed")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PPSTUDY_REPOSITORY"))}
-    proc = subprocess.run([jb, "build", str(stage), "--path-output", str(tmp_path / "out"), "--builder", "html",
-                           "-W", "-n", "--keep-going"], capture_output=True, text=True, env=clean)
+    proc = subprocess.run(
+        [
+            jb,
+            "build",
+            str(stage),
+            "--path-output",
+            str(tmp_path / "out"),
+            "--builder",
+            "html",
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return tmp_path / "out" / "_build" / "html"
 
@@ -399,8 +450,15 @@ def test_book_builds_exercises_and_download_buttons_without_a_repository(tmp_pat
     fonts = html / sphinxext.FA_FONTS
     assert sorted(p.name for p in fonts.iterdir()) == sorted(f"{f}.woff" for f in sphinxext.FA_FACES)
     cmap = set().union(*(TTFont(str(p)).getBestCmap() for p in fonts.iterdir()))
-    icons = {0xF019: "download", 0xF303: "pencil (exercise title)", 0xF0EB: "lightbulb (hint)",
-             0xF065: "expand", 0xF002: "magnifying glass", 0xF185: "sun", 0xF186: "moon"}
+    icons = {
+        0xF019: "download",
+        0xF303: "pencil (exercise title)",
+        0xF0EB: "lightbulb (hint)",
+        0xF065: "expand",
+        0xF002: "magnifying glass",
+        0xF185: "sun",
+        0xF186: "moon",
+    }
     assert {cp for cp in icons if cp not in cmap} == set()
     assert sphinxext.fontawesome_codepoints(html) <= cmap
     assert sum(p.stat().st_size for p in fonts.iterdir()) < 30_000
@@ -413,8 +471,12 @@ def test_book_builds_exercises_and_download_buttons_without_a_repository(tmp_pat
 def test_book_has_repository_and_launch_buttons_with_a_repository(tmp_path):
     from bs4 import BeautifulSoup
 
-    env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "org/ppstudy",
-           "GITHUB_REF_NAME": "main", "PPSTUDY_NOTEBOOKS_REF": "notebooks"}
+    env = {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "org/ppstudy",
+        "GITHUB_REF_NAME": "main",
+        "PPSTUDY_NOTEBOOKS_REF": "notebooks",
+    }
     html = _build(tmp_path, env=env)
     soup = BeautifulSoup((html / "book" / "etc.html").read_text(), "html.parser")
     links = [a.get("href") for a in soup.select(".article-header-buttons a")]
@@ -424,6 +486,7 @@ def test_book_has_repository_and_launch_buttons_with_a_repository(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ sitecheck
+
 
 @pytest.mark.browser
 def test_sitecheck_flags_wide_elements_and_weighs_pages(tmp_path):

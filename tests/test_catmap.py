@@ -27,8 +27,12 @@ def _naive(img: np.ndarray, a: int, b: int, k: int, tile: int) -> np.ndarray:
 
 
 @settings(max_examples=25, deadline=None)
-@given(side_tiles=st.sampled_from([(16, 4), (24, 8), (32, 32), (12, 3)]), channels=st.sampled_from([1, 3]),
-       seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3))
+@given(
+    side_tiles=st.sampled_from([(16, 4), (24, 8), (32, 32), (12, 3)]),
+    channels=st.sampled_from([1, 3]),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 3),
+)
 def test_round_trip_and_permutation(side_tiles, channels, seed, n):
     side, tile = side_tiles
     rng = np.random.default_rng(seed)
@@ -39,8 +43,12 @@ def test_round_trip_and_permutation(side_tiles, channels, seed, n):
     np.testing.assert_array_equal(catmap.decrypt(y, key), x)
     # a permutation within each tile: the per-tile multisets are unchanged
     t = tile
-    xs = np.sort(x.reshape(n, side // t, t, side // t, t, channels).transpose(0, 1, 3, 5, 2, 4).reshape(n, -1, t * t), -1)
-    ys = np.sort(y.reshape(n, side // t, t, side // t, t, channels).transpose(0, 1, 3, 5, 2, 4).reshape(n, -1, t * t), -1)
+    xs = np.sort(
+        x.reshape(n, side // t, t, side // t, t, channels).transpose(0, 1, 3, 5, 2, 4).reshape(n, -1, t * t), -1
+    )
+    ys = np.sort(
+        y.reshape(n, side // t, t, side // t, t, channels).transpose(0, 1, 3, 5, 2, 4).reshape(n, -1, t * t), -1
+    )
     np.testing.assert_array_equal(xs, ys)
 
 
@@ -157,7 +165,7 @@ def test_key_space_kinds_and_bounds():
     assert ks.count == _brute_force(8)[1] and "permutations" in ks.counts
     c = catmap.key_space_counts((32, 32), tile=8)
     assert c["distinct_permutations"] <= c["parameter_triples"] and c["distinct_permutations"] <= c["sl2_order"]
-    assert c["sl2_order"] == 8 ** 3 * 3 // 4
+    assert c["sl2_order"] == 8**3 * 3 // 4
     # |SL(2, Z/30)| = 30^3 (1 - 1/4)(1 - 1/9)(1 - 1/25)
     assert catmap.key_space_counts((30, 30), mode="whole", exact=False)["sl2_order"] == 27000 * 3 * 8 * 24 // 900
     # not counted: the bits of the keys keygen draws from, flagged as an upper bound on the permutations
@@ -173,10 +181,17 @@ def test_key_space_kinds_and_bounds():
 
 def test_walk_powers_is_every_key_once():
     n = 9
-    seen = [(int(a), int(b), k, (int(m0), int(m1), int(m2), int(m3)))
-            for k, A, B, M in catmap.walk_powers(n) for a, b, m0, m1, m2, m3 in zip(A, B, *M)]
-    expected = [(a, b, k, catmap.matrix_power(catmap.base_matrix(a, b, n), k, n))
-                for a in range(1, n) for b in range(1, n) for k in range(1, catmap.period(a, b, n))]
+    seen = [
+        (int(a), int(b), k, (int(m0), int(m1), int(m2), int(m3)))
+        for k, A, B, M in catmap.walk_powers(n)
+        for a, b, m0, m1, m2, m3 in zip(A, B, *M)
+    ]
+    expected = [
+        (a, b, k, catmap.matrix_power(catmap.base_matrix(a, b, n), k, n))
+        for a in range(1, n)
+        for b in range(1, n)
+        for k in range(1, catmap.period(a, b, n))
+    ]
     assert sorted(seen) == sorted(expected)
 
 
@@ -187,10 +202,20 @@ def test_key_for_matrix():
         assert eq.matrix == key.matrix and eq.iterations <= key.iterations
     assert catmap.key_for_matrix((1, 0, 0, 1), (8, 8), 8).iterations == 0
     # every determinant-1 matrix mod 8: found exactly when some power of some M(a, b) equals it
-    reachable = {catmap.matrix_power(catmap.base_matrix(a, b, 8), k, 8)
-                 for a in range(8) for b in range(8) for k in range(1, catmap.period(a, b, 8))}
-    sl2 = [(p, q, r, s) for p in range(8) for q in range(8) for r in range(8) for s in range(8)
-           if (p * s - q * r) % 8 == 1 and (p, q, r, s) != (1, 0, 0, 1)]
+    reachable = {
+        catmap.matrix_power(catmap.base_matrix(a, b, 8), k, 8)
+        for a in range(8)
+        for b in range(8)
+        for k in range(1, catmap.period(a, b, 8))
+    }
+    sl2 = [
+        (p, q, r, s)
+        for p in range(8)
+        for q in range(8)
+        for r in range(8)
+        for s in range(8)
+        if (p * s - q * r) % 8 == 1 and (p, q, r, s) != (1, 0, 0, 1)
+    ]
     assert len(sl2) == 384 - 1 and len(reachable - {(1, 0, 0, 1)}) < len(sl2)  # keygen's maps are a subset
     for m in sl2:
         found = catmap.key_for_matrix(m, (8, 8), 8)

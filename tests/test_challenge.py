@@ -17,8 +17,10 @@ HAS_PYFHEL = importlib.util.find_spec("Pyfhel") is not None
 
 def _sources(n, seed=0):
     rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
-            for _ in range(n)]
+    return [
+        rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
+        for _ in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -154,16 +156,19 @@ def test_bfv_subtask(tmp_path):
         ch.read_split(tmp_path, 3, "test")
 
 
-@pytest.mark.parametrize("content, match", [
-    ("[1, 2, 3]", "expected a JSON object"),
-    ('{"canvas": "abc"}', "'canvas' must be a positive integer"),
-    ('{"canvas": -32}', "'canvas' must be a positive integer"),
-    ('{"canvas": 32.0}', "'canvas' must be a positive integer"),
-    ('{"tile": true}', "'tile' must be a positive integer"),
-    ('{"canvas": 32, "tile": 5}', "must divide"),
-    ('{"canvas": 32, "tile": 64}', "must divide"),
-    ("{oops", "corrupt"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("[1, 2, 3]", "expected a JSON object"),
+        ('{"canvas": "abc"}', "'canvas' must be a positive integer"),
+        ('{"canvas": -32}', "'canvas' must be a positive integer"),
+        ('{"canvas": 32.0}', "'canvas' must be a positive integer"),
+        ('{"tile": true}', "'tile' must be a positive integer"),
+        ('{"canvas": 32, "tile": 5}', "must divide"),
+        ('{"canvas": 32, "tile": 64}', "must divide"),
+        ("{oops", "corrupt"),
+    ],
+)
 def test_bad_challenge_json(built, tmp_path, content, match):
     import shutil
 

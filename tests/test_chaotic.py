@@ -14,8 +14,14 @@ from ppstudy.ciphers import chaotic
 
 
 @settings(max_examples=30, deadline=None)
-@given(data=st.data(), n=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6), c=st.sampled_from([1, 3]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    data=st.data(),
+    n=st.integers(1, 3),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    c=st.sampled_from([1, 3]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_round_trip(data, n, h, w, c, seed):
     x = data.draw(arrays(np.uint8, (n, h, w, c)))
     k = chaotic.keygen((h, w, c), seed=seed)

@@ -7,8 +7,8 @@ import os
 from unittest import mock
 
 import pytest
-
 from chapter_runs import ensure_run, shared_dir
+
 from ppstudy import runner
 from ppstudy.chapters import CHAPTERS
 
@@ -25,9 +25,11 @@ def test_chapter_smoke(name, tmp_path_factory):
     assert m["timings_s"] and all(t >= 0 for t in m["timings_s"].values())
     assert m["versions"]["torch"] and m["device"]["python"]
     # at least one reproduced table with the paper's values beside measured ones
-    reproduced = [t for t in m["tables"].values()
-                  if any(c.startswith("paper") for c in t["columns"])
-                  and any(c.startswith("measured") for c in t["columns"])]
+    reproduced = [
+        t
+        for t in m["tables"].values()
+        if any(c.startswith("paper") for c in t["columns"]) and any(c.startswith("measured") for c in t["columns"])
+    ]
     assert reproduced, f"{name}: no table has both paper and measured columns"
     # every measured column holds values (a cell may be empty where a row has nothing to measure there)
     for tname, t in m["tables"].items():

@@ -15,8 +15,12 @@ from ppstudy.data import cifar10, registry
 
 def _batch(n, seed):
     rng = np.random.default_rng(seed)
-    return {b"batch_label": b"x", b"labels": rng.integers(0, 10, n).tolist(),
-            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"filenames": [b"f"] * n}
+    return {
+        b"batch_label": b"x",
+        b"labels": rng.integers(0, 10, n).tolist(),
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        b"filenames": [b"f"] * n,
+    }
 
 
 def _tarball(path, batches, extra=None):
@@ -47,7 +51,7 @@ def test_load_real_format(cache):
     x, y = cifar10.load("train", download=False)
     assert x.shape == (20, 32, 32, 3) and x.dtype == np.uint8 and y.shape == (20,)
     raw = batches["data_batch_1"][b"data"][0]
-    assert np.array_equal(x[0, :, :, 0].ravel(), raw[:1024])   # red plane first, row-major
+    assert np.array_equal(x[0, :, :, 0].ravel(), raw[:1024])  # red plane first, row-major
     assert np.array_equal(x[0, :, :, 2].ravel(), raw[2048:])
     assert y[:4].tolist() == batches["data_batch_1"][b"labels"]
     xt, yt = cifar10.load("test", download=False)
@@ -158,12 +162,15 @@ def test_a_mismatching_file_names_the_file_and_the_expected_md5(unpacked):
         cifar10.load("test")
 
 
-@pytest.mark.parametrize("payload, message", [
-    ({b"data": np.full((2, 3072), 300, np.int32), b"labels": [0, 1]}, "outside 0..255"),
-    ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 12]}, "labels outside 0..9"),
-    ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, "expected N x 3072"),
-    ({b"labels": [0, 1]}, "corrupt"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({b"data": np.full((2, 3072), 300, np.int32), b"labels": [0, 1]}, "outside 0..255"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 12]}, "labels outside 0..9"),
+        ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, "expected N x 3072"),
+        ({b"labels": [0, 1]}, "corrupt"),
+    ],
+)
 def test_bad_batch_contents(unpacked, monkeypatch, payload, message):
     import hashlib
 

@@ -13,8 +13,13 @@ from ppstudy.cli import main
 
 
 def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "ppstudy", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ppstudy", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_list_names_every_chapter_and_profile():
@@ -25,14 +30,17 @@ def test_list_names_every_chapter_and_profile():
     assert "smoke" in r.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "nosuch"], "unknown chapter 'nosuch'"),
-    (["run", "etc", "--profile", "huge"], "unknown profile 'huge'"),
-    (["run", "etc", "-p", "no_such_param", "1"], "unknown parameter 'no_such_param'"),
-    (["run", "etc", "-p", "n", "lots"], "parameter n: expected int"),
-    (["figures", "nosuch"], "unknown chapter 'nosuch'"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "nosuch"], "unknown chapter 'nosuch'"),
+        (["run", "etc", "--profile", "huge"], "unknown profile 'huge'"),
+        (["run", "etc", "-p", "no_such_param", "1"], "unknown parameter 'no_such_param'"),
+        (["run", "etc", "-p", "n", "lots"], "parameter n: expected int"),
+        (["figures", "nosuch"], "unknown chapter 'nosuch'"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tiny_root, args, message):
     r = cli(*args, env={"PPSTUDY_ROOT": str(tiny_root)})
     assert r.returncode == 2
@@ -65,16 +73,19 @@ def test_notebooks_export(tiny_root, tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["figures", "etc", "--profile", "../etc/smoke"], "profile '../etc/smoke'"),
-    (["run", "etc", "--profile", "./smoke"], "profile './smoke'"),
-    (["run", "etc", "-p", "n", ""], "expected int, got None"),
-    (["run", "etc", "-p", "ratios", "[1, x]"], "element 'x'"),
-    (["run", "etc", "-p", "ratios", "[]"], "empty list"),
-    (["run", "etc", "-p", "key_seed", "-1"], "non-negative"),
-    (["publish", "etc", "--profile", "quick"], "run the chapter first"),
-    (["checkpoints", "list", "nosuch"], "unknown chapter 'nosuch'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["figures", "etc", "--profile", "../etc/smoke"], "profile '../etc/smoke'"),
+        (["run", "etc", "--profile", "./smoke"], "profile './smoke'"),
+        (["run", "etc", "-p", "n", ""], "expected int, got None"),
+        (["run", "etc", "-p", "ratios", "[1, x]"], "element 'x'"),
+        (["run", "etc", "-p", "ratios", "[]"], "empty list"),
+        (["run", "etc", "-p", "key_seed", "-1"], "non-negative"),
+        (["publish", "etc", "--profile", "quick"], "run the chapter first"),
+        (["checkpoints", "list", "nosuch"], "unknown chapter 'nosuch'"),
+    ],
+)
 def test_more_bad_input_is_one_line(tiny_root, args, message):
     r = cli(*args, env={"PPSTUDY_ROOT": str(tiny_root)})
     assert r.returncode == 2, r.stderr
@@ -89,13 +100,25 @@ def test_notebooks_out_is_a_file(tiny_root, tmp_path):
 
 
 def test_list_into_a_closed_pipe_and_a_full_disk(tiny_root):
-    p = subprocess.run(f"{sys.executable} -m ppstudy list | head -c 1", shell=True, capture_output=True,
-                       text=True, env={**os.environ, "PPSTUDY_ROOT": str(tiny_root)}, timeout=120)
+    p = subprocess.run(
+        f"{sys.executable} -m ppstudy list | head -c 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PPSTUDY_ROOT": str(tiny_root)},
+        timeout=120,
+    )
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
     if os.path.exists("/dev/full"):
         with open("/dev/full", "w") as full:
-            r = subprocess.run([sys.executable, "-m", "ppstudy", "list"], stdout=full, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PPSTUDY_ROOT": str(tiny_root)}, timeout=120)
+            r = subprocess.run(
+                [sys.executable, "-m", "ppstudy", "list"],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PPSTUDY_ROOT": str(tiny_root)},
+                timeout=120,
+            )
         assert r.returncode == 2 and "No space left" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -111,8 +134,15 @@ def test_checkpoints_list_and_clean(tiny_root):
     ck = tiny_root / "runs" / ".checkpoints" / "etc"
     for tag in ("keep-me", "drop-me"):
         torch.manual_seed(0)
-        train.fit(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 2)), (x, y), device="cpu",
-                  schedule=schedules.paper_sgd(1, batch_size=8), checkpoint_dir=ck, tag=tag, progress=False)
+        train.fit(
+            torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 2)),
+            (x, y),
+            device="cpu",
+            schedule=schedules.paper_sgd(1, batch_size=8),
+            checkpoint_dir=ck,
+            tag=tag,
+            progress=False,
+        )
     r = cli("checkpoints", "list", "etc", env={"PPSTUDY_ROOT": str(tiny_root)})
     assert r.returncode == 0 and "tag=keep-me" in r.stdout and "2 checkpoint(s)" in r.stdout
     r = cli("checkpoints", "clean", "etc", "--keep", "keep", env={"PPSTUDY_ROOT": str(tiny_root)})
@@ -124,12 +154,14 @@ def test_figures_of_a_damaged_run_is_one_line(tiny_root):
     """A results.json without the tables a figure needs, or a truncated array file: one clear error."""
     out = tiny_root / "runs" / "etc" / "smoke"
     out.mkdir(parents=True)
-    (out / "results.json").write_text(json.dumps({"chapter": "etc", "profile": "smoke", "tables": {},
-                                                  "figures": ["fig_tables"]}))
+    (out / "results.json").write_text(
+        json.dumps({"chapter": "etc", "profile": "smoke", "tables": {}, "figures": ["fig_tables"]})
+    )
     r = cli("figures", "etc", env={"PPSTUDY_ROOT": str(tiny_root)})
     assert r.returncode == 2 and "cannot redraw fig_tables: results.json lacks" in r.stderr, r.stderr
-    (out / "results.json").write_text(json.dumps({"chapter": "etc", "profile": "smoke", "tables": {},
-                                                  "figures": ["fig4_far_frr"]}))
+    (out / "results.json").write_text(
+        json.dumps({"chapter": "etc", "profile": "smoke", "tables": {}, "figures": ["fig4_far_frr"]})
+    )
     (out / "curves.npz").write_bytes(b"PK\x03\x04 truncated")
     r = cli("figures", "etc", env={"PPSTUDY_ROOT": str(tiny_root)})
-    assert r.returncode == 2 and "arrays are unreadable" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 2 and "curves.npz is unreadable" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -26,11 +26,13 @@ def _tracer_missing():
     return None if imagetracer.available_engines() else "no JavaScript engine"
 
 
-needs_tracer = pytest.mark.skipif(_tracer_missing() is not None,
-                                  reason=f"imagetracerjs unavailable: {_tracer_missing()}")
+needs_tracer = pytest.mark.skipif(
+    _tracer_missing() is not None, reason=f"imagetracerjs unavailable: {_tracer_missing()}"
+)
 TRACERS = [pytest.param(S, id="imagetracer", marks=needs_tracer), pytest.param(SV, id="vtracer")]
-needs_imagemagick = pytest.mark.skipif(deid.imagemagick_executable() is None,
-                                       reason="ImageMagick's convert is not installed (apt-get install imagemagick)")
+needs_imagemagick = pytest.mark.skipif(
+    deid.imagemagick_executable() is None, reason="ImageMagick's convert is not installed (apt-get install imagemagick)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -175,18 +177,22 @@ def test_rasterize_density_and_sizes(images):
     assert deid.Settings(renderer="imagemagick").density == 288 and deid.Settings().density is None
 
 
-SQUARE = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><path fill="rgb(200,0,0)" '
-          'stroke="rgb(200,0,0)" stroke-width="1" opacity="1" d="M 0 0 L 20 0 L 20 20 L 0 20 L 0 0 Z " /></svg>')
+SQUARE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><path fill="rgb(200,0,0)" '
+    'stroke="rgb(200,0,0)" stroke-width="1" opacity="1" d="M 0 0 L 20 0 L 20 20 L 0 20 L 0 0 Z " /></svg>'
+)
 
 
 @needs_imagemagick
 def test_imagemagick_renderer_is_the_papers_command(tmp_path):
-    got = deid.rasterize_many([SQUARE, SQUARE.replace("200,0,0", "0,0,200")], 24, density=288,
-                              renderer="imagemagick")
+    got = deid.rasterize_many([SQUARE, SQUARE.replace("200,0,0", "0,0,200")], 24, density=288, renderer="imagemagick")
     # the exact command, one image at a time
     (tmp_path / "in.svg").write_text(SQUARE)
-    subprocess.run([deid.imagemagick_executable(), "-density", "288", "in.svg", "-resize", "24x24!", "out.png"],
-                   cwd=tmp_path, check=True)
+    subprocess.run(
+        [deid.imagemagick_executable(), "-density", "288", "in.svg", "-resize", "24x24!", "out.png"],
+        cwd=tmp_path,
+        check=True,
+    )
     from PIL import Image
 
     ref = np.asarray(Image.open(tmp_path / "out.png").convert("RGB"))
@@ -198,19 +204,22 @@ def test_imagemagick_renderer_is_the_papers_command(tmp_path):
     assert np.abs(r.astype(int) - got[0]).mean() < 8
 
 
-@pytest.mark.parametrize("svg, match", [
-    ("<svg width='10' height='10'><path d='M0 0 L1", "malformed"),
-    ("<html/>", "not <svg>"),
-    ("<svg height='10'><path d='M0 0'/></svg>", "no width"),
-    ("<svg width='-3' height='10'/>", "positive"),
-    ("<svg width='10' height='10'><path d='m0 0 l1 1'/></svg>", "command 'm'"),
-    ("<svg width='10' height='10'><path d='M0 0 L1'/></svg>", "odd number"),
-    ("<svg width='10' height='10'><path d='M0 0 L1 1 #'/></svg>", "not path data"),
-    ("<svg width='10' height='10'><path d='M0 0' transform='rotate(3)'/></svg>", "translate"),
-    ("<svg width='10' height='10'><path d='M0 0 L900 1'/></svg>", "outside"),
-    ("<svg width='10' height='10'><path d='M0 0 L1e999 1'/></svg>", "finite|outside"),
-    (b"<svg/>", "string"),
-])
+@pytest.mark.parametrize(
+    "svg, match",
+    [
+        ("<svg width='10' height='10'><path d='M0 0 L1", "malformed"),
+        ("<html/>", "not <svg>"),
+        ("<svg height='10'><path d='M0 0'/></svg>", "no width"),
+        ("<svg width='-3' height='10'/>", "positive"),
+        ("<svg width='10' height='10'><path d='m0 0 l1 1'/></svg>", "command 'm'"),
+        ("<svg width='10' height='10'><path d='M0 0 L1'/></svg>", "odd number"),
+        ("<svg width='10' height='10'><path d='M0 0 L1 1 #'/></svg>", "not path data"),
+        ("<svg width='10' height='10'><path d='M0 0' transform='rotate(3)'/></svg>", "translate"),
+        ("<svg width='10' height='10'><path d='M0 0 L900 1'/></svg>", "outside"),
+        ("<svg width='10' height='10'><path d='M0 0 L1e999 1'/></svg>", "finite|outside"),
+        (b"<svg/>", "string"),
+    ],
+)
 def test_malformed_svg(svg, match):
     with pytest.raises(InputError, match=match):
         deid.pos_ope(svg, KEY)
@@ -218,23 +227,40 @@ def test_malformed_svg(svg, match):
 
 XLINK = 'xmlns:xlink="http://www.w3.org/1999/xlink"'
 UNTRUSTED = [
-    ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><image href='/etc/hostname' width='8' "
-     "height='8'/></svg>", "<image>"),
-    (f"<svg xmlns='http://www.w3.org/2000/svg' {XLINK} width='8' height='8'><path d='M0 0 L8 8 Z' "
-     f"xlink:href='file:///etc/passwd'/></svg>", "external reference"),
-    (f"<svg xmlns='http://www.w3.org/2000/svg' {XLINK} width='8' height='8'><use xlink:href='other.svg#x'/></svg>",
-     "<use>"),
-    ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8' href='http://example.org/x.svg'/>",
-     "external reference"),
-    ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><path d='M0 0 L8 8 Z' "
-     "fill='url(http://example.org/p.svg#g)'/></svg>", "references"),
+    (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><image href='/etc/hostname' width='8' "
+        "height='8'/></svg>",
+        "<image>",
+    ),
+    (
+        f"<svg xmlns='http://www.w3.org/2000/svg' {XLINK} width='8' height='8'><path d='M0 0 L8 8 Z' "
+        f"xlink:href='file:///etc/passwd'/></svg>",
+        "external reference",
+    ),
+    (
+        f"<svg xmlns='http://www.w3.org/2000/svg' {XLINK} width='8' height='8'><use xlink:href='other.svg#x'/></svg>",
+        "<use>",
+    ),
+    (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8' href='http://example.org/x.svg'/>",
+        "external reference",
+    ),
+    (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><path d='M0 0 L8 8 Z' "
+        "fill='url(http://example.org/p.svg#g)'/></svg>",
+        "references",
+    ),
     ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><circle cx='4' cy='4' r='3'/></svg>", "<circle>"),
     ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><text x='1' y='5'>hi</text></svg>", "<text>"),
-    ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><path d='M0 0 L8 8 Z' onload='x()'/></svg>",
-     "onload"),
+    (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'><path d='M0 0 L8 8 Z' onload='x()'/></svg>",
+        "onload",
+    ),
     ("<!DOCTYPE svg [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><svg width='8' height='8'>&x;</svg>", "DOCTYPE"),
-    ("<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'>" + "<g>" * 2000 + "</g>" * 2000 + "</svg>",
-     "nested 2001 levels"),
+    (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'>" + "<g>" * 2000 + "</g>" * 2000 + "</svg>",
+        "nested 2001 levels",
+    ),
     ("<svg xmlns='http://www.w3.org/2000/svg' width='1e999' height='8'><path d='M0 0 L8 8 Z'/></svg>", "width"),
     ("<svg xmlns='http://www.w3.org/2000/svg' width='nan' height='8'/>", "width"),
 ]
@@ -242,8 +268,13 @@ UNTRUSTED = [
 
 @pytest.mark.parametrize("svg, match", UNTRUSTED)
 def test_untrusted_svg_refused_by_every_entry_point(svg, match):
-    for f in (lambda s: deid.pos_ope(s, KEY), lambda s: deid.rasterize(s, 16), lambda s: deid.rasterize(s, 16, density=288),
-              deid.parse_svg, lambda s: deid.seam_mask(s, 16)):
+    for f in (
+        lambda s: deid.pos_ope(s, KEY),
+        lambda s: deid.rasterize(s, 16),
+        lambda s: deid.rasterize(s, 16, density=288),
+        deid.parse_svg,
+        lambda s: deid.seam_mask(s, 16),
+    ):
         with pytest.raises(InputError, match=match):
             f(svg)
 
@@ -286,8 +317,15 @@ def test_bad_inputs(images):
         deid.Settings(out_size=0)
     with pytest.raises(InputError, match="mode"):
         deid.Settings(mode="pixel")
-    for kw in (dict(tracer="potrace"), dict(renderer="cairo"), dict(ope_mode="regex"), dict(options="nope"),
-               dict(density=5), dict(scale_strokes=1), dict(ope_mode="literal", scale_strokes=True)):
+    for kw in (
+        dict(tracer="potrace"),
+        dict(renderer="cairo"),
+        dict(ope_mode="regex"),
+        dict(options="nope"),
+        dict(density=5),
+        dict(scale_strokes=1),
+        dict(ope_mode="literal", scale_strokes=True),
+    ):
         with pytest.raises(InputError):
             deid.Settings(**kw)
     with pytest.raises(InputError, match="out_size"):
@@ -307,6 +345,8 @@ def test_keygen_is_the_ope_key():
     assert deid.canvas_size(ope.paper_key(), 32) == 331 and deid.canvas_size(ope.paper_key(), 50) == 455
 
 
+@pytest.mark.skipif(__import__("importlib").util.find_spec("skia") is None, reason="skia-python is not installed")
+@pytest.mark.parametrize("s", TRACERS)
 def test_skia_renderer_agrees_with_resvg(images, s):
     from skimage import data
 
@@ -336,8 +376,9 @@ def test_table2_protocol_resumes_per_size(images, tmp_path):
     rgb, _ = images
     x = np.stack([rgb, rgb[::-1], rgb[:, ::-1]])
     t1: dict = {}
-    rows, ex = study.table2_protocol(x, KEY, [16, 24], 48, settings=SV, cache_dir=tmp_path, progress=False,
-                                     keep=2, chunk=2, timings=t1)
+    rows, ex = study.table2_protocol(
+        x, KEY, [16, 24], 48, settings=SV, cache_dir=tmp_path, progress=False, keep=2, chunk=2, timings=t1
+    )
     assert sorted(t1) == [16, 24] and [r["size"] for r in rows] == ["16x16", "24x24"]
     vec = deid.vector_images(x, deid.Settings(size=24, out_size=48, tracer="vtracer"))
     dei = deid.deidentify(x, KEY, deid.Settings(size=24, out_size=48, tracer="vtracer"))
@@ -347,8 +388,9 @@ def test_table2_protocol_resumes_per_size(images, tmp_path):
     np.testing.assert_array_equal(ex[24]["deid"], dei[:2])
     assert rows[0]["paper SSIM_vec"] is None and len(list(tmp_path.glob("table2_*.npz"))) == 2
     t2: dict = {}
-    again, ex2 = study.table2_protocol(x, KEY, [16, 24, 20], 48, settings=SV, cache_dir=tmp_path, progress=False,
-                                       keep=2, chunk=2, timings=t2)
+    again, ex2 = study.table2_protocol(
+        x, KEY, [16, 24, 20], 48, settings=SV, cache_dir=tmp_path, progress=False, keep=2, chunk=2, timings=t2
+    )
     assert sorted(t2) == [20] and again[:2] == rows  # finished sizes are read back, not recomputed
     np.testing.assert_array_equal(ex2[24]["deid"], dei[:2])
     t3: dict = {}

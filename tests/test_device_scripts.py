@@ -51,7 +51,7 @@ def test_toy_cifar_files_are_real_batches_with_their_md5(tmp_path):
         assert h != ppdev.OFFICIAL_MD5[name]
     x, y = smoke.read_batch(tmp_path / "data_batch_3")
     assert x.shape == (12, 32, 32, 3) and x.dtype.name == "uint8"
-    assert y.shape == (12,) and 0 <= y.min() and y.max() <= 9
+    assert y.shape == (12,) and y.min() >= 0 and y.max() <= 9
     with open(tmp_path / "data_batch_3", "rb") as f:
         d = pickle.load(f, encoding="bytes")
     # the pickle's row layout (R plane, G plane, B plane) is what read_batch turns into NHWC
@@ -74,7 +74,9 @@ def test_xz_round_trip_is_exact_and_a_wrong_md5_leaves_no_file(tmp_path):
         ppdev.xz_decompress_verified(tmp_path / "data_batch_1.xz", bad, "0" * 32)
     assert not bad.exists() and not bad.with_name("data_batch_1.part").exists()
     with pytest.raises(ppdev.DeviceRunError, match="official"):
-        ppdev.xz_decompress_verified(tmp_path / "data_batch_1.xz", bad, rec["md5"], official=ppdev.OFFICIAL_MD5["data_batch_1"])
+        ppdev.xz_decompress_verified(
+            tmp_path / "data_batch_1.xz", bad, rec["md5"], official=ppdev.OFFICIAL_MD5["data_batch_1"]
+        )
 
 
 def test_every_cifar_file_travels_once_with_at_most_two_batches_a_call():
@@ -82,7 +84,7 @@ def test_every_cifar_file_travels_once_with_at_most_two_batches_a_call():
     assert sorted(files) == sorted(ppdev.OFFICIAL_MD5)
     for call in ppdev.CALL_FILES.values():
         assert sum(f != "batches.meta" for f in call) <= 2
-    for chapter, calls in ppdev.CALL_FOLDERS.items():
+    for calls in ppdev.CALL_FOLDERS.values():
         assert sorted(calls) == [1, 2, 3] and all(f"c{k}" in calls[k] for k in calls)
 
 
@@ -91,11 +93,14 @@ def _make_wheel(folder: Path, name: str, version: str, requires=(), module_text=
     dist = f"{name.replace('-', '_')}-{version}"
     path = folder / f"{dist}-py3-none-any.whl"
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
-        f"Requires-Dist: {r}\n" for r in requires)
+        f"Requires-Dist: {r}\n" for r in requires
+    )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"{name.replace('-', '_')}/__init__.py", module_text)
         z.writestr(f"{dist}.dist-info/METADATA", meta)
-        z.writestr(f"{dist}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(
+            f"{dist}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         z.writestr(f"{dist}.dist-info/RECORD", "")
     return path
 
@@ -115,23 +120,48 @@ def test_packed_wheels_are_rebuilt_member_for_member_and_install(tmp_path):
             assert a.namelist() == b.namelist()
             assert all(a.read(n) == b.read(n) for n in a.namelist())
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                    "--disable-pip-version-check", "--target", str(site)] + [str(p) for p in rebuilt], check=True)
-    out = subprocess.run([sys.executable, "-c", "import toy_alpha, toy_beta; print(toy_alpha.VALUE[:5], toy_beta.VALUE)"],
-                         env=dict(os.environ, PYTHONPATH=str(site)), capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--target",
+            str(site),
+        ]
+        + [str(p) for p in rebuilt],
+        check=True,
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import toy_alpha, toy_beta; print(toy_alpha.VALUE[:5], toy_beta.VALUE)"],
+        env=dict(os.environ, PYTHONPATH=str(site)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == ["alpha", "42"]
 
 
 def test_wheel_selection_follows_requirements_but_not_into_the_device_image(tmp_path):
-    _make_wheel(tmp_path, "top", "1.0", requires=["mid>=1", "numpy>=1.20", "debugpy", "winonly; sys_platform == 'win32'"])
+    _make_wheel(
+        tmp_path, "top", "1.0", requires=["mid>=1", "numpy>=1.20", "debugpy", "winonly; sys_platform == 'win32'"]
+    )
     _make_wheel(tmp_path, "mid", "1.2", requires=["leaf", "torch"])
     _make_wheel(tmp_path, "leaf", "0.1")
     _make_wheel(tmp_path, "unrelated", "9.9")
     chosen, skipped = build_carry.select_wheels(tmp_path, ["top==1.0"], present={"numpy", "torch"})
     assert [ppdev.wheel_dist_name(p.name) for p in chosen] == ["leaf", "mid", "top"]
     why = {s["requirement"].split(">")[0].split("=")[0]: s["why"] for s in skipped}
-    assert why == {"numpy": "present on the device", "debugpy": "not needed at run time",
-                   "torch": "present on the device"}
+    assert why == {
+        "numpy": "present on the device",
+        "debugpy": "not needed at run time",
+        "torch": "present on the device",
+    }
     _make_wheel(tmp_path, "needy", "1.0", requires=["absent"])
     with pytest.raises(ppdev.DeviceRunError, match="no wheel of absent"):
         build_carry.select_wheels(tmp_path, ["needy"], present=set())
@@ -155,16 +185,23 @@ def _results(tmp_path, rows2, rows3, params=None):
 def test_check_run_accepts_measured_and_not_run_rows_and_nothing_else(tmp_path):
     ok = {"measured_accuracy_pct": 91.0, "measured_best_epoch_pct": 91.5}
     skip = {"measured_accuracy_pct": None, "measured_best_epoch_pct": None, "status": "not run"}
-    rows3 = [{"measured_client_pct": 92.0, "measured_cloud_pct": 85.0},
-             {"measured_client_pct": None, "measured_cloud_pct": 80.0, "status": "not run"},
-             {"measured_client_pct": None, "measured_cloud_pct": None, "status": "not run"}]
+    rows3 = [
+        {"measured_client_pct": 92.0, "measured_cloud_pct": 85.0},
+        {"measured_client_pct": None, "measured_cloud_pct": 80.0, "status": "not run"},
+        {"measured_client_pct": None, "measured_cloud_pct": None, "status": "not run"},
+    ]
     d = _results(tmp_path, [ok] * 5 + [skip] * 3, rows3)
     s = unpack.check_run(d, "pixel")
-    assert s["table2"] == {"measured": ["plain", "step2", "step2_adapt", "step23", "step23_adapt"],
-                           "not_run": ["tanaka", "etc", "chaotic"]}
+    assert s["table2"] == {
+        "measured": ["plain", "step2", "step2_adapt", "step23", "step23_adapt"],
+        "not_run": ["tanaka", "etc", "chaotic"],
+    }
     assert s["table3"] == {"measured": ["step2"], "not_run": ["step2_adapt", "tanaka"]}
-    for bad2, msg in (([ok] * 7, "7 rows"), ([ok] * 7 + [{"measured_accuracy_pct": None}], "neither"),
-                      ([ok] * 7 + [dict(ok, status="not run")], "marked not run")):
+    for bad2, msg in (
+        ([ok] * 7, "7 rows"),
+        ([ok] * 7 + [{"measured_accuracy_pct": None}], "neither"),
+        ([ok] * 7 + [dict(ok, status="not run")], "marked not run"),
+    ):
         with pytest.raises(ValueError, match=msg):
             unpack.check_run(_results(tmp_path, bad2, rows3), "pixel")
 
@@ -198,8 +235,15 @@ def test_auto_epochs_fit_every_row_in_the_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("PPDEV_STATE", str(tmp_path / "state"))
     monkeypatch.delenv("PPDEV_EPOCHS", raising=False)
     kinds = {"plain": 1.2, "pixel_adaptation": 1.5, "block_adaptation": 1.4}
-    ppdev.write_json(tmp_path / "state" / "smoke.json", {"configs": {
-        k: {"s_epoch_50k": v, "eval_s_10k": 0.1, "overhead_s": 1.0, "first_epoch_extra_s": 2.0} for k, v in kinds.items()}})
+    ppdev.write_json(
+        tmp_path / "state" / "smoke.json",
+        {
+            "configs": {
+                k: {"s_epoch_50k": v, "eval_s_10k": 0.1, "overhead_s": 1.0, "first_epoch_extra_s": 2.0}
+                for k, v in kinds.items()
+            }
+        },
+    )
     call = device_call.Call(3, "pixel", None)
     prm = {"epochs": 18}
     rows = list(device_call.PIXEL_ROW_KINDS) + list(device_call.PIXEL_TABLE3)
@@ -212,7 +256,9 @@ def test_auto_epochs_fit_every_row_in_the_budget(tmp_path, monkeypatch):
         if device_call.MIN_EPOCHS < e < device_call.MAX_EPOCHS:
             assert fixed + e * per_epoch <= 0.9 * budget < fixed + (e + 1) * per_epoch
         last = e
-    assert call.pixel_epochs(5000, prm) == device_call.MAX_EPOCHS and call.pixel_epochs(100, prm) == device_call.MIN_EPOCHS
+    assert (
+        call.pixel_epochs(5000, prm) == device_call.MAX_EPOCHS and call.pixel_epochs(100, prm) == device_call.MIN_EPOCHS
+    )
     assert call.pixel_epochs(float("inf"), prm) == 18
     monkeypatch.setenv("PPDEV_EPOCHS", "12")
     assert call.pixel_epochs(450, prm) == 12
@@ -255,9 +301,13 @@ def test_toy_device_run_end_to_end(tmp_path, chapter):
     if not _has_budget_parameter(chapter):
         pytest.skip(f"the {chapter} chapter has no time_budget_s parameter yet")
     work = tmp_path / "toy"
-    proc = subprocess.run([sys.executable, str(DEVICE / "toy.py"), chapter, "--budget", "3", "--workdir", str(work)],
-                          cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    proc = subprocess.run(
+        [sys.executable, str(DEVICE / "toy.py"), chapter, "--budget", "3", "--workdir", str(work)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     run = work / "runs" / chapter / device_call.PROFILES[chapter]
     summary = unpack.check_run(run, chapter)

@@ -12,8 +12,9 @@ import pytest
 from ppstudy.chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[1]
-EXERCISE = re.compile(r"^::::\{exercise\} ([^\n]+?) · (easy|medium|hard) · (\d+) min[^\n]*\n:label: (\S+)\n(.*?)^::::$",
-                      re.M | re.S)
+EXERCISE = re.compile(
+    r"^::::\{exercise\} ([^\n]+?) · (easy|medium|hard) · (\d+) min[^\n]*\n:label: (\S+)\n(.*?)^::::$", re.M | re.S
+)
 
 
 def exercises(name: str) -> list[tuple[str, str, str]]:
@@ -26,15 +27,20 @@ def test_exercises_have_a_title_difficulty_time_and_a_hidden_solution(name):
     text = (ROOT / "book" / f"{name}.md").read_text()
     found = exercises(name)
     assert len(found) >= 3, f"{name}: fewer than three exercises in the book's format"
-    for label, title, _ in found:
+    for label, _title, _ in found:
         assert label.startswith(f"{name}-ex-"), label
         sol = label.replace("-ex-", "-sol-")
-        assert re.search(rf"^::::\{{solution\}} {re.escape(label)}\n:label: {re.escape(sol)}\n:class: dropdown$",
-                         text, re.M), f"{label}: no hidden solution"
+        assert re.search(
+            rf"^::::\{{solution\}} {re.escape(label)}\n:label: {re.escape(sol)}\n:class: dropdown$", text, re.M
+        ), f"{label}: no hidden solution"
 
 
-STARTERS = [(name, label, code) for name in CHAPTERS for label, _, body in exercises(name)
-            for code in re.findall(r"^```python\n(.*?)^```$", body, re.M | re.S)]
+STARTERS = [
+    (name, label, code)
+    for name in CHAPTERS
+    for label, _, body in exercises(name)
+    for code in re.findall(r"^```python\n(.*?)^```$", body, re.M | re.S)
+]
 
 
 @pytest.mark.parametrize("name,label,code", STARTERS, ids=[s[1] for s in STARTERS])

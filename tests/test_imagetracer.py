@@ -32,8 +32,10 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 
 needs_tracer = pytest.mark.skipif(_missing() is not None, reason=f"imagetracerjs unavailable: {_missing()}")
-ENGINES = [pytest.param(e, marks=pytest.mark.skipif(e not in it.available_engines(), reason=f"{e} not installed"))
-           for e in it.ENGINES]
+ENGINES = [
+    pytest.param(e, marks=pytest.mark.skipif(e not in it.available_engines(), reason=f"{e} not installed"))
+    for e in it.ENGINES
+]
 
 
 def _two_colour():
@@ -106,7 +108,7 @@ def test_one_node_process_per_python_process():
         pytest.skip("Node not installed")
     from skimage import data
 
-    imgs = np.stack([deid.resize(data.astronaut()[i * 20:], 24) for i in range(6)])
+    imgs = np.stack([deid.resize(data.astronaut()[i * 20 :], 24) for i in range(6)])
     e1 = it.engine_for("node")
     it.trace(imgs, engine="node")
     e2 = it.engine_for("node")
@@ -117,8 +119,10 @@ def test_one_node_process_per_python_process():
     assert it.engine_for("node").proc.pid != e1.proc.pid
 
 
-@pytest.mark.skipif(not set(it.ENGINES) <= set(it.available_engines()) or _missing() is not None,
-                    reason="needs imagetracerjs, Node and mini-racer")
+@pytest.mark.skipif(
+    not set(it.ENGINES) <= set(it.available_engines()) or _missing() is not None,
+    reason="needs imagetracerjs, Node and mini-racer",
+)
 def test_node_equals_mini_racer():
     from skimage import data
 
@@ -143,9 +147,17 @@ def test_tampered_library_refused(tmp_path, monkeypatch):
         it.library_path()
 
 
-@pytest.mark.parametrize("options, match", [
-    ("nosuchpreset", "unknown preset"), ({"colours": 3}, "unknown option"), ({"pathomit": "8"}, "number"),
-    ({"viewbox": 1}, "boolean"), ({"qcpr": 2}, "position OPE"), (3, "preset name or a dict")])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ("nosuchpreset", "unknown preset"),
+        ({"colours": 3}, "unknown option"),
+        ({"pathomit": "8"}, "number"),
+        ({"viewbox": 1}, "boolean"),
+        ({"qcpr": 2}, "position OPE"),
+        (3, "preset name or a dict"),
+    ],
+)
 def test_bad_options(options, match):
     with pytest.raises(InputError, match=match):
         it.check_options(options)

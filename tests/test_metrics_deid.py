@@ -43,10 +43,10 @@ def test_batched_ssim_equals_skimage_at_224_and_edge_cases():
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (6, 224, 224, 3), dtype=np.uint8)
     y = np.clip(x.astype(int) + rng.integers(-90, 90, x.shape), 0, 255).astype(np.uint8)
-    y[1] = x[1]                 # identical
-    x[2], y[2] = 0, 255         # constant against constant
-    x[3] = 128                  # constant reference
-    y[4] = 255 - x[4]           # anti-correlated
+    y[1] = x[1]  # identical
+    x[2], y[2] = 0, 255  # constant against constant
+    x[3] = 128  # constant reference
+    y[4] = 255 - x[4]  # anti-correlated
     x[5] = np.kron(rng.integers(0, 256, (28, 28, 3)), np.ones((8, 8, 1))).astype(np.uint8)  # blocky
     ref = [structural_similarity(a, b, data_range=255, channel_axis=-1) for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(M.ssim_images(x, y), ref, rtol=0, atol=1e-9)
@@ -58,8 +58,12 @@ def test_batched_ssim_equals_skimage_at_224_and_edge_cases():
     for shape in ((7, 7), (9, 31), (50, 23)):
         g = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
         h = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
-        np.testing.assert_allclose(M.ssim_images(g, h), [structural_similarity(a, b, data_range=255)
-                                                         for a, b in zip(g, h, strict=True)], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            M.ssim_images(g, h),
+            [structural_similarity(a, b, data_range=255) for a, b in zip(g, h, strict=True)],
+            rtol=0,
+            atol=1e-9,
+        )
 
 
 def test_equations_reproduce_paper_table2_row_32():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import roc_curve
 
-from ppstudy import InputError
-from ppstudy import metrics
+from ppstudy import InputError, metrics
 
 
 def test_eer_hand_computed():

@@ -117,14 +117,17 @@ def test_numpy_ints_accepted_and_seeded_keys_reproducible():
     assert int(ope.encrypt(np.int16(7), SMALL)) == ope.pyope_cipher(SMALL).encrypt(7)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(secret="text"), "bytes"),
-    (dict(secret=b"short"), "at least 16"),
-    (dict(secret=b"x" * 16, in_range=(5, 1)), "greater"),
-    (dict(secret=b"x" * 16, in_range=(0, 10), out_range=(0, 5)), "larger than the output"),
-    (dict(secret=b"x" * 16, in_range=(0.5, 3)), "integers"),
-    (dict(secret=b"x" * 16, in_range=7), "pair"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(secret="text"), "bytes"),
+        (dict(secret=b"short"), "at least 16"),
+        (dict(secret=b"x" * 16, in_range=(5, 1)), "greater"),
+        (dict(secret=b"x" * 16, in_range=(0, 10), out_range=(0, 5)), "larger than the output"),
+        (dict(secret=b"x" * 16, in_range=(0.5, 3)), "integers"),
+        (dict(secret=b"x" * 16, in_range=7), "pair"),
+    ],
+)
 def test_bad_keys(kwargs, match):
     with pytest.raises(InputError, match=match):
         ope.OPEKey(**kwargs)
@@ -136,16 +139,29 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="non-integer"):
         ope.encrypt([1.5], SMALL)
     with pytest.raises(InputError, match="not ciphertexts"):
-        ope.decrypt([int(ope.encrypt(0, SMALL)) + 1 if int(ope.encrypt(1, SMALL)) != int(ope.encrypt(0, SMALL)) + 1
-                     else 10**6], SMALL)
+        ope.decrypt(
+            [int(ope.encrypt(0, SMALL)) + 1 if int(ope.encrypt(1, SMALL)) != int(ope.encrypt(0, SMALL)) + 1 else 10**6],
+            SMALL,
+        )
     with pytest.raises(InputError, match="OPEKey"):
         ope.encrypt([1], b"key")
     with pytest.raises(InputError, match="outside"):
         ope.encrypt_real([np.nan], SMALL)
 
 
-@pytest.mark.parametrize("value", [2**64 - 1, np.uint64(2**64 - 1), np.array([5, 2**64 - 1], np.uint64), 2**70,
-                                   [3, 2**63], 1e300, -(2**63) - 1, np.array([2**63 + 5], np.uint64)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        2**64 - 1,
+        np.uint64(2**64 - 1),
+        np.array([5, 2**64 - 1], np.uint64),
+        2**70,
+        [3, 2**63],
+        1e300,
+        -(2**63) - 1,
+        np.array([2**63 + 5], np.uint64),
+    ],
+)
 def test_values_that_do_not_fit_are_refused_not_wrapped(value):
     # 2**64 - 1 cast to int64 is -1, inside the range: it must be refused, not encrypted as Enc(-1)
     with pytest.raises(InputError, match="outside"):
@@ -166,8 +182,10 @@ def test_key_space_is_a_keyspace():
         ope.key_space(key_bytes=0)
 
 
-@pytest.mark.parametrize("r", [(-10000, 10000), (-10000, 9999), (-9998, 9998), (-9994, 9994), (-10010, 10010),
-                               (-10150, 10150), (-10200, 10200)])
+@pytest.mark.parametrize(
+    "r",
+    [(-10000, 10000), (-10000, 9999), (-9998, 9998), (-9994, 9994), (-10010, 10010), (-10150, 10150), (-10200, 10200)],
+)
 def test_input_ranges_that_give_the_papers_offset(r):
     # the offset -796 pins the input range down to about +-10^4, not exactly (pyope, the paper's key)
     from pyope.ope import OPE, ValueRange

@@ -12,10 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ciphers_attacks_and_metrics_import_without_torch_or_the_book():
-    code = ("import sys; import ppstudy.ciphers, ppstudy.ciphers.ope, ppstudy.metrics, ppstudy.attacks.catmap, "
-            "ppstudy.attacks.pixel, ppstudy.images; "
-            "heavy = [m for m in ('torch', 'matplotlib', 'papermill', 'jupyter_book', 'pandas') if m in sys.modules]; "
-            "print(heavy)")
+    code = (
+        "import sys; import ppstudy.ciphers, ppstudy.ciphers.ope, ppstudy.metrics, ppstudy.attacks.catmap, "
+        "ppstudy.attacks.pixel, ppstudy.images; "
+        "heavy = [m for m in ('torch', 'matplotlib', 'papermill', 'jupyter_book', 'pandas') if m in sys.modules]; "
+        "print(heavy)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"

@@ -9,14 +9,14 @@ import re
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from ppstudy import InputError  # noqa: E402
-from ppstudy.data.source import DataFile, DataSource, smoke  # noqa: E402
-from ppstudy.plots import check_readable, save_figure  # noqa: E402
-from ppstudy.results import Run, auto_format, check_status, load, render_table, table_frame  # noqa: E402
+from ppstudy import InputError
+from ppstudy.data.source import DataFile, DataSource, smoke
+from ppstudy.plots import check_readable, save_figure
+from ppstudy.results import Run, auto_format, check_status, load, render_table, table_frame
 
 
 def test_manifest_round_trip(tmp_path):
@@ -24,8 +24,14 @@ def test_manifest_round_trip(tmp_path):
     run.use_data(DataSource("CIFAR-10", "5,000 images", (DataFile("test_batch", md5="ab" * 16),)))
     with run.stage("s"):
         pass
-    run.table("t1", [{"ratio": "1/20", "paper: EER": 0.02, "measured: EER": np.float64(0.5)},
-                     {"ratio": "1/40", "paper: EER": None, "measured: EER": math.nan}], caption="c")
+    run.table(
+        "t1",
+        [
+            {"ratio": "1/20", "paper: EER": 0.02, "measured: EER": np.float64(0.5)},
+            {"ratio": "1/40", "paper: EER": None, "measured: EER": math.nan},
+        ],
+        caption="c",
+    )
     run.value("diff", np.float32(1e-12))
     run.save()
     m = load(tmp_path)
@@ -39,8 +45,11 @@ def test_manifest_round_trip(tmp_path):
 
 def test_table_html_has_two_level_headers_no_index_and_dashes(tmp_path):
     run = Run("etc", "quick", {}, tmp_path, data="toy")
-    run.table("t", [{"kernel": "linear", "paper: EER": 0.0223, "measured: EER": 0.023456, "dims": 1215,
-                     "measured: note": None}], caption="EER table")
+    run.table(
+        "t",
+        [{"kernel": "linear", "paper: EER": 0.0223, "measured: EER": 0.023456, "dims": 1215, "measured: note": None}],
+        caption="EER table",
+    )
     html = render_table(run.manifest, "t")
     assert '<th rowspan="2">kernel</th>' in html and '<th colspan="2">EER</th>' in html
     assert "<th>paper</th><th>this run (quick)</th>" in html
@@ -59,13 +68,16 @@ def test_smoke_tables_warn_and_exact_tables_say_so(tmp_path):
     assert "Exact" in b and "Smoke run" not in b
 
 
-@pytest.mark.parametrize("values, shown", [
-    ([1, 1000, 25], ["1", "1,000", "25"]),
-    ([92.98, 85.151], ["92.98", "85.15"]),
-    ([0.0223, 0.3355], ["0.0223", "0.3355"]),
-    ([0.000744, 5.1e-05], ["0.000744", "5.1e-05"]),
-    ([3.5, 7.25], ["3.500", "7.250"]),
-])
+@pytest.mark.parametrize(
+    "values, shown",
+    [
+        ([1, 1000, 25], ["1", "1,000", "25"]),
+        ([92.98, 85.151], ["92.98", "85.15"]),
+        ([0.0223, 0.3355], ["0.0223", "0.3355"]),
+        ([0.000744, 5.1e-05], ["0.000744", "5.1e-05"]),
+        ([3.5, 7.25], ["3.500", "7.250"]),
+    ],
+)
 def test_auto_format_precision(values, shown):
     f = auto_format(values)
     assert [f(v) for v in values] == shown
@@ -83,8 +95,12 @@ def test_checks_statuses_and_verdicts(tmp_path):
     run.check("b", "RBF EER rises", False, kind="paper", paper="0.05 to 0.09", measured="flat")
     run.check("c", "Q is orthogonal", True, kind="exact", measured=0.0)
     run.check("d", "plain > deid", True, kind="paper", needs="a GPU run")
-    assert [c["status"] for c in run.manifest["checks"].values()] == ["reproduced", "differs", "exact",
-                                                                      "needs a GPU run"]
+    assert [c["status"] for c in run.manifest["checks"].values()] == [
+        "reproduced",
+        "differs",
+        "exact",
+        "needs a GPU run",
+    ]
     run.verdicts()
     html = render_table(run.manifest, "verdicts")
     assert "reproduced" in html and "differs" in html and "needs a GPU run" in html
@@ -153,8 +169,15 @@ def test_save_figure_png_svg_jpg_stable(tmp_path):
 
 
 def test_run_start_takes_the_parameters_from_the_namespace(tiny_root):
-    ns = {"profile": "quick", "run_dir": str(tiny_root / "r"), "n": 7, "scale": 1.5, "fail": False,
-          "label": "x", "helper": 3}
+    ns = {
+        "profile": "quick",
+        "run_dir": str(tiny_root / "r"),
+        "n": 7,
+        "scale": 1.5,
+        "fail": False,
+        "label": "x",
+        "helper": 3,
+    }
     run = Run.start("etc", ns)
     assert run.manifest["params"] == {"n": 7, "scale": 1.5, "fail": False, "label": "x"}
     assert run.manifest["profile"] == "quick"

@@ -17,8 +17,17 @@ from ppstudy.params import parameters_cell, resolve
 
 def test_parameters_cell_reads_literals(tiny_root):
     nb = runner.read_notebook(get("etc"), tiny_root)
-    assert parameters_cell(nb) == {"profile": "smoke", "run_dir": "runs/etc/smoke", "checkpoint_dir": "", "n": 3,
-                                   "scale": 1.5, "fail": False, "label": "x", "ratios": [1, 2], "key_seed": 0}
+    assert parameters_cell(nb) == {
+        "profile": "smoke",
+        "run_dir": "runs/etc/smoke",
+        "checkpoint_dir": "",
+        "n": 3,
+        "scale": 1.5,
+        "fail": False,
+        "label": "x",
+        "ratios": [1, 2],
+        "key_seed": 0,
+    }
 
 
 def test_resolve_profile_then_overrides(tiny_root):
@@ -28,19 +37,22 @@ def test_resolve_profile_then_overrides(tiny_root):
     assert isinstance(p["scale"], float)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"nope": 1}, "unknown parameter 'nope'"),
-    ({"n": "three"}, "parameter n: expected int"),
-    ({"fail": 1}, "parameter fail: expected bool"),
-    ({"n": 2.5}, "parameter n: expected int"),
-    ({"run_dir": "/tmp/x"}, "set by the runner"),
-    ({"n": None}, "parameter n: expected int, got None"),          # `-p n ''`
-    ({"label": None}, "parameter label: expected str"),
-    ({"ratios": [1, "x"]}, "element 'x' is not a int"),           # `-p ratios "[1, x]"`
-    ({"ratios": []}, "an empty list"),                             # `-p ratios "[]"`
-    ({"key_seed": -1}, "a seed must be a non-negative integer"),   # `-p key_seed -1`
-    ({"key_seed": 1.5}, "parameter key_seed: expected int"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"nope": 1}, "unknown parameter 'nope'"),
+        ({"n": "three"}, "parameter n: expected int"),
+        ({"fail": 1}, "parameter fail: expected bool"),
+        ({"n": 2.5}, "parameter n: expected int"),
+        ({"run_dir": "/tmp/x"}, "set by the runner"),
+        ({"n": None}, "parameter n: expected int, got None"),  # `-p n ''`
+        ({"label": None}, "parameter label: expected str"),
+        ({"ratios": [1, "x"]}, "element 'x' is not a int"),  # `-p ratios "[1, x]"`
+        ({"ratios": []}, "an empty list"),  # `-p ratios "[]"`
+        ({"key_seed": -1}, "a seed must be a non-negative integer"),  # `-p key_seed -1`
+        ({"key_seed": 1.5}, "parameter key_seed: expected int"),
+    ],
+)
 def test_resolve_rejects_bad_parameters(tiny_root, overrides, message):
     nb = runner.read_notebook(get("etc"), tiny_root)
     with pytest.raises(InputError, match=message):

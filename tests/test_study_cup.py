@@ -14,8 +14,9 @@ from scipy.stats import binom, binomtest
 from ppstudy import InputError, metrics
 from ppstudy.studies import cup
 
-needs_pyfhel = pytest.mark.skipif(importlib.util.find_spec("Pyfhel") is None,
-                                  reason="Pyfhel is not installed (pip install Pyfhel)")
+needs_pyfhel = pytest.mark.skipif(
+    importlib.util.find_spec("Pyfhel") is None, reason="Pyfhel is not installed (pip install Pyfhel)"
+)
 
 
 # ---------------------------------------------------------------------- the winner's submission
@@ -45,9 +46,13 @@ def test_write_submission(tmp_path):
 def test_approach_settings():
     from ppstudy.models.pair_cnn import PairAugment
 
-    expect = {"1": (PairAugment(p=0.1), "all"), "2": (PairAugment(p=0.1), "all"),
-              "3-T1": (PairAugment(p=0.1), "original"), "3-T2": (None, "none"),
-              "3-T3": (PairAugment(p=0.1, both=True, extra=True), "all")}
+    expect = {
+        "1": (PairAugment(p=0.1), "all"),
+        "2": (PairAugment(p=0.1), "all"),
+        "3-T1": (PairAugment(p=0.1), "original"),
+        "3-T2": (None, "none"),
+        "3-T3": (PairAugment(p=0.1, both=True, extra=True), "all"),
+    }
     for row, (aug, norm) in expect.items():
         st = cup.approach_settings(row, 0.1)
         assert st["augment"] == aug and st["norm"] == norm
@@ -119,7 +124,7 @@ def test_tries_needed_is_the_smallest():
         m = metrics.tries_needed(acc, 4000, j=j)
         assert metrics.at_least_j_of_chance_sf(acc, j, m, 4000) >= 0.5
         assert m == j or metrics.at_least_j_of_chance_sf(acc, j, m - 1, 4000) < 0.5
-    assert metrics.tries_needed(0.9, 4000, max_tries=10 ** 6) is None
+    assert metrics.tries_needed(0.9, 4000, max_tries=10**6) is None
     assert metrics.tries_needed(0.5, 4000) == 1  # half of all chance models reach 1/2
 
 
@@ -188,8 +193,9 @@ def test_bfv_interval_covers_one_half_and_a_leaky_cipher_does_not():
 @needs_pyfhel
 def test_bfv_repetitions():
     tr, te = _faces(24, 32, seed=4), _faces(120, 32, seed=5)
-    res = cup.bfv_repetitions(tr, te, repetitions=2, seed=7, accuracies_12=(1.0, 0.9), rows=[10], epochs=1,
-                              batch_size=16)
+    res = cup.bfv_repetitions(
+        tr, te, repetitions=2, seed=7, accuracies_12=(1.0, 0.9), rows=[10], epochs=1, batch_size=16
+    )
     assert res["repetitions"] == 2 and res["n_test"] == 120 and len(res["per_repetition"]) == 2
     for rep, r in enumerate(res["per_repetition"]):
         assert r["model_seeds"] == {"3-1": 7 + 10 + 15 * rep}  # repetition 0 uses the chapter's seeds
@@ -202,8 +208,11 @@ def test_bfv_repetitions():
             assert lo <= 0.5 <= hi
     s = res["summary"]["weighted_score"]
     vals = [r["weighted_score"] for r in res["per_repetition"]]
-    assert s["values"] == vals and s["mean"] == pytest.approx(np.mean(vals)) and s["sd"] == pytest.approx(
-        np.std(vals, ddof=1))
+    assert (
+        s["values"] == vals
+        and s["mean"] == pytest.approx(np.mean(vals))
+        and s["sd"] == pytest.approx(np.std(vals, ddof=1))
+    )
     rows = cup.repetition_rows(res)
     assert rows[-1]["paper"] == cup.PAPER_FINAL_SCORE and rows[-1]["measured_mean"] == pytest.approx(s["mean"])
     with pytest.raises(InputError, match="subtask-3 rows"):
@@ -214,8 +223,14 @@ def test_bfv_repetitions():
 
 def test_spread():
     s = metrics.spread([0.5, 0.6, 0.7])
-    assert s == {"n": 3, "mean": pytest.approx(0.6), "sd": pytest.approx(0.1), "min": 0.5, "max": 0.7,
-                 "values": [0.5, 0.6, 0.7]}
+    assert s == {
+        "n": 3,
+        "mean": pytest.approx(0.6),
+        "sd": pytest.approx(0.1),
+        "min": 0.5,
+        "max": 0.7,
+        "values": [0.5, 0.6, 0.7],
+    }
     assert np.isnan(metrics.spread([1.0])["sd"])
     with pytest.raises(InputError):
         metrics.spread([])

@@ -25,8 +25,15 @@ def _run(x, d, **kw):
 
 
 @pytest.mark.parametrize("grayscale", [False, True])
-@pytest.mark.parametrize("axis,fit_on,gamma", [("vector", "train", "scale"), ("component", "train", "scale"),
-                                               ("vector", "all", 1 / 300), ("component", "all", "scale")])
+@pytest.mark.parametrize(
+    "axis,fit_on,gamma",
+    [
+        ("vector", "train", "scale"),
+        ("component", "train", "scale"),
+        ("vector", "all", 1 / 300),
+        ("component", "all", "scale"),
+    ],
+)
 def test_common_key_leaves_kernels_and_decisions_exactly_unchanged(faces, grayscale, axis, fit_on, gamma):
     """Under every reading of the normalisation the encrypted pipeline is bitwise the plain one."""
     x = faces["images"]
@@ -69,8 +76,7 @@ def test_fitting_pca_on_all_images_lifts_the_rank_cap(faces):
     n_pix = int(np.prod(x.shape[1:]))
     ratio = max(1, n_pix // (len(tr) + 5))  # asks for more components than the training half can give
     (p,) = [r for r in study.pipeline(x[tr], d["labels"][tr], x[q], ratios=(ratio,), kernels=("linear",))]
-    (a,) = [r for r in study.pipeline(x[tr], d["labels"][tr], x[q], ratios=(ratio,), kernels=("linear",),
-                                      fit_on="all")]
+    (a,) = [r for r in study.pipeline(x[tr], d["labels"][tr], x[q], ratios=(ratio,), kernels=("linear",), fit_on="all")]
     assert p["dims"] == len(tr) - 1 < a["dims"]
 
 

@@ -16,8 +16,14 @@ from ppstudy.ciphers import tanaka
 
 
 @settings(max_examples=30, deadline=None)
-@given(data=st.data(), n=st.integers(1, 3), bh=st.integers(1, 3), bw=st.integers(1, 3), block=st.sampled_from([1, 2, 4]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    data=st.data(),
+    n=st.integers(1, 3),
+    bh=st.integers(1, 3),
+    bw=st.integers(1, 3),
+    block=st.sampled_from([1, 2, 4]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_round_trip(data, n, bh, bw, block, seed):
     shape = (bh * block, bw * block, 3)
     x = data.draw(arrays(np.uint8, (n, *shape)))
@@ -36,14 +42,14 @@ def test_definition_block_by_block():
     s = np.concatenate([x >> 4, x & 15], axis=-1)
     for bi in range(2):
         for bj in range(3):
-            blk = s[:, bi * 4:(bi + 1) * 4, bj * 4:(bj + 1) * 4].reshape(2, 96)  # (row, col, channel)
+            blk = s[:, bi * 4 : (bi + 1) * 4, bj * 4 : (bj + 1) * 4].reshape(2, 96)  # (row, col, channel)
             want = np.where(k.reverse, 15 - blk[:, k.perm], blk[:, k.perm])
-            got = y[:, bi * 4:(bi + 1) * 4, bj * 4:(bj + 1) * 4].reshape(2, 96)
+            got = y[:, bi * 4 : (bi + 1) * 4, bj * 4 : (bj + 1) * 4].reshape(2, 96)
             assert np.array_equal(got, want)
 
 
 def test_key_space():
-    assert tanaka.key_space((32, 32, 3), block=4, exact=True).count == math.factorial(96) * 2 ** 96
+    assert tanaka.key_space((32, 32, 3), block=4, exact=True).count == math.factorial(96) * 2**96
     assert math.isclose(tanaka.key_space((32, 32, 3), block=4).bits, math.log2(math.factorial(96)) + 96)
     with pytest.raises(InputError, match="divisible"):
         tanaka.key_space((30, 32, 3), block=4)

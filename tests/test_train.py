@@ -33,8 +33,17 @@ _invert.fingerprint = "invert-v1"  # a transform used with checkpoints names its
 def _fit(tmp=None, **kw):
     x, y = _data()
     kw.setdefault("schedule", schedules.paper_sgd(epochs=3, batch_size=16, lr=0.05))
-    return train.fit(_model(), (x, y), (x[:16], y[:16]), seed=3, device="cpu", progress=False,
-                     checkpoint_dir=tmp, transform=_invert, **kw)
+    return train.fit(
+        _model(),
+        (x, y),
+        (x[:16], y[:16]),
+        seed=3,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=tmp,
+        transform=_invert,
+        **kw,
+    )
 
 
 def _state(m):
@@ -53,8 +62,9 @@ class _Kill(Exception):
     pass
 
 
-@pytest.mark.parametrize("schedule", [schedules.paper_sgd(epochs=3, batch_size=16, lr=0.05),
-                                      schedules.one_cycle(epochs=3, batch_size=16)])
+@pytest.mark.parametrize(
+    "schedule", [schedules.paper_sgd(epochs=3, batch_size=16, lr=0.05), schedules.one_cycle(epochs=3, batch_size=16)]
+)
 def test_resume_after_interruption_is_bit_identical(tmp_path, schedule):
     full = _fit(tmp_path / "full", schedule=schedule)
 
@@ -90,7 +100,8 @@ def test_checkpoint_written_atomically(tmp_path, monkeypatch):
     assert not list(tmp_path.rglob("*.tmp"))
 
     def boom(obj, f, *a, **k):
-        open(f, "wb").write(b"half a file")
+        with open(f, "wb") as fh:
+            fh.write(b"half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", boom)
@@ -136,13 +147,31 @@ def test_changed_settings_key_or_data_train_afresh(tmp_path):
 
     flip.fingerprint = "other-key"
     x, y = _data()
-    fresh_key = train.fit(_model(), (x, y), (x[:16], y[:16]), seed=3, device="cpu", progress=False,
-                          checkpoint_dir=tmp_path, transform=flip, schedule=s1)
+    fresh_key = train.fit(
+        _model(),
+        (x, y),
+        (x[:16], y[:16]),
+        seed=3,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=tmp_path,
+        transform=flip,
+        schedule=s1,
+    )
     assert fresh_key.resumed_from == 0
     x2 = x.copy()
     x2[0, 0, 0, 0] ^= 1  # one bit of the training data changed
-    fresh_data = train.fit(_model(), (x2, y), (x[:16], y[:16]), seed=3, device="cpu", progress=False,
-                           checkpoint_dir=tmp_path, transform=_invert, schedule=s1)
+    fresh_data = train.fit(
+        _model(),
+        (x2, y),
+        (x[:16], y[:16]),
+        seed=3,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=tmp_path,
+        transform=_invert,
+        schedule=s1,
+    )
     assert fresh_data.resumed_from == 0
     listed = train.list_checkpoints(tmp_path)
     assert len(listed) == 4 and {r["epochs_done"] for r in listed} == {1, 2}
@@ -152,8 +181,15 @@ def test_changed_settings_key_or_data_train_afresh(tmp_path):
 def test_transform_without_fingerprint_cannot_checkpoint(tmp_path):
     x, y = _data()
     with pytest.raises(InputError, match="fingerprint"):
-        train.fit(_model(), (x, y), schedule=schedules.paper_sgd(epochs=1, batch_size=16), device="cpu",
-                  progress=False, checkpoint_dir=tmp_path, transform=lambda t: t)
+        train.fit(
+            _model(),
+            (x, y),
+            schedule=schedules.paper_sgd(epochs=1, batch_size=16),
+            device="cpu",
+            progress=False,
+            checkpoint_dir=tmp_path,
+            transform=lambda t: t,
+        )
 
 
 def test_evaluate_needs_the_training_normalization():
@@ -174,7 +210,7 @@ def test_augment_shift_and_flip():
     out = train.Augment(pad=1, flip=False)(x, torch.Generator().manual_seed(1))
     padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
     for i in range(2):  # every output is a 4x4 window of the zero-padded input
-        wins = [padded[i, :, a:a + 4, b:b + 4] for a in range(3) for b in range(3)]
+        wins = [padded[i, :, a : a + 4, b : b + 4] for a in range(3) for b in range(3)]
         assert any(torch.equal(out[i], w) for w in wins)
 
 
@@ -183,8 +219,15 @@ def test_six_channel_pairs_and_binary_loss():
     y = np.arange(32) % 2
     torch.manual_seed(0)
     m = resnet18_cifar(1, in_channels=6, width=8)
-    res = train.fit(m, (x, y), (x, y), schedule=schedules.one_cycle(epochs=1, batch_size=16), loss="bce",
-                    device="cpu", progress=False)
+    res = train.fit(
+        m,
+        (x, y),
+        (x, y),
+        schedule=schedules.one_cycle(epochs=1, batch_size=16),
+        loss="bce",
+        device="cpu",
+        progress=False,
+    )
     assert len(res.history) == 1 and 0 <= res.test_acc <= 1
 
 
@@ -210,7 +253,9 @@ def test_augment_rotation_is_a_rotation():
     draws = {"angle": torch.tensor([0.0, 90.0, -90.0])}
     out = aug.apply(x, draws)
     assert torch.equal(out[0], x[0])  # no rotation: unchanged
-    assert torch.equal(out[1], torch.rot90(x[1], 1, dims=(1, 2))) or torch.equal(out[1], torch.rot90(x[1], -1, dims=(1, 2)))
+    assert torch.equal(out[1], torch.rot90(x[1], 1, dims=(1, 2))) or torch.equal(
+        out[1], torch.rot90(x[1], -1, dims=(1, 2))
+    )
     assert torch.equal(out[2], torch.rot90(out[1], 2, dims=(1, 2)))  # +90 and -90 are half a turn apart
     assert set(out.unique().tolist()) <= {0, 200}  # nearest-pixel resampling keeps the values
     plan = aug.plan(5, torch.Generator().manual_seed(0), "cpu")

@@ -11,11 +11,11 @@ import os
 from unittest import mock
 
 import pytest
-
 from chapter_runs import ensure_run, shared_dir
+from sitecheck import CHAPTER_PAGE_LIMIT, check_site, chromium_path, weight_table
+
 from ppstudy import bookcheck, runner
 from ppstudy.chapters import CHAPTERS
-from sitecheck import CHAPTER_PAGE_LIMIT, check_site, chromium_path, weight_table
 
 pytestmark = pytest.mark.slow
 NO_CHROMIUM = "Debian's chromium is not installed (scripts/setup.sh --browser)"
@@ -27,8 +27,7 @@ def reader_problems(problems: list[str]) -> None:
         return
     if READER_CHECKS_STRICT:
         pytest.fail("\n".join(problems))
-    pytest.xfail(f"{len(problems)} reader problem(s) (PPSTUDY_BOOK_READER_CHECKS=report):\n"
-                 + "\n".join(problems))
+    pytest.xfail(f"{len(problems)} reader problem(s) (PPSTUDY_BOOK_READER_CHECKS=report):\n" + "\n".join(problems))
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +102,5 @@ def test_book_fits_the_column_and_weighs_little(site_reports):
         rep = next(r for r in site_reports if r.url == f"book/{name}.html")
         if rep.weight > CHAPTER_PAGE_LIMIT:
             big = ", ".join(f"{u} {n / 1e3:.0f} kB" for u, n in rep.resources[:5])
-            problems.append(f"{rep.url}: first load {rep.weight / 1e6:.2f} MB > "
-                            f"{CHAPTER_PAGE_LIMIT / 1e6} MB ({big})")
+            problems.append(f"{rep.url}: first load {rep.weight / 1e6:.2f} MB > {CHAPTER_PAGE_LIMIT / 1e6} MB ({big})")
     reader_problems(problems)

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ppdev  # noqa: E402
+import ppdev
 
 HERE = Path(__file__).resolve().parent
 #: run-time packages of every chapter run (the jupyter stack that ``ppstudy run`` executes notebooks with)
@@ -42,11 +42,16 @@ DEID_PACKAGES = ("pyope", "vtracer", "resvg-py", "mini-racer")
 #: the debugger, IPython imports jedi only for tab completion); leaving them out saves 9 MB a call
 RUNTIME_OPTIONAL = ("debugpy", "jedi", "parso")
 #: glibc 2.28 at most: the device image is an Ubuntu with Python 3.12.3 (glibc 2.39), but the margin is free
-PLATFORMS = ["manylinux_2_%d_x86_64" % n for n in (28, 27, 26, 24, 17, 12, 5)] + [
-    "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in (28, 27, 26, 24, 17, 12, 5)] + [
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+]
 #: files of the local cache that the deid chapter reads on the device (relative to $PPSTUDY_DATA)
-DEID_CACHE_FILES = ("imagetracer/node_modules/imagetracerjs/imagetracer_v1.2.6.js",
-                    "imagetracer/node_modules/imagetracerjs/package.json")
+DEID_CACHE_FILES = (
+    "imagetracer/node_modules/imagetracerjs/imagetracer_v1.2.6.js",
+    "imagetracer/node_modules/imagetracerjs/package.json",
+)
 
 
 # ------------------------------------------------------------------------------------------ toy data
@@ -61,8 +66,12 @@ def write_toy_cifar(dest: Path, n_per_batch: int = 48, seed: int = 0) -> dict[st
     for i, name in enumerate(f for f in ppdev.OFFICIAL_MD5 if f != "batches.meta"):
         data = rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, n_per_batch)]
-        d = {b"batch_label": f"toy batch {i + 1} of 6".encode(), b"labels": labels, b"data": data,
-             b"filenames": [f"toy_{i}_{j}.png".encode() for j in range(n_per_batch)]}
+        d = {
+            b"batch_label": f"toy batch {i + 1} of 6".encode(),
+            b"labels": labels,
+            b"data": data,
+            b"filenames": [f"toy_{i}_{j}.png".encode() for j in range(n_per_batch)],
+        }
         (dest / name).write_bytes(pickle.dumps(d, protocol=2))
     meta = {b"num_cases_per_batch": n_per_batch, b"label_names": [n.encode() for n in names], b"num_vis": 3072}
     (dest / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
@@ -73,8 +82,10 @@ def write_toy_cifar(dest: Path, n_per_batch: int = 48, seed: int = 0) -> dict[st
 def build_data(src: Path, out: Path, md5: dict[str, str], official: bool, jobs: int) -> dict:
     missing = [f for f in ppdev.OFFICIAL_MD5 if not (src / f).is_file()]
     if missing:
-        raise ppdev.DeviceRunError(f"{src} lacks {', '.join(missing)}: give --cifar-dir the unpacked "
-                                   f"cifar-10-batches-py folder (all seven files)")
+        raise ppdev.DeviceRunError(
+            f"{src} lacks {', '.join(missing)}: give --cifar-dir the unpacked "
+            f"cifar-10-batches-py folder (all seven files)"
+        )
     tasks = []
     for call, files in ppdev.CALL_FILES.items():
         folder = out / f"c{call}"
@@ -91,8 +102,9 @@ def build_data(src: Path, out: Path, md5: dict[str, str], official: bool, jobs: 
         call, f, dest = task
         got = ppdev.md5_file(src / f)
         if got != md5[f]:
-            raise ppdev.DeviceRunError(f"{src / f}: md5 {got}, expected {md5[f]}: not the "
-                                       f"{'official' if official else 'toy'} file")
+            raise ppdev.DeviceRunError(
+                f"{src / f}: md5 {got}, expected {md5[f]}: not the {'official' if official else 'toy'} file"
+            )
         return call, f, ppdev.xz_compress_file(src / f, dest)
 
     done = {}
@@ -133,9 +145,26 @@ def download_wheels(reqs: list[str], cache: Path) -> list[Path]:
     """``pip download`` of ``reqs`` and their requirements for the device's Python into ``cache``; returns
     the wheel files of this resolution (the cache may hold others from earlier builds)."""
     cache.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-           "--python-version", "3.12", "--implementation", "cp", "--abi", "cp312", "--abi", "abi3",
-           "--abi", "none", "-d", str(cache)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.12",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp312",
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        "-d",
+        str(cache),
+    ]
     for p in PLATFORMS:
         cmd += ["--platform", p]
     proc = subprocess.run(cmd + reqs, capture_output=True, text=True)
@@ -157,9 +186,17 @@ def _wheel_metadata(path: Path) -> str:
 def _requirements(meta: str) -> list:
     from packaging.requirements import Requirement
 
-    env = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
-           "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-           "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+    env = {
+        "python_version": "3.12",
+        "python_full_version": "3.12.3",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
     out = []
     for line in meta.splitlines():
         if line.startswith("Requires-Dist:"):
@@ -195,8 +232,13 @@ def select_wheels(wheels, roots: list[str], present: set[str]) -> tuple[list[Pat
         for r in _requirements(_wheel_metadata(by_name[n])):
             rn = ppdev.normalize(r.name)
             if rn in present or rn in RUNTIME_OPTIONAL:
-                skipped.append({"by": n, "requirement": str(r),
-                                "why": "present on the device" if rn in present else "not needed at run time"})
+                skipped.append(
+                    {
+                        "by": n,
+                        "requirement": str(r),
+                        "why": "present on the device" if rn in present else "not needed at run time",
+                    }
+                )
             elif rn not in chosen:
                 todo.append(rn)
     return sorted(chosen.values()), skipped
@@ -222,11 +264,17 @@ def build_wheels(out: Path, chapters: list[str], present: set[str], cache: Path)
         man = _manifest(d)
         want = sorted(w.name for w in wheels)
         pack = d / f"{folder}.wheels.tar.xz"
-        if not (man.get("wheels", {}).get("wheels") == want and pack.is_file()
-                and pack.stat().st_size == man["wheels"]["xz_bytes"]):
+        if not (
+            man.get("wheels", {}).get("wheels") == want
+            and pack.is_file()
+            and pack.stat().st_size == man["wheels"]["xz_bytes"]
+        ):
             man["wheels"] = ppdev.pack_wheels(wheels, pack)
-            print(f"  {folder}: {len(wheels)} wheels, {man['wheels']['wheel_bytes'] / 1e6:.1f} MB -> "
-                  f"{man['wheels']['xz_bytes'] / 1e6:.1f} MB", flush=True)
+            print(
+                f"  {folder}: {len(wheels)} wheels, {man['wheels']['wheel_bytes'] / 1e6:.1f} MB -> "
+                f"{man['wheels']['xz_bytes'] / 1e6:.1f} MB",
+                flush=True,
+            )
         ppdev.write_json(d / ppdev.MANIFEST, man)
     return report
 
@@ -252,8 +300,11 @@ def build_extras(out: Path, root: Path, chapters: list[str], cache_root: Path | 
     c3 = out / "c3"
     c3.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True).stdout.strip())
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    )
     (c3 / "commit.txt").write_text(f"{commit or 'unknown'}\n{'dirty' if dirty else 'clean'}\n")
     report = {"commit": commit or None, "dirty": dirty, "cache_files": []}
     if "deid" in chapters:
@@ -263,8 +314,10 @@ def build_extras(out: Path, root: Path, chapters: list[str], cache_root: Path | 
             if src is None or not src.is_file():
                 if toy:
                     continue
-                raise ppdev.DeviceRunError(f"deid: {rel} is not in the local cache {cache_root}: install "
-                                           f"imagetracerjs there first (scripts/setup.sh) or build --chapters pixel")
+                raise ppdev.DeviceRunError(
+                    f"deid: {rel} is not in the local cache {cache_root}: install "
+                    f"imagetracerjs there first (scripts/setup.sh) or build --chapters pixel"
+                )
             dest = d1 / "cache" / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(src.read_bytes())
@@ -277,8 +330,9 @@ def working_tree_bytes(root: Path, exclude: Path | None = None) -> tuple[int, in
     """Bytes and file count of what every call sends besides the carried folders: tracked and untracked,
     not ignored files, and a ``shared/`` folder inside the checkout (``exclude``: the carry folder itself,
     counted per call instead)."""
-    proc = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=root, capture_output=True,
-                          check=True)
+    proc = subprocess.run(
+        ["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=root, capture_output=True, check=True
+    )
     files = [root / f for f in proc.stdout.decode().split("\0") if f]
     if exclude is not None:
         files = [f for f in files if not f.resolve().is_relative_to(exclude.resolve())]
@@ -291,9 +345,16 @@ def working_tree_bytes(root: Path, exclude: Path | None = None) -> tuple[int, in
 
 def size_report(root: Path, out: Path, chapters: list[str], check_ignored: bool) -> dict:
     tree, nfiles = working_tree_bytes(root, exclude=out)
-    folders = {p.name: ppdev.tree_bytes(p) for p in sorted(out.iterdir()) if p.is_dir() and re.fullmatch(r"[cd]\d", p.name)}
-    rep = {"working_tree_bytes": tree, "working_tree_files": nfiles, "folders_bytes": folders, "calls": {},
-           "limit_bytes": ppdev.CALL_LIMIT_BYTES}
+    folders = {
+        p.name: ppdev.tree_bytes(p) for p in sorted(out.iterdir()) if p.is_dir() and re.fullmatch(r"[cd]\d", p.name)
+    }
+    rep = {
+        "working_tree_bytes": tree,
+        "working_tree_files": nfiles,
+        "folders_bytes": folders,
+        "calls": {},
+        "limit_bytes": ppdev.CALL_LIMIT_BYTES,
+    }
     ok = True
     for ch in chapters:
         for call, names in ppdev.CALL_FOLDERS[ch].items():
@@ -305,15 +366,19 @@ def size_report(root: Path, out: Path, chapters: list[str], check_ignored: bool)
         if rel is not None:
             proc = subprocess.run(["git", "check-ignore", "-q", str(rel / "c1" / ppdev.MANIFEST)], cwd=root)
             if proc.returncode != 0:
-                raise ppdev.DeviceRunError(f"{rel}/ is not ignored by git, so it would travel in every call: add "
-                                           f"'/{rel}/' to .gitignore (or pass --allow-unignored for a local test)")
+                raise ppdev.DeviceRunError(
+                    f"{rel}/ is not ignored by git, so it would travel in every call: add "
+                    f"'/{rel}/' to .gitignore (or pass --allow-unignored for a local test)"
+                )
     rep["fits"] = bool(ok)
     return rep
 
 
 def print_sizes(rep: dict) -> None:
-    print(f"working tree (tracked + untracked, not ignored): {rep['working_tree_bytes'] / ppdev.MIB:.2f} MiB "
-          f"in {rep['working_tree_files']} files")
+    print(
+        f"working tree (tracked + untracked, not ignored): {rep['working_tree_bytes'] / ppdev.MIB:.2f} MiB "
+        f"in {rep['working_tree_files']} files"
+    )
     for name, b in rep["folders_bytes"].items():
         print(f"  carry folder {name}: {b / ppdev.MIB:.2f} MiB")
     for call, r in rep["calls"].items():
@@ -335,8 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--allow-unignored", action="store_true", help="do not insist that --out is ignored by git")
     a = ap.parse_args(argv)
 
-    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
-                               check=True).stdout.strip())
+    root = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
     chapters = [c.strip() for c in a.chapters.split(",") if c.strip()]
     for c in chapters:
         if c not in ppdev.CALL_FOLDERS:
@@ -359,8 +427,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         src = Path(a.cifar_dir) if a.cifar_dir else (cache_root / ppdev.CIFAR_SUBDIR if cache_root else None)
         if src is None or not src.is_dir():
-            raise SystemExit(f"build_carry: no CIFAR-10 folder at {src}: pass --cifar-dir DIR (the unpacked "
-                             f"cifar-10-batches-py) or link it into the data cache")
+            raise SystemExit(
+                f"build_carry: no CIFAR-10 folder at {src}: pass --cifar-dir DIR (the unpacked "
+                f"cifar-10-batches-py) or link it into the data cache"
+            )
         report["data"] = build_data(src, out, ppdev.OFFICIAL_MD5, official=True, jobs=a.jobs)
     print("wheels:", flush=True)
     present = ppdev.read_name_list(HERE / "device_packages.txt")

@@ -31,20 +31,48 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ppdev  # noqa: E402
+import ppdev
 
 PROFILES = {"pixel": "paper-fast", "deid": "paper-gpu"}
 #: chapter parameters of the toy run (CPU, smoke data, a tiny model)
 TOY_OVERRIDES = {
-    "pixel": {"data": "smoke", "n_train": 64, "n_test": 32, "epochs": 1, "width": 8, "batch_size": 8,
-              "attack_counts": [10, 20], "device": "cpu"},
-    "deid": {"data_source": "smoke", "n_train": 24, "n_test": 12, "n_metric": 6, "sizes_table2": [32, 50],
-             "out_size_metrics": 48, "out_size_train": 48, "sizes_table3": [50], "out_sizes_table4": [48],
-             "arch": "test_resnet", "epochs": 1, "batch_size": 8, "workers": 1},
+    "pixel": {
+        "data": "smoke",
+        "n_train": 64,
+        "n_test": 32,
+        "epochs": 1,
+        "width": 8,
+        "batch_size": 8,
+        "attack_counts": [10, 20],
+        "device": "cpu",
+    },
+    "deid": {
+        "data_source": "smoke",
+        "n_train": 24,
+        "n_test": 12,
+        "n_metric": 6,
+        "sizes_table2": [32, 50],
+        "out_size_metrics": 48,
+        "out_size_train": 48,
+        "sizes_table3": [50],
+        "out_sizes_table4": [48],
+        "arch": "test_resnet",
+        "epochs": 1,
+        "batch_size": 8,
+        "workers": 1,
+    },
 }
 #: rows of the pixel chapter by the kind of network they train (Table 2 cloud rows, then Table 3 client rows)
-PIXEL_ROW_KINDS = {"plain": "plain", "step2": "plain", "step23": "plain", "etc": "plain", "chaotic": "plain",
-                   "step2_adapt": "pixel_adaptation", "step23_adapt": "pixel_adaptation", "tanaka": "block_adaptation"}
+PIXEL_ROW_KINDS = {
+    "plain": "plain",
+    "step2": "plain",
+    "step23": "plain",
+    "etc": "plain",
+    "chaotic": "plain",
+    "step2_adapt": "pixel_adaptation",
+    "step23_adapt": "pixel_adaptation",
+    "tanaka": "block_adaptation",
+}
 PIXEL_TABLE3 = ("step2", "step2_adapt", "tanaka")
 MAX_EPOCHS = 30
 MIN_EPOCHS = 8
@@ -101,8 +129,9 @@ class Call:
     def env(self) -> dict:
         env = dict(os.environ)
         paths = [str(self.site), str(self.root / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        env.update(PYTHONPATH=os.pathsep.join(paths), PPSTUDY_DATA=str(self.data_root), PYTHONUNBUFFERED="1",
-                   MPLBACKEND="Agg")
+        env.update(
+            PYTHONPATH=os.pathsep.join(paths), PPSTUDY_DATA=str(self.data_root), PYTHONUNBUFFERED="1", MPLBACKEND="Agg"
+        )
         commit = self.state / "commit.txt"
         if commit.is_file():
             sha, _, flag = commit.read_text().partition("\n")
@@ -138,34 +167,41 @@ class Call:
                 if not (self.state / f"staged-{name}.json").is_file():
                     raise ppdev.DeviceRunError(
                         f"what call {k} staged ({name}) is not on this machine: the machine was replaced or "
-                        f"call {k} failed. Start again from call 1 (a fresh machine needs all three calls)")
+                        f"call {k} failed. Start again from call 1 (a fresh machine needs all three calls)"
+                    )
 
     def stage(self) -> None:
         for name in ppdev.CALL_FOLDERS[self.chapter][self.call]:
             folder = self.carry / name
             man_path = folder / ppdev.MANIFEST
             if not man_path.is_file():
-                raise ppdev.DeviceRunError(f"{folder} is not here: the call's carry must name "
-                                           f"{ppdev.CARRY_ROOT}/{name} (built by scripts/device/build_carry.py)")
+                raise ppdev.DeviceRunError(
+                    f"{folder} is not here: the call's carry must name "
+                    f"{ppdev.CARRY_ROOT}/{name} (built by scripts/device/build_carry.py)"
+                )
             man = ppdev.read_json(man_path)
             official = bool(man.get("official"))
             if "data" in man and not official and not self.toy:
                 raise ppdev.DeviceRunError(f"{folder} holds toy data (built with --toy); rebuild it with real CIFAR-10")
             dest_dir = self.data_root / ppdev.CIFAR_SUBDIR
 
-            def one(item):
+            def one(item, dest_dir=dest_dir, folder=folder, official=official):
                 f, rec = item
                 dest = dest_dir / f
                 if dest.is_file() and dest.stat().st_size == rec["bytes"] and ppdev.md5_file(dest) == rec["md5"]:
                     return f, 0.0
-                return f, ppdev.xz_decompress_verified(folder / rec["file"], dest, rec["md5"],
-                                                       official=ppdev.OFFICIAL_MD5[f] if official else None)
+                return f, ppdev.xz_decompress_verified(
+                    folder / rec["file"], dest, rec["md5"], official=ppdev.OFFICIAL_MD5[f] if official else None
+                )
 
             staged = {}
             with ThreadPoolExecutor(3) as ex:
                 for f, dt in ex.map(one, sorted(man.get("data", {}).items())):
-                    staged[f] = {"md5": man["data"][f]["md5"], "md5_checked_against": "official list and manifest"
-                                 if official else "toy manifest", "seconds": round(dt, 2)}
+                    staged[f] = {
+                        "md5": man["data"][f]["md5"],
+                        "md5_checked_against": "official list and manifest" if official else "toy manifest",
+                        "seconds": round(dt, 2),
+                    }
                     log(f"  {f}: md5 verified ({staged[f]['md5_checked_against']})")
             wheels = []
             if "wheels" in man:
@@ -193,51 +229,74 @@ class Call:
         if not todo:
             log("  no new wheels to install")
             return
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-               "--no-cache-dir", "--disable-pip-version-check", "--upgrade", "--target", str(self.site)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--upgrade",
+            "--target",
+            str(self.site),
+        ]
         self.run(cmd + [str(w) for w in todo], timeout=180)
         ppdev.write_json(done_path, sorted(done | {w.name for w in todo}))
         self.record["installed"] = [w.name for w in todo]
 
     # -------------------------------------------------------------------------------- checks
     def environment(self) -> None:
-        code = ("import json, os, platform, sys\n"
-                "from importlib import metadata\n"
-                "info = {'python': sys.version.split()[0], 'executable': sys.executable, 'cpus': os.cpu_count(),\n"
-                "        'platform': platform.platform()}\n"
-                "for n in ('torch', 'torchvision', 'timm', 'numpy', 'scipy', 'pandas', 'scikit-image', 'scikit-learn',\n"
-                "          'matplotlib', 'papermill', 'jupytext', 'nbformat', 'nbclient', 'ipykernel', 'jupyter-client',\n"
-                "          'pyzmq', 'tornado', 'pyope', 'vtracer', 'resvg-py', 'mini-racer', 'packaging', 'psutil'):\n"
-                "    try:\n        info[n] = metadata.version(n)\n    except metadata.PackageNotFoundError:\n"
-                "        info[n] = None\n"
-                "try:\n    import torch\n    info['cuda'] = torch.cuda.is_available()\n"
-                "    info['gpu'] = torch.cuda.get_device_name(0) if info['cuda'] else None\n"
-                "except Exception as e:\n    info['torch_error'] = repr(e)\n"
-                f"json.dump(info, open({str(self.state / 'environment.json')!r}, 'w'), indent=2)\n"
-                "print(json.dumps(info))\n")
+        code = (
+            "import json, os, platform, sys\n"
+            "from importlib import metadata\n"
+            "info = {'python': sys.version.split()[0], 'executable': sys.executable, 'cpus': os.cpu_count(),\n"
+            "        'platform': platform.platform()}\n"
+            "for n in ('torch', 'torchvision', 'timm', 'numpy', 'scipy', 'pandas', 'scikit-image', 'scikit-learn',\n"
+            "          'matplotlib', 'papermill', 'jupytext', 'nbformat', 'nbclient', 'ipykernel', 'jupyter-client',\n"
+            "          'pyzmq', 'tornado', 'pyope', 'vtracer', 'resvg-py', 'mini-racer', 'packaging', 'psutil'):\n"
+            "    try:\n        info[n] = metadata.version(n)\n    except metadata.PackageNotFoundError:\n"
+            "        info[n] = None\n"
+            "try:\n    import torch\n    info['cuda'] = torch.cuda.is_available()\n"
+            "    info['gpu'] = torch.cuda.get_device_name(0) if info['cuda'] else None\n"
+            "except Exception as e:\n    info['torch_error'] = repr(e)\n"
+            f"json.dump(info, open({str(self.state / 'environment.json')!r}, 'w'), indent=2)\n"
+            "print(json.dumps(info))\n"
+        )
         self.run([sys.executable, "-c", code], timeout=120)
         if shutil.which("nvidia-smi"):
-            subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version,clocks.sm,temperature.gpu",
-                            "--format=csv"], check=False)
+            subprocess.run(
+                [
+                    "nvidia-smi",
+                    "--query-gpu=name,memory.total,driver_version,clocks.sm,temperature.gpu",
+                    "--format=csv",
+                ],
+                check=False,
+            )
 
     def requirements(self) -> None:
         """Every installed carried distribution's requirements, checked against what the device has."""
-        code = ("import json, sys\nfrom importlib import metadata\n"
-                "from packaging.requirements import Requirement\n"
-                f"site = {str(self.site)!r}\noptional = {{'debugpy', 'jedi', 'parso'}}\nproblems = []\n"
-                "for d in metadata.distributions(path=[site]):\n"
-                "    for r in d.requires or []:\n"
-                "        r = Requirement(r)\n"
-                "        if r.marker is not None and not r.marker.evaluate({'extra': ''}):\n            continue\n"
-                "        name = r.name.lower().replace('_', '-')\n"
-                "        if name in optional:\n            continue\n"
-                "        try:\n            v = metadata.version(r.name)\n"
-                "        except metadata.PackageNotFoundError:\n"
-                "            problems.append(f\"{d.metadata['Name']}: needs {r}, missing\")\n            continue\n"
-                "        if r.specifier and not r.specifier.contains(v, prereleases=True):\n"
-                "            problems.append(f\"{d.metadata['Name']}: needs {r}, found {v}\")\n"
-                "print('requirements:', 'all met' if not problems else '; '.join(problems))\n"
-                "sys.exit(1 if problems else 0)\n")
+        code = (
+            "import json, sys\nfrom importlib import metadata\n"
+            "from packaging.requirements import Requirement\n"
+            f"site = {str(self.site)!r}\noptional = {{'debugpy', 'jedi', 'parso'}}\nproblems = []\n"
+            "for d in metadata.distributions(path=[site]):\n"
+            "    for r in d.requires or []:\n"
+            "        r = Requirement(r)\n"
+            "        if r.marker is not None and not r.marker.evaluate({'extra': ''}):\n            continue\n"
+            "        name = r.name.lower().replace('_', '-')\n"
+            "        if name in optional:\n            continue\n"
+            "        try:\n            v = metadata.version(r.name)\n"
+            "        except metadata.PackageNotFoundError:\n"
+            "            problems.append(f\"{d.metadata['Name']}: needs {r}, missing\")\n            continue\n"
+            "        if r.specifier and not r.specifier.contains(v, prereleases=True):\n"
+            "            problems.append(f\"{d.metadata['Name']}: needs {r}, found {v}\")\n"
+            "print('requirements:', 'all met' if not problems else '; '.join(problems))\n"
+            "sys.exit(1 if problems else 0)\n"
+        )
         rc = self.run([sys.executable, "-c", code], check=False, timeout=60)
         self.record["requirements_met"] = rc == 0
 
@@ -245,21 +304,39 @@ class Call:
         """A two-cell notebook through papermill and the python3 kernel (what `ppstudy run` does)."""
         import json
 
-        nb = {"cells": [{"cell_type": "code", "id": "params", "metadata": {"tags": ["parameters"]}, "source": "x = 1",
-                         "outputs": [], "execution_count": None},
-                        {"cell_type": "code", "id": "check", "metadata": {},
-                         "source": "import numpy, torch\nprint('kernel ok', x + 1)",
-                         "outputs": [], "execution_count": None}],
-              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-              "nbformat": 4, "nbformat_minor": 5}
+        nb = {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "id": "params",
+                    "metadata": {"tags": ["parameters"]},
+                    "source": "x = 1",
+                    "outputs": [],
+                    "execution_count": None,
+                },
+                {
+                    "cell_type": "code",
+                    "id": "check",
+                    "metadata": {},
+                    "source": "import numpy, torch\nprint('kernel ok', x + 1)",
+                    "outputs": [],
+                    "execution_count": None,
+                },
+            ],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
         src = self.state / "kernel_check.ipynb"
         src.write_text(json.dumps(nb))
-        code = ("import papermill as pm, jupytext, nbformat\n"
-                f"pm.execute_notebook({str(src)!r}, {str(self.state / 'kernel_check.out.ipynb')!r}, "
-                "parameters={'x': 41}, kernel_name='python3', progress_bar=False)\n"
-                f"nb = nbformat.read({str(self.state / 'kernel_check.out.ipynb')!r}, as_version=4)\n"
-                "text = ''.join(o.get('text', '') for c in nb.cells for o in c.get('outputs', []))\n"
-                "assert 'kernel ok 42' in text, text\nprint('notebook executed: kernel ok 42')\n")
+        code = (
+            "import papermill as pm, jupytext, nbformat\n"
+            f"pm.execute_notebook({str(src)!r}, {str(self.state / 'kernel_check.out.ipynb')!r}, "
+            "parameters={'x': 41}, kernel_name='python3', progress_bar=False)\n"
+            f"nb = nbformat.read({str(self.state / 'kernel_check.out.ipynb')!r}, as_version=4)\n"
+            "text = ''.join(o.get('text', '') for c in nb.cells for o in c.get('outputs', []))\n"
+            "assert 'kernel ok 42' in text, text\nprint('notebook executed: kernel ok 42')\n"
+        )
         self.run([sys.executable, "-c", code], timeout=120)
 
     def smoke(self) -> None:
@@ -267,8 +344,15 @@ class Call:
         self.run(cmd + (["--toy"] if self.toy else []), timeout=None if self.toy else 240)
 
     def deidentify_smoke(self) -> None:
-        cmd = [sys.executable, "scripts/device/smoke.py", "deid", "--part", "deidentify", "--json",
-               str(self.state / "smoke-deid.json")]
+        cmd = [
+            sys.executable,
+            "scripts/device/smoke.py",
+            "deid",
+            "--part",
+            "deidentify",
+            "--json",
+            str(self.state / "smoke-deid.json"),
+        ]
         self.run(cmd + (["--toy"] if self.toy else []), timeout=None if self.toy else 240)
 
     def bench(self) -> None:
@@ -276,8 +360,11 @@ class Call:
             log("  benchmark skipped")
             return
         cmd = [sys.executable, "benchmarks/bench_train.py", "--json", str(self.state / "bench.json")]
-        cmd += (["--device", "cpu", "--steps", "2", "--warmup", "1", "--batch", "16", "--width", "8"] if self.toy
-                else ["--steps", "50"])
+        cmd += (
+            ["--device", "cpu", "--steps", "2", "--warmup", "1", "--batch", "16", "--width", "8"]
+            if self.toy
+            else ["--steps", "50"]
+        )
         if os.environ.get("PPDEV_BENCH_COMPILE") == "1":
             cmd.append("--compile")
         self.run(cmd, timeout=180 if self.deadline is None else max(30.0, self.left() - 10))
@@ -302,12 +389,15 @@ class Call:
         cfg = ppdev.read_json(smoke)["configs"]
         rows = list(prm.get("rows") or PIXEL_ROW_KINDS) + (list(PIXEL_TABLE3) if prm.get("table3", True) else [])
         per_epoch = sum(cfg[PIXEL_ROW_KINDS[r]]["s_epoch_50k"] + cfg[PIXEL_ROW_KINDS[r]]["eval_s_10k"] for r in rows)
-        fixed = sum(cfg[PIXEL_ROW_KINDS[r]]["overhead_s"] + cfg[PIXEL_ROW_KINDS[r]]["first_epoch_extra_s"] + 2.0
-                    for r in rows)
+        fixed = sum(
+            cfg[PIXEL_ROW_KINDS[r]]["overhead_s"] + cfg[PIXEL_ROW_KINDS[r]]["first_epoch_extra_s"] + 2.0 for r in rows
+        )
         e = int((0.9 * budget - fixed) // per_epoch) if per_epoch > 0 else MAX_EPOCHS
         e = max(MIN_EPOCHS, min(MAX_EPOCHS, e))
-        log(f"  {len(rows)} rows at {per_epoch:.1f} s per epoch of all rows (+{fixed:.0f} s) in {budget:.0f} s: "
-            f"{e} epochs")
+        log(
+            f"  {len(rows)} rows at {per_epoch:.1f} s per epoch of all rows (+{fixed:.0f} s) in {budget:.0f} s: "
+            f"{e} epochs"
+        )
         return e
 
     def deid_epochs(self, budget: float, prm: dict) -> int:
@@ -329,8 +419,10 @@ class Call:
         fixed = prep + 3 * (c["overhead_s"] + c["first_epoch_extra_s"] + 5.0)
         e = int((0.9 * budget - fixed) // per_epoch) if per_epoch > 0 else MAX_EPOCHS
         e = max(DEID_MIN_EPOCHS, min(MAX_EPOCHS, e))
-        log(f"  Table 6: 3 rows at {per_epoch:.0f} s per epoch of all three (+{fixed:.0f} s preparing) in "
-            f"{budget:.0f} s: {e} epochs")
+        log(
+            f"  Table 6: 3 rows at {per_epoch:.0f} s per epoch of all three (+{fixed:.0f} s preparing) in "
+            f"{budget:.0f} s: {e} epochs"
+        )
         return e
 
     def chapter_run(self) -> Path:
@@ -355,10 +447,17 @@ class Call:
         if not self.toy:
             self.checkpoints_in_memory()
         self.record["chapter_overrides"] = over
-        cmd = [sys.executable, "-c",
-               "import logging, sys; logging.basicConfig(level=logging.INFO, format='%(message)s', "
-               "stream=sys.stdout); from ppstudy.cli import main; sys.exit(main(sys.argv[1:]))",
-               "run", self.chapter, "--profile", profile, "--log-output"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "import logging, sys; logging.basicConfig(level=logging.INFO, format='%(message)s', "
+            "stream=sys.stdout); from ppstudy.cli import main; sys.exit(main(sys.argv[1:]))",
+            "run",
+            self.chapter,
+            "--profile",
+            profile,
+            "--log-output",
+        ]
         for k, v in over.items():
             cmd += ["-p", k, _yaml_literal(v)]
         timeout = None if self.deadline is None else max(10.0, self.left() - pack)
@@ -408,13 +507,16 @@ class Call:
             parts = []
             for i in range(0, len(data), chunk):
                 part = self.out / f"run.tar.xz.{i // chunk:02d}"
-                part.write_bytes(data[i:i + chunk])
+                part.write_bytes(data[i : i + chunk])
                 parts.append(part)
             if len(parts) > 6:
                 raise ppdev.DeviceRunError(f"the packed run is {size / ppdev.MIB:.0f} MiB: more than 6 parts of 15 MiB")
-        self.record["packed"] = {"from": str(run_dir.relative_to(self.root) if run_dir.is_relative_to(self.root)
-                                             else run_dir), "bytes": size, "status": run_dir.name,
-                                 "files": [p.name for p in parts]}
+        self.record["packed"] = {
+            "from": str(run_dir.relative_to(self.root) if run_dir.is_relative_to(self.root) else run_dir),
+            "bytes": size,
+            "status": run_dir.name,
+            "files": [p.name for p in parts],
+        }
         log(f"  {', '.join(p.name for p in parts)}: {size / ppdev.MIB:.2f} MiB from {run_dir.name}")
 
     # -------------------------------------------------------------------------------- main
@@ -451,7 +553,9 @@ class Call:
             for name in DEVICE_FIGURES if self.call < 3 else ("call3.json",):
                 if (self.state / name).is_file():
                     shutil.copy2(self.state / name, self.out / name)
-            log(f"call {self.call} ({self.chapter}) {'done' if rc == 0 else 'FAILED'} in {self.record['seconds']:.0f} s")
+            log(
+                f"call {self.call} ({self.chapter}) {'done' if rc == 0 else 'FAILED'} in {self.record['seconds']:.0f} s"
+            )
         return rc
 
 

@@ -90,8 +90,14 @@ def xz_compress_file(src: Path, dest: Path) -> dict:
     tmp = dest.with_name(dest.name + ".tmp")
     tmp.write_bytes(packed)
     os.replace(tmp, dest)
-    return {"file": dest.name, "name": Path(src).name, "md5": hashlib.md5(data).hexdigest(), "bytes": len(data),
-            "xz_bytes": len(packed), "xz_sha256": sha256_bytes(packed)}
+    return {
+        "file": dest.name,
+        "name": Path(src).name,
+        "md5": hashlib.md5(data).hexdigest(),
+        "bytes": len(data),
+        "xz_bytes": len(packed),
+        "xz_sha256": sha256_bytes(packed),
+    }
 
 
 def xz_decompress_verified(src: Path, dest: Path, md5: str, *, official: str | None = None) -> float:
@@ -156,8 +162,13 @@ def pack_wheels(wheels: list[Path], dest: Path) -> dict:
     tmp = dest.with_name(dest.name + ".tmp")
     tmp.write_bytes(packed)
     os.replace(tmp, dest)
-    return {"file": dest.name, "wheels": names, "xz_bytes": len(packed), "xz_sha256": sha256_bytes(packed),
-            "wheel_bytes": sum(w.stat().st_size for w in wheels)}
+    return {
+        "file": dest.name,
+        "wheels": names,
+        "xz_bytes": len(packed),
+        "xz_sha256": sha256_bytes(packed),
+        "wheel_bytes": sum(w.stat().st_size for w in wheels),
+    }
 
 
 def unpack_wheels(src: Path, outdir: Path) -> list[Path]:

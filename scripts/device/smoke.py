@@ -26,13 +26,19 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ppdev  # noqa: E402
+import ppdev
 
 
 class _NumpyOnly(pickle.Unpickler):
-    _OK = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-           ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-           ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+    _OK = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+    }
 
     def find_class(self, module, name):
         if (module, name) in self._OK:
@@ -79,8 +85,10 @@ class LayerProbe:
         import torch
 
         if module.training and not self.seen:
-            self.seen = {"dtype": str(output.dtype).replace("torch.", ""),
-                         "channels_last": bool(output.is_contiguous(memory_format=torch.channels_last))}
+            self.seen = {
+                "dtype": str(output.dtype).replace("torch.", ""),
+                "channels_last": bool(output.is_contiguous(memory_format=torch.channels_last)),
+            }
 
     def close(self):
         self.handle.remove()
@@ -99,8 +107,9 @@ def timed_fit(model, x, y, xte, yte, *, schedule, transform, augment, device) ->
         torch.cuda.synchronize()
     probe = LayerProbe(model)
     t0 = time.perf_counter()
-    res = train.fit(model, (x, y), schedule=schedule, transform=transform, augment=augment, device=device,
-                    progress=False)
+    res = train.fit(
+        model, (x, y), schedule=schedule, transform=transform, augment=augment, device=device, progress=False
+    )
     fit_s = time.perf_counter() - t0
     probe.close()
     h = res.history
@@ -109,13 +118,20 @@ def timed_fit(model, x, y, xte, yte, *, schedule, transform, augment, device) ->
     if cuda:
         torch.cuda.synchronize()
     eval_s = time.perf_counter() - t1
-    out = {"s_epoch": h[-1]["seconds"], "images_per_s": h[-1]["images_per_s"],
-           "first_epoch_extra_s": max(0.0, h[0]["seconds"] - h[-1]["seconds"]),
-           "overhead_s": max(0.0, fit_s - sum(e["seconds"] for e in h)), "eval_s": eval_s,
-           "eval_images": int(len(xte)), "train_images": int(len(x)), "batch_size": schedule.batch_size,
-           "first_conv_output": probe.seen, "smoke_test_acc": acc}
+    out = {
+        "s_epoch": h[-1]["seconds"],
+        "images_per_s": h[-1]["images_per_s"],
+        "first_epoch_extra_s": max(0.0, h[0]["seconds"] - h[-1]["seconds"]),
+        "overhead_s": max(0.0, fit_s - sum(e["seconds"] for e in h)),
+        "eval_s": eval_s,
+        "eval_images": int(len(xte)),
+        "train_images": int(len(x)),
+        "batch_size": schedule.batch_size,
+        "first_conv_output": probe.seen,
+        "smoke_test_acc": acc,
+    }
     if cuda:
-        out["peak_gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
+        out["peak_gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
     return out
 
 
@@ -137,10 +153,16 @@ def smoke_pixel(a, root: Path, data_root: Path) -> dict:
         t = study.torch_transform(c, keys, dev)
         xt = torch.from_numpy(np.ascontiguousarray(x[:n_check].transpose(0, 3, 1, 2))).to(dev)
         got = t(xt).permute(0, 2, 3, 1).cpu().numpy()
-        ciphers[c] = {"equal": bool(got.shape == ref.shape and np.array_equal(got, ref)), "images": n_check,
-                      "shape": list(got.shape[1:])}
-        print(f"  torch cipher {c:>8} on {dev}: {'equal' if ciphers[c]['equal'] else 'DIFFERENT'} "
-              f"to numpy on {n_check} images", flush=True)
+        ciphers[c] = {
+            "equal": bool(got.shape == ref.shape and np.array_equal(got, ref)),
+            "images": n_check,
+            "shape": list(got.shape[1:]),
+        }
+        print(
+            f"  torch cipher {c:>8} on {dev}: {'equal' if ciphers[c]['equal'] else 'DIFFERENT'} "
+            f"to numpy on {n_check} images",
+            flush=True,
+        )
 
     width = a.width or int(prm.get("width", 64))
     batch = a.batch or int(prm.get("batch_size", 512))
@@ -152,19 +174,38 @@ def smoke_pixel(a, root: Path, data_root: Path) -> dict:
     for kind, row in kinds.items():
         cfg = study.CONFIGS[row]
         model = study.make_model(cfg, 10, width, 0)
-        r = timed_fit(model, xtr, ytr, xte, yte, schedule=sched, transform=study.torch_transform(cfg.cipher, keys, dev),
-                      augment=train.Augment(pad=4, flip=True), device=dev)
+        r = timed_fit(
+            model,
+            xtr,
+            ytr,
+            xte,
+            yte,
+            schedule=sched,
+            transform=study.torch_transform(cfg.cipher, keys, dev),
+            augment=train.Augment(pad=4, flip=True),
+            device=dev,
+        )
         r["row"] = row
         r["s_epoch_50k"] = r["s_epoch"] * 50000 / len(xtr)
         r["eval_s_10k"] = r["eval_s"] * 10000 / len(xte)
         configs[kind] = r
-        print(f"  {kind:>16} ({row}): {r['s_epoch']:.2f} s/epoch on {len(xtr)} images at batch {batch} "
-              f"({r['images_per_s']:.0f} images/s), eval {r['eval_s']:.2f} s, first conv output "
-              f"{r['first_conv_output']}" + (f", peak {r['peak_gpu_mem_gib']:.1f} GiB" if 'peak_gpu_mem_gib' in r else ""),
-              flush=True)
+        print(
+            f"  {kind:>16} ({row}): {r['s_epoch']:.2f} s/epoch on {len(xtr)} images at batch {batch} "
+            f"({r['images_per_s']:.0f} images/s), eval {r['eval_s']:.2f} s, first conv output "
+            f"{r['first_conv_output']}"
+            + (f", peak {r['peak_gpu_mem_gib']:.1f} GiB" if "peak_gpu_mem_gib" in r else ""),
+            flush=True,
+        )
         del model
-    return {"chapter": "pixel", "profile": a.profile, "device": dev, "width": width, "batch_size": batch,
-            "ciphers": ciphers, "configs": configs}
+    return {
+        "chapter": "pixel",
+        "profile": a.profile,
+        "device": dev,
+        "width": width,
+        "batch_size": batch,
+        "ciphers": ciphers,
+        "configs": configs,
+    }
 
 
 # ------------------------------------------------------------------------------------------ deid
@@ -192,16 +233,35 @@ def smoke_deid(a, root: Path, data_root: Path) -> dict:
     xte, yte = xs[: a.eval_images], ys[: a.eval_images]
     model = study.classifier(arch, 10)
     sched = train.fast_schedule(2, batch_size=batch)
-    r = timed_fit(model, xs, ys, xte, yte, schedule=sched, transform=None,
-                  augment=train.Augment(pad=max(1, size // 8), flip=True), device=dev)
+    r = timed_fit(
+        model,
+        xs,
+        ys,
+        xte,
+        yte,
+        schedule=sched,
+        transform=None,
+        augment=train.Augment(pad=max(1, size // 8), flip=True),
+        device=dev,
+    )
     r["s_epoch_50k"] = r["s_epoch"] * 50000 / n
     r["eval_s_10k"] = r["eval_s"] * 10000 / len(xte)
-    print(f"  {arch} at {size}x{size}, batch {batch}: {r['images_per_s']:.0f} images/s -> "
-          f"{r['s_epoch_50k']:.1f} s per 50,000-image epoch; first conv output {r['first_conv_output']}"
-          + (f", peak {r['peak_gpu_mem_gib']:.1f} GiB" if 'peak_gpu_mem_gib' in r else ""), flush=True)
+    print(
+        f"  {arch} at {size}x{size}, batch {batch}: {r['images_per_s']:.0f} images/s -> "
+        f"{r['s_epoch_50k']:.1f} s per 50,000-image epoch; first conv output {r['first_conv_output']}"
+        + (f", peak {r['peak_gpu_mem_gib']:.1f} GiB" if "peak_gpu_mem_gib" in r else ""),
+        flush=True,
+    )
     del model
-    return {"chapter": "deid", "profile": a.profile, "device": dev, "arch": arch, "size": size, "batch_size": batch,
-            "configs": {"classifier": r}}
+    return {
+        "chapter": "deid",
+        "profile": a.profile,
+        "device": dev,
+        "arch": arch,
+        "size": size,
+        "batch_size": batch,
+        "configs": {"classifier": r},
+    }
 
 
 def smoke_deidentify(a, root: Path, data_root: Path) -> dict:
@@ -224,18 +284,36 @@ def smoke_deidentify(a, root: Path, data_root: Path) -> dict:
     t0 = time.perf_counter()
     out = deid.deidentify(x[:m], key, settings, workers=workers)
     dt = time.perf_counter() - t0
-    print(f"  de-identification {settings.size} -> {settings.out_size}: {m / dt:.0f} images/s on {workers} "
-          f"workers ({m} images; OPE table {t_table:.1f} s)", flush=True)
-    return {"chapter": "deid", "part": "deidentify", "profile": a.profile,
-            "deid": {"images": m, "seconds": dt, "images_per_s": m / dt, "workers": workers, "ope_table_s": t_table,
-                     "settings": repr(settings), "out_shape": list(out.shape[1:])}}
+    print(
+        f"  de-identification {settings.size} -> {settings.out_size}: {m / dt:.0f} images/s on {workers} "
+        f"workers ({m} images; OPE table {t_table:.1f} s)",
+        flush=True,
+    )
+    return {
+        "chapter": "deid",
+        "part": "deidentify",
+        "profile": a.profile,
+        "deid": {
+            "images": m,
+            "seconds": dt,
+            "images_per_s": m / dt,
+            "workers": workers,
+            "ope_table_s": t_table,
+            "settings": repr(settings),
+            "out_shape": list(out.shape[1:]),
+        },
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="GPU smoke of a chapter's training path")
     ap.add_argument("chapter", choices=("pixel", "deid"))
-    ap.add_argument("--part", choices=("gpu", "deidentify"), default="gpu",
-                    help="deid: the classifier on the GPU (call 1) or the de-identification throughput (call 2)")
+    ap.add_argument(
+        "--part",
+        choices=("gpu", "deidentify"),
+        default="gpu",
+        help="deid: the classifier on the GPU (call 1) or the de-identification throughput (call 2)",
+    )
     ap.add_argument("--json", required=True, help="where to write the figures")
     ap.add_argument("--profile", default=None, help="parameter profile (default: paper-fast / paper-gpu)")
     ap.add_argument("--toy", action="store_true", help="CPU, tiny model and data")
@@ -283,13 +361,17 @@ def main(argv=None) -> int:
     except ImportError:  # pragma: no cover
         pass
     bad = [c for c, r in res.get("ciphers", {}).items() if not r["equal"]]
-    off = [k for k, r in res.get("configs", {}).items()
-           if res.get("device") == "cuda" and r["first_conv_output"] != {"dtype": "bfloat16", "channels_last": True}]
+    off = [
+        k
+        for k, r in res.get("configs", {}).items()
+        if res.get("device") == "cuda" and r["first_conv_output"] != {"dtype": "bfloat16", "channels_last": True}
+    ]
     res["amp_channels_last_ok"] = not off if res.get("device") == "cuda" else None
     ppdev.write_json(Path(a.json), res)
     if off:  # slower, not wrong: the run goes on, and the figures say so
-        print(f"smoke: WARNING: first convolution not bfloat16 + channels_last during training in {off}",
-              file=sys.stderr)
+        print(
+            f"smoke: WARNING: first convolution not bfloat16 + channels_last during training in {off}", file=sys.stderr
+        )
     if bad:  # wrong ciphers would make every encrypted row wrong: stop here
         print(f"smoke: FAILED: torch ciphers differing from the numpy ones on {res['device']}: {bad}", file=sys.stderr)
         return 1

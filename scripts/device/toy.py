@@ -59,8 +59,14 @@ def device_like_python(work: Path, chapters: list[str]) -> tuple[str, Path]:
     venv = work / "device-python"
     if not venv.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     ours = Path(sysconfig.get_paths()["purelib"])
     for n in sorted(keep):
         tops = {Path(f).parts[0] for f in (dists[n].files or []) if not str(f).startswith("..")}
@@ -70,13 +76,25 @@ def device_like_python(work: Path, chapters: list[str]) -> tuple[str, Path]:
                 dest.symlink_to(src)
     wheels = work / "wheels-this-python"
     roots = build_carry._pins(build_carry.BASE_PACKAGES + (build_carry.DEID_PACKAGES if "deid" in chapters else ()))
-    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:", "-d",
-           str(work / "wheel-cache")] + roots
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--only-binary=:all:",
+        "-d",
+        str(work / "wheel-cache"),
+    ] + roots
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     import re
 
-    files = sorted({work / "wheel-cache" / Path(m).name
-                    for m in re.findall(r"(?:Saved|File was already downloaded) (\S+\.whl)", out)})
+    files = sorted(
+        {
+            work / "wheel-cache" / Path(m).name
+            for m in re.findall(r"(?:Saved|File was already downloaded) (\S+\.whl)", out)
+        }
+    )
     chosen, _ = build_carry.select_wheels(files, roots, ppdev.read_name_list(HERE / "device_packages.txt"))
     wheels.mkdir(exist_ok=True)
     for w in chosen:
@@ -93,8 +111,11 @@ def main(argv=None) -> int:
     ap.add_argument("--wheels-from", default=None, help="carry and install the wheels of this folder")
     ap.add_argument("--device-sim", action="store_true", help="run the calls under a device-like Python")
     a = ap.parse_args(argv)
-    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=HERE, capture_output=True, text=True,
-                               check=True).stdout.strip())
+    root = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=HERE, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
     work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="ppdev-toy-"))
     work.mkdir(parents=True, exist_ok=True)
     py = sys.executable
@@ -103,27 +124,40 @@ def main(argv=None) -> int:
         dev_py, wheels = device_like_python(work, [a.chapter])
         a.wheels_from = str(wheels)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(root / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(root / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     cmd = [py, str(HERE / "build_carry.py"), "--toy", "--out", str(work / "carry"), "--chapters", a.chapter]
     if a.wheels_from:
         cmd += ["--wheels-from", a.wheels_from]
     print("toy: build_carry", flush=True)
     if subprocess.run(cmd, cwd=root, env=env).returncode != 0:
         return 1
-    dev_env = dict(env, PPDEV_TOY="1", PPDEV_STATE=str(work / "state"), PPDEV_CARRY=str(work / "carry"),
-                   PPSTUDY_RUNS=str(work / "device-runs"), PPDEV_PYTHON=dev_py, PPDEV_TIME_BUDGET_S=str(a.budget))
+    dev_env = dict(
+        env,
+        PPDEV_TOY="1",
+        PPDEV_STATE=str(work / "state"),
+        PPDEV_CARRY=str(work / "carry"),
+        PPSTUDY_RUNS=str(work / "device-runs"),
+        PPDEV_PYTHON=dev_py,
+        PPDEV_TIME_BUDGET_S=str(a.budget),
+    )
     dev_env.pop("PPSTUDY_DATA", None)
     for call in (1, 2, 3):
         out = work / f"out{call}"
         print(f"toy: call {call}", flush=True)
-        rc = subprocess.run(["bash", str(HERE / "call.sh"), str(call), a.chapter], cwd=root,
-                            env=dict(dev_env, OUT=str(out))).returncode
+        rc = subprocess.run(
+            ["bash", str(HERE / "call.sh"), str(call), a.chapter], cwd=root, env=dict(dev_env, OUT=str(out))
+        ).returncode
         if rc != 0:
             print(f"toy: call {call} failed (exit {rc}); log: {out / f'call{call}.log'}", file=sys.stderr)
             return 1
     print("toy: unpack", flush=True)
-    rc = subprocess.run([py, str(HERE / "unpack.py"), str(work / "out3"), a.chapter], cwd=root,
-                        env=dict(env, PPSTUDY_RUNS=str(work / "runs"))).returncode
+    rc = subprocess.run(
+        [py, str(HERE / "unpack.py"), str(work / "out3"), a.chapter],
+        cwd=root,
+        env=dict(env, PPSTUDY_RUNS=str(work / "runs")),
+    ).returncode
     print(f"toy: {'passed' if rc == 0 else 'FAILED'}; everything is in {work}")
     return rc
 

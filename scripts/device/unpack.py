@@ -23,8 +23,10 @@ from pathlib import Path
 PROFILES = {"pixel": "paper-fast", "deid": "paper-gpu"}
 #: rows every finished run must account for: measured, or marked "not run"
 EXPECTED_ROWS = {
-    "pixel": {"table2": ("plain", "step2", "step2_adapt", "step23", "step23_adapt", "tanaka", "etc", "chaotic"),
-              "table3": ("step2", "step2_adapt", "tanaka")},
+    "pixel": {
+        "table2": ("plain", "step2", "step2_adapt", "step23", "step23_adapt", "tanaka", "etc", "chaotic"),
+        "table3": ("step2", "step2_adapt", "tanaka"),
+    },
     "deid": {"table6": ("plain", "pixel", "deid"), "table5_accuracy": ("rgb", "gray")},
 }
 NOT_RUN = "not run"
@@ -39,8 +41,9 @@ def _marked_not_run(row: dict) -> bool:
 
 
 def _accuracy_columns(row: dict) -> dict:
-    return {k: v for k, v in row.items()
-            if k.startswith("measured") and any(t in k.lower() for t in ("acc", "pct", "%"))}
+    return {
+        k: v for k, v in row.items() if k.startswith("measured") and any(t in k.lower() for t in ("acc", "pct", "%"))
+    }
 
 
 def check_run(run_dir: Path, chapter: str) -> dict:
@@ -76,8 +79,9 @@ def check_run(run_dir: Path, chapter: str) -> dict:
             elif all(_is_number(v) and 0 <= v <= 100 for v in acc.values()):
                 measured.append(name)
             else:
-                raise ValueError(f"{path}: table {table}, row {name}: accuracy {acc} is neither a percentage "
-                                 f"nor marked '{NOT_RUN}'")
+                raise ValueError(
+                    f"{path}: table {table}, row {name}: accuracy {acc} is neither a percentage nor marked '{NOT_RUN}'"
+                )
         out[table] = {"measured": measured, "not_run": not_run}
     return out
 

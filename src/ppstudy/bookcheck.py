@@ -77,8 +77,11 @@ def output_problems(html: str, machine_paths: Iterable[str] = ()) -> list[str]:
     problems = []
     if soup.select("div.cell.tag_injected-parameters"):
         problems.append("papermill's injected-parameters cell is shown (tag it remove-cell)")
-    extra = [(f"the machine path {p}", re.compile(re.escape(p.rstrip("/")) + r"(/|\b)"))
-             for p in machine_paths if p and p.strip("/")]
+    extra = [
+        (f"the machine path {p}", re.compile(re.escape(p.rstrip("/")) + r"(/|\b)"))
+        for p in machine_paths
+        if p and p.strip("/")
+    ]
     for i, out in enumerate(soup.select("div.cell_output"), 1):
         text = out.get_text("\n")
         classes = {c for el in out.find_all(class_=True) for c in el.get("class", [])}
@@ -88,7 +91,7 @@ def output_problems(html: str, machine_paths: Iterable[str] = ()) -> list[str]:
         for what in found:
             pat = dict(OUTPUT_PATTERNS + extra).get(what)
             m = pat.search(text) if pat else None
-            snippet = _norm(text[max(0, m.start() - 30):m.end() + 30]) if m else _norm(text)[:60]
+            snippet = _norm(text[max(0, m.start() - 30) : m.end() + 30]) if m else _norm(text)[:60]
             problems.append(f"output {i} shows {what}: {snippet!r}")
     return problems
 
@@ -123,7 +126,7 @@ def _pixels(data: bytes):
 
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(im.convert("RGBA"), dtype=np.int16)
-    except Exception:  # noqa: BLE001 - not a raster image (e.g. SVG): no pixel comparison
+    except Exception:
         return None
 
 
@@ -147,8 +150,9 @@ def figure_shown(name: str, files: list[Path], images: list[PageImage]) -> bool:
     return False
 
 
-def content_problems(html: str, results: Mapping[str, Any], run_dir: Path | None,
-                     page: Path | None = None) -> list[str]:
+def content_problems(
+    html: str, results: Mapping[str, Any], run_dir: Path | None, page: Path | None = None
+) -> list[str]:
     """Tables whose caption, and registered figures that, are not on the page."""
     soup = _soup(html)
     body = soup.find("main") or soup
@@ -168,8 +172,9 @@ def content_problems(html: str, results: Mapping[str, Any], run_dir: Path | None
     return problems
 
 
-def check_book(html_dir: str | Path, run_dirs: Mapping[str, str | Path], *, machine_paths: Iterable[str] = (),
-               strict: bool = True) -> list[str]:
+def check_book(
+    html_dir: str | Path, run_dirs: Mapping[str, str | Path], *, machine_paths: Iterable[str] = (), strict: bool = True
+) -> list[str]:
     """Check the built book under ``html_dir`` (the folder of ``index.html``).
 
     ``run_dirs`` maps each chapter to its run directory (``results.json``, ``figures/``); its page is

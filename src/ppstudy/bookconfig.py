@@ -91,7 +91,8 @@ def book_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 raise InputError(f"PPSTUDY_NOTEBOOKS_REF {nb_ref!r} has characters a URL cannot carry")
             owner_repo = "/".join(url.split("/")[3:5])
             out["sphinx"]["config"]["ppstudy_repository"]["colab"] = (
-                f"{COLAB_URL}/github/{owner_repo}/blob/{nb_ref}/notebooks")
+                f"{COLAB_URL}/github/{owner_repo}/blob/{nb_ref}/notebooks"
+            )
     return out
 
 
@@ -104,8 +105,9 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def configure_stage(stage: Path, root: Path, chapters: list[str] | None = None,
-                    env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def configure_stage(
+    stage: Path, root: Path, chapters: list[str] | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Write this environment's settings into ``stage/_config.yml`` and stage the chapters' MyST sources.
 
     Call it after ``_config.yml`` and the notebooks are staged. Returns the settings it added.
@@ -129,8 +131,10 @@ def configure_stage(stage: Path, root: Path, chapters: list[str] | None = None,
         if not src.is_file():
             raise InputError(f"chapter {name}: {src} does not exist")
         shutil.copy2(src, md_dir / f"{name}.md")
-    extra = {"exclude_patterns": sorted(set(cfg.get("exclude_patterns") or []) | {MD_SOURCES}),
-             "sphinx": {"config": {"ppstudy_md_sources": MD_SOURCES}}}
+    extra = {
+        "exclude_patterns": sorted(set(cfg.get("exclude_patterns") or []) | {MD_SOURCES}),
+        "sphinx": {"config": {"ppstudy_md_sources": MD_SOURCES}},
+    }
     _merge(cfg, _merge(extra, settings))
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     return settings

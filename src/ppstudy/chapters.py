@@ -22,14 +22,21 @@ class Chapter:
         return (root or project_root()) / "book" / "params" / self.name
 
 
-CHAPTERS: dict[str, Chapter] = {c.name: c for c in (
-    Chapter("etc", "EtC images and SVMs (Kawamura, Kinoshita, Kiya)", "ppstudy.studies.etc"),
-    Chapter("pixel", "Pixel-based encryption and the adaptation network (Sirichotedumrong et al.)",
-            "ppstudy.studies.pixel"),
-    Chapter("deid", "Structural de-identification with order-preserving encryption (Ko et al.)",
-            "ppstudy.studies.deid"),
-    Chapter("cup", "Matching encrypted images: the IEEE Big Data Cup 2022 (Thing)", "ppstudy.studies.cup"),
-)}
+CHAPTERS: dict[str, Chapter] = {
+    c.name: c
+    for c in (
+        Chapter("etc", "EtC images and SVMs (Kawamura, Kinoshita, Kiya)", "ppstudy.studies.etc"),
+        Chapter(
+            "pixel",
+            "Pixel-based encryption and the adaptation network (Sirichotedumrong et al.)",
+            "ppstudy.studies.pixel",
+        ),
+        Chapter(
+            "deid", "Structural de-identification with order-preserving encryption (Ko et al.)", "ppstudy.studies.deid"
+        ),
+        Chapter("cup", "Matching encrypted images: the IEEE Big Data Cup 2022 (Thing)", "ppstudy.studies.cup"),
+    )
+}
 
 
 def get(name: str) -> Chapter:
@@ -56,5 +63,4 @@ def project_root() -> Path:
     for p in (here, *here.parents, *Path(__file__).resolve().parents):
         if _is_root(p):
             return p
-    raise InputError("cannot find the ppstudy book (_toc.yml and book/): run inside the checkout "
-                     "or set PPSTUDY_ROOT")
+    raise InputError("cannot find the ppstudy book (_toc.yml and book/): run inside the checkout or set PPSTUDY_ROOT")

@@ -7,6 +7,7 @@ line to stderr and exit with code 2. Output into a closed pipe (``ppstudy list |
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
@@ -31,8 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="execute one chapter with papermill")
     r.add_argument("chapter")
     r.add_argument("--profile", default="smoke", help="smoke (default), quick, paper, or a chapter's extra profile")
-    r.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="override a parameter (value read as YAML: 30, 0.1, true, [1, 2], text)")
+    r.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a parameter (value read as YAML: 30, 0.1, true, [1, 2], text)",
+    )
     r.add_argument("--log-output", action="store_true", help="stream the notebook's output")
 
     pub = sub.add_parser("publish", help="copy a finished run into results/ (what the book renders)")
@@ -41,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--main", action="store_true", help="make it the run the chapter's page shows")
 
     b = sub.add_parser("book", help="build the HTML book from the published runs (or execute a profile)")
-    b.add_argument("--profile", default=None, help="execute every chapter in this profile first (e.g. smoke); "
-                                                   "default: render the published runs in results/")
+    b.add_argument(
+        "--profile",
+        default=None,
+        help="execute every chapter in this profile first (e.g. smoke); default: render the published runs in results/",
+    )
     b.add_argument("--reuse", action="store_true", help="with --profile: reuse finished runs")
     b.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
     b.add_argument("--no-check", action="store_true", help="skip the checks of the built pages (bookcheck)")
@@ -85,10 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    try:
+    with contextlib.suppress(OSError):
         print(f"ppstudy: error: {message}", file=sys.stderr)
-    except OSError:
-        pass
     return 2
 
 
@@ -150,8 +159,10 @@ def _checkpoints(args) -> int:
     if args.action == "list":
         for r in found:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["modified"]))
-            print(f"{r['path'].relative_to(runner.checkpoints_root())}  tag={r['tag']}  "
-                  f"epochs={r['epochs_done']}/{r['epochs']}  {r['bytes'] / 1e6:.1f} MB  {when}")
+            print(
+                f"{r['path'].relative_to(runner.checkpoints_root())}  tag={r['tag']}  "
+                f"epochs={r['epochs_done']}/{r['epochs']}  {r['bytes'] / 1e6:.1f} MB  {when}"
+            )
         print(f"{len(found)} checkpoint(s) under {base}")
         return 0
     removed = 0

@@ -75,8 +75,7 @@ def _bilinear(img: np.ndarray, size: int) -> np.ndarray:
     if img.shape[:2] == (size, size):
         return img
     shrink = size < max(img.shape[:2])
-    out = _resize(img, (size, size) + img.shape[2:], order=1, preserve_range=True, anti_aliasing=shrink,
-                  mode="edge")
+    out = _resize(img, (size, size) + img.shape[2:], order=1, preserve_range=True, anti_aliasing=shrink, mode="edge")
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -88,9 +87,9 @@ def _area(x: np.ndarray, size: int, chunk: int = 256) -> np.ndarray:
         return x
     out = np.empty((x.shape[0], size, size, x.shape[3]), np.uint8)
     for i in range(0, len(x), chunk):
-        t = torch.from_numpy(np.ascontiguousarray(x[i:i + chunk])).permute(0, 3, 1, 2).float()
+        t = torch.from_numpy(np.ascontiguousarray(x[i : i + chunk])).permute(0, 3, 1, 2).float()
         r = nn.functional.interpolate(t, size=(size, size), mode="area" if size < x.shape[1] else "bilinear")
-        out[i:i + chunk] = r.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        out[i : i + chunk] = r.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out
 
 

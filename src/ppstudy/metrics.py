@@ -75,8 +75,14 @@ def authentication_errors(scores: np.ndarray, labels, classes) -> dict:
     """FAR/FRR curve and EER of one-vs-rest authentication (all claims pooled over identities)."""
     g, i = one_vs_rest_scores(scores, labels, classes)
     thr, far, frr = far_frr(g, i)
-    return {"thresholds": thr, "far": far, "frr": frr, "eer": _eer_from_curve(far, frr),
-            "n_genuine": int(g.size), "n_impostor": int(i.size)}
+    return {
+        "thresholds": thr,
+        "far": far,
+        "frr": frr,
+        "eer": _eer_from_curve(far, frr),
+        "n_genuine": int(g.size),
+        "n_impostor": int(i.size),
+    }
 
 
 # --- cup ---
@@ -108,8 +114,9 @@ def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def chance_ceiling(weights=CUP_WEIGHTS, *, chance_subtasks=(2,), n_test: int | None = None,
-                   level: float = 0.95) -> float:
+def chance_ceiling(
+    weights=CUP_WEIGHTS, *, chance_subtasks=(2,), n_test: int | None = None, level: float = 0.95
+) -> float:
     """Best leaderboard score when the subtasks in ``chance_subtasks`` (0-based) can only be guessed.
 
     Perfect accuracy elsewhere and accuracy 1/2 on a balanced test set where the encryption is
@@ -124,7 +131,6 @@ def chance_ceiling(weights=CUP_WEIGHTS, *, chance_subtasks=(2,), n_test: int | N
     acc = np.ones_like(w)
     acc[list(chance_subtasks)] = chance
     return float(np.dot(w, acc))
-
 
 
 def _check_prob(name: str, v: float, *, open_low: bool = True) -> float:
@@ -185,8 +191,9 @@ def best_of_chance_quantile(q: float, k: int, n: int, p: float = 0.5) -> float:
     return float(binom.ppf(q ** (1.0 / k), n, p)) / n
 
 
-def tries_needed(acc: float, n: int, *, j: int = 1, prob: float = 0.5, p: float = 0.5,
-                 max_tries: int = 10 ** 9) -> int | None:
+def tries_needed(
+    acc: float, n: int, *, j: int = 1, prob: float = 0.5, p: float = 0.5, max_tries: int = 10**9
+) -> int | None:
     """The smallest number ``m`` of independent chance-level models such that at least ``j`` of them reach
     ``acc`` with probability ``prob`` or more: how many runs a selection would have to pick from for
     chance to explain ``j`` values as high as ``acc``. None if more than ``max_tries``."""
@@ -220,8 +227,15 @@ def spread(values) -> dict:
     v = np.asarray(values, dtype=float).ravel()
     if not v.size:
         raise InputError("spread: no values")
-    return {"n": int(v.size), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
-            "min": float(v.min()), "max": float(v.max()), "values": v.tolist()}
+    return {
+        "n": int(v.size),
+        "mean": float(v.mean()),
+        "sd": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "values": v.tolist(),
+    }
+
 
 # --- deid ---
 # Ko et al. (IEEE Access 2020), Sec. IV-D: SSIM (Wang et al. 2004, as scikit-image computes it: 7x7 uniform
@@ -237,11 +251,14 @@ def spread(values) -> dict:
 def _pairs(x, y, what):
     for name, a in (("reference", x), (what, y)):
         if not isinstance(a, np.ndarray) or a.dtype != np.uint8:
-            raise InputError(f"{name} images: expected a uint8 numpy array, got "
-                             f"{getattr(a, 'dtype', type(a).__name__)}")
+            raise InputError(
+                f"{name} images: expected a uint8 numpy array, got {getattr(a, 'dtype', type(a).__name__)}"
+            )
     if x.shape != y.shape:
-        raise InputError(f"{what} images of shape {y.shape} do not match the reference images {x.shape}: "
-                         f"resize the originals to the compared size first")
+        raise InputError(
+            f"{what} images of shape {y.shape} do not match the reference images {x.shape}: "
+            f"resize the originals to the compared size first"
+        )
     if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] == 3):
         x, y = x[None], y[None]
     if x.ndim == 4 and x.shape[-1] == 1:
@@ -256,16 +273,17 @@ _WIN = 7  # scikit-image's default uniform window
 
 def _box1(a: np.ndarray, axis: int) -> np.ndarray:
     """Sums of 7 consecutive entries along ``axis`` (valid mode), by doubling: 1 -> 2 -> 4 -> 7."""
+
     def sl(b, i, n):
         idx = [slice(None)] * b.ndim
         idx[axis] = slice(i, i + n)
         return b[tuple(idx)]
 
     m = a.shape[axis]
-    s2 = sl(a, 0, m - 1) + sl(a, 1, m - 1)              # a[i] + a[i+1]
-    s4 = sl(s2, 0, m - 3) + sl(s2, 2, m - 3)            # a[i..i+3]
-    out = sl(s4, 0, m - 6) + sl(s2, 4, m - 6)           # a[i..i+5]
-    out += sl(a, 6, m - 6)                              # a[i..i+6]
+    s2 = sl(a, 0, m - 1) + sl(a, 1, m - 1)  # a[i] + a[i+1]
+    s4 = sl(s2, 0, m - 3) + sl(s2, 2, m - 3)  # a[i..i+3]
+    out = sl(s4, 0, m - 6) + sl(s2, 4, m - 6)  # a[i..i+5]
+    out += sl(a, 6, m - 6)  # a[i..i+6]
     return out
 
 
@@ -317,20 +335,20 @@ class SSIMReference:
         k1 = n * n * (0.01 * 255) ** 2
         k2 = n * (n - 1) * (0.03 * 255) ** 2
         sx, sxx = self.sx, self.sxx
-        p = sx * sy                        # n^2 ux uy
+        p = sx * sy  # n^2 ux uy
         q = sx * sx
-        q += sy * sy                       # n^2 (ux^2 + uy^2)
-        num = 2 * p + k1                   # n^2 (2 ux uy + C1)
+        q += sy * sy  # n^2 (ux^2 + uy^2)
+        num = 2 * p + k1  # n^2 (2 ux uy + C1)
         t = sxy * n
         t -= p
         t *= 2
-        t += k2                            # n (n - 1) (2 vxy + C2)
+        t += k2  # n (n - 1) (2 vxy + C2)
         num *= t
-        den = q + k1                       # n^2 (ux^2 + uy^2 + C1)
+        den = q + k1  # n^2 (ux^2 + uy^2 + C1)
         t = sxx + syy
         t *= n
         t -= q
-        t += k2                            # n (n - 1) (vx + vy + C2)
+        t += k2  # n (n - 1) (vx + vy + C2)
         den *= t
         num /= den
         per_plane = num.mean(axis=(1, 2), dtype=np.float64)
@@ -350,9 +368,9 @@ def ssim_many(x: np.ndarray, ys: list[np.ndarray], *, what: str = "compared", ch
     xb = pairs[0][0] if pairs else x
     out = [np.empty(len(xb)) for _ in ys]
     for i in range(0, len(xb), chunk):
-        ref = SSIMReference(xb[i:i + chunk])
+        ref = SSIMReference(xb[i : i + chunk])
         for o, (_, yb) in zip(out, pairs, strict=True):
-            o[i:i + chunk] = ref.ssim(yb[i:i + chunk])
+            o[i : i + chunk] = ref.ssim(yb[i : i + chunk])
     return out
 
 
@@ -385,8 +403,7 @@ def sdim(ssim_pos_value: float, di_value: float) -> float:
     return float(ssim_pos_value) + float(di_value)
 
 
-def deid_indices(originals: np.ndarray, vectorized: np.ndarray, deidentified: np.ndarray,
-                 alpha: float = 0.5) -> dict:
+def deid_indices(originals: np.ndarray, vectorized: np.ndarray, deidentified: np.ndarray, alpha: float = 0.5) -> dict:
     """Table 2's columns (a)-(f), averaged over the images: SSIM_Vec, SSIM_Dei, SSIM_Pos, L2norm_Dei,
     DI(alpha), SDIM(alpha). ``originals`` must already have the size of the other two."""
     a = _alpha(alpha)
@@ -399,8 +416,11 @@ def deid_per_image(originals: np.ndarray, vectorized: np.ndarray, deidentified: 
     Table 2's means; kept per image so that a long run can be stored and resumed in parts."""
     _pairs(originals, deidentified, "de-identified")
     s_vec, s_dei = ssim_many(originals, [vectorized, deidentified], what="vectorized")
-    return {"SSIM_vec": s_vec, "SSIM_dei": s_dei,
-            "L2norm_dei": l2norm_images(originals, deidentified, what="de-identified")}
+    return {
+        "SSIM_vec": s_vec,
+        "SSIM_dei": s_dei,
+        "L2norm_dei": l2norm_images(originals, deidentified, what="de-identified"),
+    }
 
 
 def deid_indices_from(per_image: dict, alpha: float = 0.5) -> dict:
@@ -414,5 +434,13 @@ def deid_indices_from(per_image: dict, alpha: float = 0.5) -> dict:
     l2 = float(np.mean(per_image["L2norm_dei"]))
     pos = ssim_pos(s_dei, s_vec)
     d = di(s_dei, l2, a)
-    return {"SSIM_vec": s_vec, "SSIM_dei": s_dei, "SSIM_pos": pos, "L2norm_dei": l2, "DI": d,
-            "SDIM": sdim(pos, d), "alpha": a, "n": int(n)}
+    return {
+        "SSIM_vec": s_vec,
+        "SSIM_dei": s_dei,
+        "SSIM_pos": pos,
+        "L2norm_dei": l2,
+        "DI": d,
+        "SDIM": sdim(pos, d),
+        "alpha": a,
+        "n": int(n),
+    }

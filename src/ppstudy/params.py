@@ -49,8 +49,10 @@ def profile_values(chapter: Chapter, profile: str, root: Path | None = None) -> 
     check_profile(profile)
     path = chapter.params_dir(root) / f"{profile}.yml"
     if not path.is_file():
-        raise InputError(f"unknown profile {profile!r} for chapter {chapter.name!r} "
-                         f"(profiles: {', '.join(profiles(chapter, root)) or 'none'})")
+        raise InputError(
+            f"unknown profile {profile!r} for chapter {chapter.name!r} "
+            f"(profiles: {', '.join(profiles(chapter, root)) or 'none'})"
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:
@@ -93,8 +95,9 @@ def _coerce(name: str, default: Any, value: Any, source: str) -> Any:
         kinds = {type(v) for v in default}
         for v in value:
             if not any(_type_ok(k(), v) if k is not type(None) else v is None for k in kinds):
-                raise InputError(f"{bad}: element {v!r} is not a {' or '.join(sorted(k.__name__ for k in kinds))} "
-                                 f"(from {source})")
+                raise InputError(
+                    f"{bad}: element {v!r} is not a {' or '.join(sorted(k.__name__ for k in kinds))} (from {source})"
+                )
         if all(k is float for k in kinds):
             value = [float(v) for v in value]
     if isinstance(default, float) and isinstance(value, int):
@@ -116,8 +119,9 @@ def parse_override(text: str) -> Any:
         return text
 
 
-def resolve(chapter: Chapter, nb, profile: str, overrides: dict[str, Any] | None = None,
-            root: Path | None = None) -> dict[str, Any]:
+def resolve(
+    chapter: Chapter, nb, profile: str, overrides: dict[str, Any] | None = None, root: Path | None = None
+) -> dict[str, Any]:
     """Parameters for one run: the notebook's defaults, then the profile YAML, then the overrides.
 
     Returns only the values that differ from the parameters cell's source (what papermill injects).
@@ -127,12 +131,16 @@ def resolve(chapter: Chapter, nb, profile: str, overrides: dict[str, Any] | None
     if missing:
         raise InputError(f"chapter {chapter.name}: its parameters cell lacks {', '.join(missing)}")
     merged: dict[str, Any] = {}
-    for source, values in ((f"{profile}.yml", profile_values(chapter, profile, root)),
-                           ("the command line", overrides or {})):
+    for source, values in (
+        (f"{profile}.yml", profile_values(chapter, profile, root)),
+        ("the command line", overrides or {}),
+    ):
         for name, value in values.items():
             if name not in defaults:
-                raise InputError(f"unknown parameter {name!r} for chapter {chapter.name} (from {source}; "
-                                 f"parameters: {', '.join(sorted(defaults))})")
+                raise InputError(
+                    f"unknown parameter {name!r} for chapter {chapter.name} (from {source}; "
+                    f"parameters: {', '.join(sorted(defaults))})"
+                )
             if name in RUNNER_PARAMS:
                 raise InputError(f"parameter {name!r} is set by the runner, not by {source}")
             merged[name] = _coerce(name, defaults[name], value, source)

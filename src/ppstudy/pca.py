@@ -36,13 +36,14 @@ class ExactPCA:
             raise InputError("ExactPCA needs uint8 images (exact integer arithmetic)")
         return x.reshape(len(x), -1)
 
-    def fit(self, x: np.ndarray) -> "ExactPCA":
+    def fit(self, x: np.ndarray) -> ExactPCA:
         xi = self._flat(x)
         n, d = xi.shape
         if not 2 <= self.n_components + 1 <= n:
-            raise InputError(f"ExactPCA: {self.n_components} components need more than {self.n_components} "
-                             f"training images, got {n}")
-        if 255 * 255 * d >= 2 ** 53 or n * n * 255 * 255 * d >= 2 ** 62:
+            raise InputError(
+                f"ExactPCA: {self.n_components} components need more than {self.n_components} training images, got {n}"
+            )
+        if 255 * 255 * d >= 2**53 or n * n * 255 * 255 * d >= 2**62:
             raise InputError(f"ExactPCA: {n} images of {d} pixels exceed exact integer arithmetic")
         self._x, self._n = xi, n
         self._s = xi.sum(axis=0, dtype=np.int64)

@@ -63,10 +63,17 @@ def check_readable(fig, name: str = "figure") -> None:
 
     w, _ = fig.get_size_inches()
     if w > TEXT_WIDTH_IN + 1e-6:
-        raise InputError(f"figure {name}: {w:.1f} in wide, more than the text column ({TEXT_WIDTH_IN} in); "
-                         f"the book would shrink its fonts below {MIN_FONT_PT} pt")
-    small = sorted({round(t.get_fontsize(), 1) for t in fig.findobj(Text)
-                    if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT - 1e-6})
+        raise InputError(
+            f"figure {name}: {w:.1f} in wide, more than the text column ({TEXT_WIDTH_IN} in); "
+            f"the book would shrink its fonts below {MIN_FONT_PT} pt"
+        )
+    small = sorted(
+        {
+            round(t.get_fontsize(), 1)
+            for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT - 1e-6
+        }
+    )
     if small:
         sizes = ", ".join(map(str, small))
         raise InputError(f"figure {name}: text at {sizes} pt, below the book's minimum of {MIN_FONT_PT} pt")
@@ -105,16 +112,22 @@ def show_image(ax, img) -> None:
         spine.set_visible(False)
 
 
-def image_grid(rows: Sequence[tuple[str, Sequence[Any]]], *, cell: float = 1.2, label_width: float = 1.4,
-               titles: list[str] | None = None):
+def image_grid(
+    rows: Sequence[tuple[str, Sequence[Any]]],
+    *,
+    cell: float = 1.2,
+    label_width: float = 1.4,
+    titles: list[str] | None = None,
+):
     """A figure with one row per ``(label, images)`` pair (``images`` indexable, same count per row); the
     cells shrink so that the whole grid fits the text column."""
     import matplotlib.pyplot as plt
 
     n = len(rows[0][1])
     cell = min(cell, (TEXT_WIDTH_IN - label_width) / n)
-    fig, ax = plt.subplots(len(rows), n, figsize=(cell * n + label_width, (cell + 0.15) * len(rows) + 0.3),
-                           squeeze=False)
+    fig, ax = plt.subplots(
+        len(rows), n, figsize=(cell * n + label_width, (cell + 0.15) * len(rows) + 0.3), squeeze=False
+    )
     for i, (label, images) in enumerate(rows):
         for j in range(n):
             show_image(ax[i, j], images[j])

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Iterable, Iterator, TypeVar
+from typing import IO, TypeVar
 
 T = TypeVar("T")
 ENV = "PPSTUDY_PROGRESS"
@@ -39,8 +40,9 @@ def stream() -> IO[str] | None:
     return sys.__stderr__
 
 
-def bar(iterable: Iterable[T], *, desc: str = "", total: int | None = None, enabled: bool = True,
-        mininterval: float = 2.0) -> Iterator[T]:
+def bar(
+    iterable: Iterable[T], *, desc: str = "", total: int | None = None, enabled: bool = True, mininterval: float = 2.0
+) -> Iterator[T]:
     """``tqdm(iterable)`` writing to :func:`stream` (nothing when there is no stream or ``enabled`` is False)."""
     out = stream() if enabled else None
     if out is None:
@@ -48,8 +50,16 @@ def bar(iterable: Iterable[T], *, desc: str = "", total: int | None = None, enab
         return
     from tqdm import tqdm
 
-    with tqdm(iterable, desc=desc, total=total, file=out, mininterval=mininterval, dynamic_ncols=False,
-              ncols=100, ascii=out is not sys.__stderr__) as t:
+    with tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        file=out,
+        mininterval=mininterval,
+        dynamic_ncols=False,
+        ncols=100,
+        ascii=out is not sys.__stderr__,
+    ) as t:
         yield from t
 
 
@@ -94,8 +104,16 @@ def meter(total: int, *, desc: str = "", unit: str = "it", enabled: bool = True,
         return _Silent()
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, file=out, mininterval=mininterval, ncols=100,
-                ascii=out is not sys.__stderr__, smoothing=0.05)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=out,
+        mininterval=mininterval,
+        ncols=100,
+        ascii=out is not sys.__stderr__,
+        smoothing=0.05,
+    )
 
 
 @contextmanager

@@ -23,11 +23,12 @@ import platform
 import re
 import subprocess
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from html import escape
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +40,21 @@ INVOCATION_ENV = "PPSTUDY_INVOCATION"
 
 #: distributions whose versions every manifest records
 TRACKED_PACKAGES = (
-    "ppstudy", "numpy", "scipy", "scikit-learn", "scikit-image", "torch", "torchvision", "timm",
-    "albumentations", "pyope", "vtracer", "resvg-py", "Pyfhel", "papermill", "jupyter-book",
+    "ppstudy",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "scikit-image",
+    "torch",
+    "torchvision",
+    "timm",
+    "albumentations",
+    "pyope",
+    "vtracer",
+    "resvg-py",
+    "Pyfhel",
+    "papermill",
+    "jupyter-book",
 )
 
 #: statuses of the verdict table
@@ -61,10 +75,18 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
     """The commit of the checkout holding ``path`` (default: this package), and whether it is dirty."""
     cwd = Path(path) if path else Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
         return {"commit": sha, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         # a copy without .git (the device machine): the commit stamped by whoever copied it
@@ -75,8 +97,12 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
 
 
 def device_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
-                            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
     try:
         import torch
 
@@ -150,8 +176,9 @@ def _check_name(kind: str, name: str) -> str:
 class Run:
     """One execution of a chapter: parameters, data, timings, tables, checks and figures -> ``results.json``."""
 
-    def __init__(self, chapter: str, profile: str, params: dict[str, Any], run_dir: str | os.PathLike,
-                 *, data: Any = ""):
+    def __init__(
+        self, chapter: str, profile: str, params: dict[str, Any], run_dir: str | os.PathLike, *, data: Any = ""
+    ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.figures_dir = self.run_dir / "figures"
@@ -177,7 +204,7 @@ class Run:
         }
 
     @classmethod
-    def start(cls, chapter: str, namespace: Mapping[str, Any], *, data: Any = "") -> "Run":
+    def start(cls, chapter: str, namespace: Mapping[str, Any], *, data: Any = "") -> Run:
         """A run whose parameters are the values in ``namespace`` (the notebook's ``globals()``) of every
         name in the chapter's parameters cell; ``profile`` and ``run_dir`` come from there too."""
         from ppstudy import chapters
@@ -219,8 +246,17 @@ class Run:
             self.manifest["timings_s"][name] = self.manifest["timings_s"].get(name, 0.0) + dt
 
     # ------------------------------------------------------------------ recording
-    def table(self, name: str, rows: list[dict[str, Any]], *, caption: str, columns: list[str] | None = None,
-              formats: Mapping[str, str] | None = None, exact: bool = False, show: bool = True) -> None:
+    def table(
+        self,
+        name: str,
+        rows: list[dict[str, Any]],
+        *,
+        caption: str,
+        columns: list[str] | None = None,
+        formats: Mapping[str, str] | None = None,
+        exact: bool = False,
+        show: bool = True,
+    ) -> None:
         """Record a table (list of row dicts) and, with ``show``, display it in the notebook where it is
         recorded (rendered by :func:`render_table`; nothing is displayed outside a kernel).
 
@@ -233,9 +269,13 @@ class Run:
         if not isinstance(caption, str) or not caption.strip():
             raise InputError(f"table {name!r} needs a caption")
         cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
-        self.manifest["tables"][name] = {"caption": caption, "columns": cols, "formats": dict(formats or {}),
-                                         "exact": bool(exact),
-                                         "rows": [_jsonable({c: r.get(c) for c in cols}) for r in rows]}
+        self.manifest["tables"][name] = {
+            "caption": caption,
+            "columns": cols,
+            "formats": dict(formats or {}),
+            "exact": bool(exact),
+            "rows": [_jsonable({c: r.get(c) for c in cols}) for r in rows],
+        }
         if show:
             self._tables_shown += 1
             self.manifest["tables"][name]["number"] = self._tables_shown
@@ -249,8 +289,18 @@ class Run:
         if fmt is not None:
             _glue(name, format_value(value, fmt))
 
-    def check(self, name: str, claim: str, passed: bool, *, kind: str = "claim", paper: Any = None,
-              measured: Any = None, evidence: Any = None, needs: str | None = None) -> None:
+    def check(
+        self,
+        name: str,
+        claim: str,
+        passed: bool,
+        *,
+        kind: str = "claim",
+        paper: Any = None,
+        measured: Any = None,
+        evidence: Any = None,
+        needs: str | None = None,
+    ) -> None:
         """Record a claim of the chapter as a named check that this run evaluates.
 
         ``kind``: ``"exact"`` (no data involved: a key space, a period, an identity), ``"paper"`` (this
@@ -262,9 +312,18 @@ class Run:
         _check_name("check", name)
         if kind not in ("exact", "paper", "claim"):
             raise InputError(f"check {name!r}: kind must be 'exact', 'paper' or 'claim', got {kind!r}")
-        rec = {"claim": claim, "passed": bool(passed), "kind": kind, "paper": _jsonable(paper),
-               "measured": _jsonable(measured), "evidence": _jsonable(evidence), "needs": needs,
-               "data": self.data_label, "smoke": self.smoke, "profile": self.manifest["profile"]}
+        rec = {
+            "claim": claim,
+            "passed": bool(passed),
+            "kind": kind,
+            "paper": _jsonable(paper),
+            "measured": _jsonable(measured),
+            "evidence": _jsonable(evidence),
+            "needs": needs,
+            "data": self.data_label,
+            "smoke": self.smoke,
+            "profile": self.manifest["profile"],
+        }
         rec["status"] = check_status(rec)
         self.manifest["checks"][name] = rec
         _glue(f"check:{name}", rec["status"])
@@ -305,8 +364,9 @@ class Run:
         study = importlib.import_module(chapters.get(self.manifest["chapter"]).study)
         figures = getattr(study, "FIGURES", {})
         if name not in figures:
-            raise InputError(f"chapter {self.manifest['chapter']}: no registered figure {name!r} "
-                             f"(figures: {', '.join(figures)})")
+            raise InputError(
+                f"chapter {self.manifest['chapter']}: no registered figure {name!r} (figures: {', '.join(figures)})"
+            )
         self.figure(figures[name](self.manifest, self.run_dir), name, caption=caption, photo=photo)
 
     def save(self) -> None:
@@ -326,9 +386,16 @@ class Run:
         """The chapter's verdict table, from its checks: claim | paper | this run | data | status."""
         d = self.manifest.get("data")
         dataset = "smoke data" if self.smoke else (d.get("dataset", "") if isinstance(d, dict) else str(d or ""))
-        rows = [{"claim": c["claim"], "paper: value": c["paper"], "measured: value": c["measured"],
-                 "data": "—" if c["kind"] == "exact" else dataset, "status": c["status"]}
-                for c in self.manifest["checks"].values()]
+        rows = [
+            {
+                "claim": c["claim"],
+                "paper: value": c["paper"],
+                "measured: value": c["measured"],
+                "data": "—" if c["kind"] == "exact" else dataset,
+                "status": c["status"],
+            }
+            for c in self.manifest["checks"].values()
+        ]
         if not rows:
             raise InputError("verdicts: this run recorded no checks")
         self.table("verdicts", rows, caption=caption)
@@ -383,6 +450,20 @@ def measured_label(manifest: Mapping[str, Any]) -> str:
     return f"this run ({manifest.get('profile', '?')})"
 
 
+def load_arrays(run_dir: str | os.PathLike, name: str) -> dict[str, np.ndarray]:
+    """The arrays a run saved with :meth:`Run.arrays` (``run_dir/<name>.npz``), read into memory."""
+    import zipfile
+
+    path = Path(run_dir) / f"{name}.npz"
+    if not path.is_file():
+        raise InputError(f"no {path.name} in {run_dir}: run the chapter first")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise InputError(f"{path} is unreadable ({type(e).__name__}: {e}); rerun the chapter") from None
+
+
 def load(run_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(run_dir) / RESULTS_FILE
     try:
@@ -422,10 +503,16 @@ def auto_format(values: list[Any], *, paper: bool = False):
     Integers get thousands separators; the paper's numbers are shown as printed (shortest form); measured
     floats get 1-2 decimals above 10, 3 above 1, 4 below 1, and 3 significant digits below 0.001.
     """
-    nums = [float(v) for v in values if isinstance(v, (int, float, np.integer, np.floating))
-            and not isinstance(v, bool) and math.isfinite(float(v))]
-    if nums and all(float(v).is_integer() and abs(v) < 1e15 for v in nums) and \
-            all(isinstance(v, (int, np.integer)) for v in values if v is not None and not isinstance(v, bool)):
+    nums = [
+        float(v)
+        for v in values
+        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(float(v))
+    ]
+    if (
+        nums
+        and all(float(v).is_integer() and abs(v) < 1e15 for v in nums)
+        and all(isinstance(v, (int, np.integer)) for v in values if v is not None and not isinstance(v, bool))
+    ):
         return lambda v: f"{int(v):,}"
     if paper:
         return lambda v: f"{float(v):.6g}"
@@ -448,7 +535,7 @@ def _split_column(col: str) -> tuple[str, str]:
         if col == kind:
             return kind, ""
         if col.startswith(kind) and col[len(kind)] in " _:":
-            return kind, col[len(kind):].strip(" _:").replace("_", " ")
+            return kind, col[len(kind) :].strip(" _:").replace("_", " ")
     return "", col.replace("_", " ") if "_" in col and " " not in col else col
 
 
@@ -468,6 +555,7 @@ def _cell_formatter(table: Mapping[str, Any], col: str):
         if v is None or isinstance(v, (bool, str, list, tuple)) or (isinstance(v, float) and not math.isfinite(v)):
             return format_value(v)
         return auto(v)
+
     return f
 
 
@@ -483,8 +571,13 @@ def render_table(manifest: Mapping[str, Any], name: str) -> str:
     label = measured_label(manifest)
     groups: list[tuple[str, list[int]]] = []  # (top header, column indices)
     for i, (kind, q) in enumerate(parts):
-        if kind and groups and groups[-1][0] == q and parts[groups[-1][1][-1]][0] in ("paper", "measured") \
-                and kind not in {parts[j][0] for j in groups[-1][1]}:
+        if (
+            kind
+            and groups
+            and groups[-1][0] == q
+            and parts[groups[-1][1][-1]][0] in ("paper", "measured")
+            and kind not in {parts[j][0] for j in groups[-1][1]}
+        ):
             groups[-1][1].append(i)
         else:
             groups.append((q if kind else cols[i], [i]))
@@ -517,13 +610,17 @@ def render_table(manifest: Mapping[str, Any], name: str) -> str:
     if t.get("exact"):
         notes.append('<p class="ppstudy-note">Exact: computed without data; the same in every profile.</p>')
     elif smoke:
-        notes.append('<div class="admonition warning"><p class="admonition-title">Smoke run</p><p>These numbers '
-                     'come from stand-in data (the smoke profile): they show that the pipeline runs, not '
-                     'what the paper measured.</p></div>')
+        notes.append(
+            '<div class="admonition warning"><p class="admonition-title">Smoke run</p><p>These numbers '
+            "come from stand-in data (the smoke profile): they show that the pipeline runs, not "
+            "what the paper measured.</p></div>"
+        )
     data = "" if t.get("exact") else _data_line(manifest)
-    return (f'<div class="ppstudy-table ppstudy-scroll" style="overflow-x: auto; max-width: 100%;">'
-            f'<table class="table"><caption style="caption-side: top; text-align: left;">{escape(cap)}</caption>'
-            f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{data}{''.join(notes)}</div>")
+    return (
+        f'<div class="ppstudy-table ppstudy-scroll" style="overflow-x: auto; max-width: 100%;">'
+        f'<table class="table"><caption style="caption-side: top; text-align: left;">{escape(cap)}</caption>'
+        f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{data}{''.join(notes)}</div>"
+    )
 
 
 def _data_line(manifest: Mapping[str, Any]) -> str:
@@ -568,9 +665,13 @@ class Summary:
         items = []
         for c in self._manifest["checks"].values():
             ev = c.get("evidence")
-            ev_txt = "" if ev is None else f" <small>({escape(format_value(ev) if not isinstance(ev, dict) else '; '.join(f'{k}: {format_value(v)}' for k, v in ev.items()))})</small>"
+            ev_txt = (
+                ""
+                if ev is None
+                else f" <small>({escape(format_value(ev) if not isinstance(ev, dict) else '; '.join(f'{k}: {format_value(v)}' for k, v in ev.items()))})</small>"
+            )
             items.append(f"<li><strong>[{escape(c['status'])}]</strong> {escape(c['claim'])}{ev_txt}</li>")
-        return "<ul class=\"ppstudy-summary\">" + "".join(items) + "</ul>"
+        return '<ul class="ppstudy-summary">' + "".join(items) + "</ul>"
 
     def __repr__(self) -> str:
         return "\n".join(f"[{c['status']}] {c['claim']}" for c in self._manifest["checks"].values())

@@ -26,9 +26,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ppstudy import InputError, PPStudyError
 from ppstudy import chapters as _chapters
@@ -196,8 +197,15 @@ def _peak_rss_mb() -> float:
 
 
 # ---------------------------------------------------------------------- running a chapter
-def run(chapter: str, profile: str = "smoke", overrides: dict[str, Any] | None = None, *,
-        root: Path | None = None, progress: bool = True, log_output: bool = False) -> Path:
+def run(
+    chapter: str,
+    profile: str = "smoke",
+    overrides: dict[str, Any] | None = None,
+    *,
+    root: Path | None = None,
+    progress: bool = True,
+    log_output: bool = False,
+) -> Path:
     """Execute one chapter; return its run directory (``runs/<chapter>/<profile>``)."""
     import nbformat
     import papermill as pm
@@ -224,9 +232,15 @@ def run(chapter: str, profile: str = "smoke", overrides: dict[str, Any] | None =
         nbformat.write(nb, source)
         out_nb = staging / f"{chapter}.ipynb"
         log = staging / "progress.log"
-        invocation = {"runner": "ppstudy run", "profile": profile, "overrides": overrides or {},
-                      "command": " ".join(["ppstudy", "run", chapter, "--profile", profile]
-                                          + [f"-p {k} {json.dumps(v)}" for k, v in (overrides or {}).items()])}
+        invocation = {
+            "runner": "ppstudy run",
+            "profile": profile,
+            "overrides": overrides or {},
+            "command": " ".join(
+                ["ppstudy", "run", chapter, "--profile", profile]
+                + [f"-p {k} {json.dumps(v)}" for k, v in (overrides or {}).items()]
+            ),
+        }
         env = {INVOCATION_ENV: json.dumps(invocation, default=str), "PPSTUDY_PROGRESS": str(log)}
         relay = _Relay(log, progress)
         relay.start()
@@ -234,13 +248,23 @@ def run(chapter: str, profile: str = "smoke", overrides: dict[str, Any] | None =
         os.environ.update(env)
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(str(source), str(out_nb), parameters=params, kernel_name=KERNEL, cwd=str(root),
-                                progress_bar=progress, log_output=log_output, request_save_on_cell_execute=True)
+            pm.execute_notebook(
+                str(source),
+                str(out_nb),
+                parameters=params,
+                kernel_name=KERNEL,
+                cwd=str(root),
+                progress_bar=progress,
+                log_output=log_output,
+                request_save_on_cell_execute=True,
+            )
         except PapermillExecutionError as e:
             _keep_failed(staging, failed)
             evalue = str(e.evalue).strip().splitlines()[-1] if str(e.evalue).strip() else ""
-            raise PPStudyError(f"chapter {chapter} [{profile}] failed in cell {e.exec_count}: {e.ename}: {evalue} "
-                               f"(partial notebook: {failed / out_nb.name}; last good run kept in {final})") from None
+            raise PPStudyError(
+                f"chapter {chapter} [{profile}] failed in cell {e.exec_count}: {e.ename}: {evalue} "
+                f"(partial notebook: {failed / out_nb.name}; last good run kept in {final})"
+            ) from None
         except BaseException:
             _keep_failed(staging, failed)
             raise
@@ -271,8 +295,9 @@ def study_module(chapter: str):
     return importlib.import_module(_chapters.get(chapter).study)
 
 
-def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None = None, *,
-                       source: Path | None = None) -> list[Path]:
+def regenerate_figures(
+    chapter: str, profile: str = "smoke", root: Path | None = None, *, source: Path | None = None
+) -> list[Path]:
     """Redraw every figure of a finished (or published, with ``source``) run from its ``results.json`` and
     arrays, without recomputing."""
     import matplotlib
@@ -295,13 +320,15 @@ def regenerate_figures(chapter: str, profile: str = "smoke", root: Path | None =
         try:
             fig = figures[name](manifest, rd)
         except (KeyError, IndexError, TypeError) as e:
-            raise InputError(f"{rd}: cannot redraw {name}: results.json lacks what it needs ({type(e).__name__}: "
-                             f"{e})") from None
+            raise InputError(
+                f"{rd}: cannot redraw {name}: results.json lacks what it needs ({type(e).__name__}: {e})"
+            ) from None
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
             if isinstance(e, InputError):
                 raise
-            raise InputError(f"{rd}: cannot redraw {name}: its arrays are unreadable ({type(e).__name__}: {e}); "
-                             f"rerun the chapter") from None
+            raise InputError(
+                f"{rd}: cannot redraw {name}: its arrays are unreadable ({type(e).__name__}: {e}); rerun the chapter"
+            ) from None
         photo = (rd / "figures" / f"{name}.jpg").is_file()
         out.extend(save_figure(fig, rd / "figures", name, photo=photo).values())
         plt.close(fig)
@@ -355,11 +382,15 @@ def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool 
                     shutil.copy2(f, tmp / "figures" / f.name)
         size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
         if size > PUBLISH_LIMIT:
-            big = sorted(((f.stat().st_size, f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file()),
-                         reverse=True)[:3]
-            raise InputError(f"published run of {chapter} [{profile}] would be {size / 1e6:.1f} MB, over the "
-                             f"{PUBLISH_LIMIT / 1e6:.1f} MB limit (largest: "
-                             + ", ".join(f"{p} {s / 1e6:.1f} MB" for s, p in big) + ")")
+            big = sorted(((f.stat().st_size, f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file()), reverse=True)[
+                :3
+            ]
+            raise InputError(
+                f"published run of {chapter} [{profile}] would be {size / 1e6:.1f} MB, over the "
+                f"{PUBLISH_LIMIT / 1e6:.1f} MB limit (largest: "
+                + ", ".join(f"{p} {s / 1e6:.1f} MB" for s, p in big)
+                + ")"
+            )
         old = dest.with_name(f".{profile}.{uuid.uuid4().hex[:6]}.old")
         if dest.exists():
             os.replace(dest, old)
@@ -383,8 +414,10 @@ def published_run(chapter: str, root: Path | None = None, profile: str | None = 
     index = published_index(root)
     entry = index.get(chapter)
     if not entry:
-        raise PPStudyError(f"chapter {chapter} has no published run: run it with a real-data profile and "
-                           f"`ppstudy publish {chapter} --profile P` (or build with --profile smoke)")
+        raise PPStudyError(
+            f"chapter {chapter} has no published run: run it with a real-data profile and "
+            f"`ppstudy publish {chapter} --profile P` (or build with --profile smoke)"
+        )
     prof = profile or entry["main"]
     d = published_root(root) / chapter / check_profile(prof)
     if not (d / RESULTS_FILE).is_file():
@@ -399,8 +432,9 @@ def code_changed_since(commit: str | None, chapter: str, root: Path) -> list[str
         return None
     paths = [f"book/{chapter}.md", f"book/params/{chapter}", "src/ppstudy"]
     try:
-        r = subprocess.run(["git", "diff", "--name-only", commit, "--", *paths], cwd=root, capture_output=True,
-                           text=True, timeout=20)
+        r = subprocess.run(
+            ["git", "diff", "--name-only", commit, "--", *paths], cwd=root, capture_output=True, text=True, timeout=20
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if r.returncode != 0:
@@ -415,8 +449,10 @@ def provenance(manifest: dict[str, Any], chapter: str, root: Path) -> str:
     run = manifest.get("run") or {}
     git = manifest.get("git") or {}
     commit = git.get("commit")
-    lines = [f"* **Profile:** `{manifest.get('profile')}`"
-             + (f" — rerun with `{run['command']}`" if run.get("command") else "")]
+    lines = [
+        f"* **Profile:** `{manifest.get('profile')}`"
+        + (f" — rerun with `{run['command']}`" if run.get("command") else "")
+    ]
     if isinstance(data, dict) and data:
         lines.append(f"* **Data:** {data.get('dataset', '')} — {data.get('description', '')}")
         for f in data.get("files", []):
@@ -425,23 +461,32 @@ def provenance(manifest: dict[str, Any], chapter: str, root: Path) -> str:
     elif data:
         lines.append(f"* **Data:** {data}")
     dev = manifest.get("device") or {}
-    lines.append(f"* **Device:** {device_label(dev)}; Python {dev.get('python', '?')}, "
-                 f"torch {(manifest.get('versions') or {}).get('torch') or '—'}")
+    lines.append(
+        f"* **Device:** {device_label(dev)}; Python {dev.get('python', '?')}, "
+        f"torch {(manifest.get('versions') or {}).get('torch') or '—'}"
+    )
     if run.get("wall_s") is not None:
         mem = f", peak memory {run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else ""
         lines.append(f"* **Wall time:** {run['wall_s'] / 60:.1f} min{mem}")
-    lines.append(f"* **Commit:** `{(commit or 'unknown')[:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else "")
-                 + f"; finished {manifest.get('finished') or '—'}")
+    lines.append(
+        f"* **Commit:** `{(commit or 'unknown')[:12]}`"
+        + (" (with uncommitted changes)" if git.get("dirty") else "")
+        + f"; finished {manifest.get('finished') or '—'}"
+    )
     body = "\n".join(lines)
     out = f":::{{admonition}} Provenance of this page\n:class: note\n\n{body}\n:::\n"
     changed = code_changed_since(commit, chapter, root)
     if changed:
         shown = ", ".join(f"`{c}`" for c in changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
-        out += (f"\n:::{{warning}}\nThe chapter's code has changed since this run's commit "
-                f"`{(commit or '')[:12]}` ({shown}): the numbers below are those of that commit.\n:::\n")
+        out += (
+            f"\n:::{{warning}}\nThe chapter's code has changed since this run's commit "
+            f"`{(commit or '')[:12]}` ({shown}): the numbers below are those of that commit.\n:::\n"
+        )
     if isinstance(data, dict) and data.get("smoke"):
-        out += ("\n:::{warning}\nThis page was executed in the smoke profile on stand-in data: every number "
-                "on it shows that the pipeline runs, not what the paper measured.\n:::\n")
+        out += (
+            "\n:::{warning}\nThis page was executed in the smoke profile on stand-in data: every number "
+            "on it shows that the pipeline runs, not what the paper measured.\n:::\n"
+        )
     return out
 
 
@@ -451,17 +496,18 @@ def _insert_provenance(nb_path: Path, manifest: dict[str, Any], chapter: str, ro
     nb = nbformat.read(nb_path, as_version=4)
     cell = nbformat.v4.new_markdown_cell(provenance(manifest, chapter, root))
     cell.metadata["tags"] = ["ppstudy-provenance"]
-    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")),
-                 None)
+    first = next(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), None
+    )
     if first is None:
         nb.cells.insert(0, cell)
     else:  # right after the title and its opening paragraphs, before the first section
         src = nb.cells[first].source
         cut = src.find("\n## ")
         if cut >= 0:
-            rest = nbformat.v4.new_markdown_cell(src[cut + 1:])
+            rest = nbformat.v4.new_markdown_cell(src[cut + 1 :])
             nb.cells[first].source = src[:cut]
-            nb.cells[first + 1:first + 1] = [cell, rest]
+            nb.cells[first + 1 : first + 1] = [cell, rest]
         else:
             nb.cells.insert(first + 1, cell)
     nbformat.write(nb, nb_path)
@@ -489,8 +535,10 @@ def dashboard(manifests: dict[str, dict[str, Any]]) -> str:
         for c in m.get("checks", {}).values():
             if c.get("kind") != "paper":
                 continue
-            out.append(f"| [{title}]({name}) | {_md_cell(c['claim'])} | {_md_cell(c.get('paper'))} | "
-                       f"{_md_cell(c.get('measured'))} | **{c['status']}** |")
+            out.append(
+                f"| [{title}]({name}) | {_md_cell(c['claim'])} | {_md_cell(c.get('paper'))} | "
+                f"{_md_cell(c.get('measured'))} | **{c['status']}** |"
+            )
     cost = ["| chapter | profile | data | device | wall time | peak memory |", "|---|---|---|---|---|---|"]
     for name, m in manifests.items():
         run = m.get("run") or {}
@@ -498,10 +546,14 @@ def dashboard(manifests: dict[str, dict[str, Any]]) -> str:
         ds = data.get("dataset", "") if isinstance(data, dict) else str(data)
         wall = f"{run['wall_s'] / 60:.0f} min" if run.get("wall_s") else "—"
         mem = f"{run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else "—"
-        cost.append(f"| [{name}]({name}) | `{m.get('profile')}` | {_md_cell(ds)} | "
-                    f"{_md_cell(device_label(m.get('device') or {}))} | {wall} | {mem} |")
-    return ("\n".join(out) + "\n\nWhat the runs shown in this book cost (rerun any of them with the command in its "
-            "chapter's provenance):\n\n" + "\n".join(cost) + "\n")
+        cost.append(
+            f"| [{name}]({name}) | `{m.get('profile')}` | {_md_cell(ds)} | "
+            f"{_md_cell(device_label(m.get('device') or {}))} | {wall} | {mem} |"
+        )
+    return (
+        "\n".join(out) + "\n\nWhat the runs shown in this book cost (rerun any of them with the command in its "
+        "chapter's provenance):\n\n" + "\n".join(cost) + "\n"
+    )
 
 
 def build_root(root: Path | None = None) -> Path:
@@ -517,8 +569,11 @@ def chapter_sources(profile: str | None, root: Path | None = None) -> dict[str, 
     for name in _chapters.CHAPTERS:
         d = published_run(name, root) if profile is None else run_dir(name, profile, root)
         if not (d / f"{name}.ipynb").is_file():
-            raise PPStudyError(f"chapter {name} has no executed notebook in {d}: run `ppstudy run {name} "
-                               f"--profile {profile}` first" if profile else f"{d} holds no {name}.ipynb")
+            raise PPStudyError(
+                f"chapter {name} has no executed notebook in {d}: run `ppstudy run {name} --profile {profile}` first"
+                if profile
+                else f"{d} holds no {name}.ipynb"
+            )
         out[name] = d
     return out
 
@@ -554,8 +609,15 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
     return stage
 
 
-def build_book(profile: str | None = "smoke", *, root: Path | None = None, rerun: bool = True,
-               strict: bool = False, progress: bool = True, check: bool = True) -> Path:
+def build_book(
+    profile: str | None = "smoke",
+    *,
+    root: Path | None = None,
+    rerun: bool = True,
+    strict: bool = False,
+    progress: bool = True,
+    check: bool = True,
+) -> Path:
     """Build the HTML book: from the published runs (``profile=None``), or executing every chapter in
     ``profile`` first (unless ``rerun`` is false and a run exists). With ``check`` the built pages are
     checked (:func:`ppstudy.bookcheck.check_book`: every table and figure shown, no tracebacks, warnings,
@@ -585,6 +647,10 @@ def build_book(profile: str | None = "smoke", *, root: Path | None = None, rerun
         from ppstudy import bookcheck
 
         sources = chapter_sources(profile, root)
-        bookcheck.check_book(index.parent, sources, strict=True,
-                             machine_paths=[str(root), str(runs_root(root)), str(out), str(Path.home())])
+        bookcheck.check_book(
+            index.parent,
+            sources,
+            strict=True,
+            machine_paths=[str(root), str(runs_root(root)), str(out), str(Path.home())],
+        )
     return index

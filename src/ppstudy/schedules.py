@@ -16,8 +16,9 @@ says whether the scheduler steps per epoch or per batch. The recipes of the book
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +74,16 @@ def no_decay_groups(model, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def paper_sgd(epochs: int = 300, *, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
-              batch_size: int = 128, milestones: tuple[float, ...] = (0.5, 0.75), gamma: float = 0.1) -> Schedule:
+def paper_sgd(
+    epochs: int = 300,
+    *,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    batch_size: int = 128,
+    milestones: tuple[float, ...] = (0.5, 0.75),
+    gamma: float = 0.1,
+) -> Schedule:
     """The pixel paper's recipe: SGD(momentum 0.9, wd 5e-4), lr 0.1 divided by 10 at 50% and 75% of the
     epochs (150 and 225 of 300), batch 128."""
     import torch
@@ -87,14 +96,36 @@ def paper_sgd(epochs: int = 300, *, lr: float = 0.1, momentum: float = 0.9, weig
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
         return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=ms, gamma=gamma)
 
-    return Schedule(name="paper", epochs=epochs, batch_size=batch_size, make=make, interval="epoch",
-                    describe=dict(optimizer="SGD", lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                  milestones=ms, gamma=gamma, batch_size=batch_size, epochs=epochs))
+    return Schedule(
+        name="paper",
+        epochs=epochs,
+        batch_size=batch_size,
+        make=make,
+        interval="epoch",
+        describe=dict(
+            optimizer="SGD",
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            milestones=ms,
+            gamma=gamma,
+            batch_size=batch_size,
+            epochs=epochs,
+        ),
+    )
 
 
-def one_cycle(epochs: int = 30, *, lr: float = 0.2, momentum: float = 0.9, weight_decay: float = 5e-4,
-              batch_size: int = 256, label_smoothing: float = 0.1, pct_start: float = 0.25,
-              nesterov: bool = True) -> Schedule:
+def one_cycle(
+    epochs: int = 30,
+    *,
+    lr: float = 0.2,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    batch_size: int = 256,
+    label_smoothing: float = 0.1,
+    pct_start: float = 0.25,
+    nesterov: bool = True,
+) -> Schedule:
     """A short recipe: one-cycle learning rate (linear warm-up to ``lr``, linear anneal to ~0), SGD with
     Nesterov momentum, no weight decay on BN/bias, label smoothing."""
     import torch
@@ -109,15 +140,35 @@ def one_cycle(epochs: int = 30, *, lr: float = 0.2, momentum: float = 0.9, weigh
             return opt, None
         pct = min(max(pct_start, 2.0 / total), 1.0 - 2.0 / total)
         # total + 1: the training loop steps the scheduler after every batch, the last one included
-        sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total + 1, pct_start=pct,
-                                                  anneal_strategy="linear", div_factor=10.0, final_div_factor=100.0)
+        sch = torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=lr,
+            total_steps=total + 1,
+            pct_start=pct,
+            anneal_strategy="linear",
+            div_factor=10.0,
+            final_div_factor=100.0,
+        )
         return opt, sch
 
-    return Schedule(name="fast", epochs=epochs, batch_size=batch_size, make=make, interval="step",
-                    label_smoothing=label_smoothing,
-                    describe=dict(optimizer="SGD-nesterov" if nesterov else "SGD", max_lr=lr, momentum=momentum,
-                                  weight_decay=weight_decay, one_cycle_pct_start=pct_start,
-                                  label_smoothing=label_smoothing, batch_size=batch_size, epochs=epochs))
+    return Schedule(
+        name="fast",
+        epochs=epochs,
+        batch_size=batch_size,
+        make=make,
+        interval="step",
+        label_smoothing=label_smoothing,
+        describe=dict(
+            optimizer="SGD-nesterov" if nesterov else "SGD",
+            max_lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            one_cycle_pct_start=pct_start,
+            label_smoothing=label_smoothing,
+            batch_size=batch_size,
+            epochs=epochs,
+        ),
+    )
 
 
 #: Ko et al.'s sentence: "the learning rate was initially set to 0.001 for 250 epochs. Also, the learning
@@ -129,9 +180,16 @@ KO2020_EPOCHS = (250, 100, 125, 200)
 KO2020_DECAY = 1e-6
 
 
-def rmsprop_ko2020(epochs: int | None = None, *, batch_size: int = 64, reading: str = "sequential",
-                   decay: float = KO2020_DECAY, decay_kind: str = "keras-lr", lrs=KO2020_LRS,
-                   phases=KO2020_EPOCHS) -> Schedule:
+def rmsprop_ko2020(
+    epochs: int | None = None,
+    *,
+    batch_size: int = 64,
+    reading: str = "sequential",
+    decay: float = KO2020_DECAY,
+    decay_kind: str = "keras-lr",
+    lrs=KO2020_LRS,
+    phases=KO2020_EPOCHS,
+) -> Schedule:
     """Ko et al.'s RMSprop recipe. The paper's learning-rate sentence is ambiguous; ``reading`` chooses:
 
     * ``"sequential"`` (default; our reading): four phases one after the other, 250 + 100 + 125 + 200 =
@@ -166,13 +224,28 @@ def rmsprop_ko2020(epochs: int | None = None, *, batch_size: int = 64, reading: 
             k = sum(step >= b * steps_per_epoch for b in bounds)
             return float(lrs[k]) / base / (1.0 + rate * step)
 
-        opt = torch.optim.RMSprop(model.parameters(), lr=base, alpha=0.9, eps=1e-7,
-                                  weight_decay=float(decay) if decay_kind == "l2" else 0.0)
+        opt = torch.optim.RMSprop(
+            model.parameters(), lr=base, alpha=0.9, eps=1e-7, weight_decay=float(decay) if decay_kind == "l2" else 0.0
+        )
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
-    return Schedule(name="rmsprop-ko2020", epochs=epochs, batch_size=batch_size, make=make, interval="step",
-                    describe=dict(optimizer="RMSprop", reading=reading, lrs=list(lrs), phase_starts=bounds,
-                                  decay=decay, decay_kind=decay_kind, batch_size=batch_size, epochs=epochs))
+    return Schedule(
+        name="rmsprop-ko2020",
+        epochs=epochs,
+        batch_size=batch_size,
+        make=make,
+        interval="step",
+        describe=dict(
+            optimizer="RMSprop",
+            reading=reading,
+            lrs=list(lrs),
+            phase_starts=bounds,
+            decay=decay,
+            decay_kind=decay_kind,
+            batch_size=batch_size,
+            epochs=epochs,
+        ),
+    )
 
 
 def adamw_one_cycle(epochs: int, *, lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-4) -> Schedule:
@@ -186,13 +259,21 @@ def adamw_one_cycle(epochs: int, *, lr: float = 2e-3, batch_size: int = 32, weig
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps * epochs))
 
-    return Schedule(name="adamw-onecycle", epochs=epochs, batch_size=batch_size, make=make, interval="step",
-                    describe=dict(optimizer="AdamW", lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                                  epochs=epochs))
+    return Schedule(
+        name="adamw-onecycle",
+        epochs=epochs,
+        batch_size=batch_size,
+        make=make,
+        interval="step",
+        describe=dict(optimizer="AdamW", lr=lr, weight_decay=weight_decay, batch_size=batch_size, epochs=epochs),
+    )
 
 
 SCHEDULES: dict[str, Callable[..., Schedule]] = {
-    "paper": paper_sgd, "fast": one_cycle, "rmsprop": rmsprop_ko2020, "adamw": adamw_one_cycle,
+    "paper": paper_sgd,
+    "fast": one_cycle,
+    "rmsprop": rmsprop_ko2020,
+    "adamw": adamw_one_cycle,
 }
 
 

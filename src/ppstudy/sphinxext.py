@@ -23,8 +23,16 @@ MATHJAX_ENTRY = "mathjax/startup.js"
 #: MathJax components named in the loader configuration (the loader adds ``core``).
 MATHJAX_LOAD = ["input/tex", "output/chtml", "a11y/assistive-mml"]
 #: Files and folders (relative to the es5 build) copied into ``_static/mathjax``.
-MATHJAX_FILES = ["startup.js", "core.js", "input/tex.js", "input/tex/extensions", "output/chtml.js",
-                 "output/chtml/fonts/tex.js", "output/chtml/fonts/woff-v2", "a11y/assistive-mml.js"]
+MATHJAX_FILES = [
+    "startup.js",
+    "core.js",
+    "input/tex.js",
+    "input/tex/extensions",
+    "output/chtml.js",
+    "output/chtml/fonts/tex.js",
+    "output/chtml/fonts/woff-v2",
+    "a11y/assistive-mml.js",
+]
 FONTAWESOME_JS = "_static/scripts/fontawesome.js"
 CSS_FILE = "ppstudy.css"
 #: Wide content scrolls inside this class on purpose (the browser test accepts it); nothing else may be
@@ -37,8 +45,10 @@ FA_FACES = ("fa-solid-900", "fa-regular-400", "fa-brands-400")
 _FA_RULE = re.compile(r"((?:\.fa-[\w-]+:(?:before|after),?)+)\{content:\s*\"\\([0-9a-fA-F]{4,5})\"\}")
 _FA_NAME = re.compile(r"\bfa-[a-z0-9]+(?:-[a-z0-9]+)*")
 _GLYPH = re.compile(r"\\([eEfF][0-9a-fA-F]{3})\b")
-_FA_SRC = re.compile(r'url\(([^)]*?)(fa-(?:solid-900|regular-400|brands-400))\.woff2\)\s*format\("woff2"\)'
-                     r'\s*,\s*url\([^)]*?\.ttf\)\s*format\("truetype"\)')
+_FA_SRC = re.compile(
+    r'url\(([^)]*?)(fa-(?:solid-900|regular-400|brands-400))\.woff2\)\s*format\("woff2"\)'
+    r'\s*,\s*url\([^)]*?\.ttf\)\s*format\("truetype"\)'
+)
 _SOURCEMAP = re.compile(rb"\n?(//# sourceMappingURL=[^\n]*|/\*# sourceMappingURL=[^*]*\*/)\s*$")
 _FA_TAG = re.compile(r'[ \t]*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
 
@@ -234,8 +244,9 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         context["default_mode"] = "light"  # else pydata-sphinx-theme logs "invalid theme mode" on a first visit
     scripts = context.get("script_files")
     if scripts:
-        context["script_files"] = [s for s in scripts
-                                   if "thebe" not in (str(s) + str(getattr(s, "attributes", {}).get("body", "")))]
+        context["script_files"] = [
+            s for s in scripts if "thebe" not in (str(s) + str(getattr(s, "attributes", {}).get("body", "")))
+        ]
 
 
 def _buttons(app, pagename, templatename, context, doctree) -> None:
@@ -248,15 +259,27 @@ def _buttons(app, pagename, templatename, context, doctree) -> None:
     chapter = pagename.split("/", 1)[1]
     for group in buttons:
         if group.get("label") == "download-buttons":
-            group["buttons"].insert(0, {
-                "type": "link", "url": f"{pathto('_sources', 1)}/{pagename}.md", "text": ".md",
-                "icon": "fas fa-file", "tooltip": "Download the chapter's MyST source (no outputs)",
-                "label": "download-myst-button"})
+            group["buttons"].insert(
+                0,
+                {
+                    "type": "link",
+                    "url": f"{pathto('_sources', 1)}/{pagename}.md",
+                    "text": ".md",
+                    "icon": "fas fa-file",
+                    "tooltip": "Download the chapter's MyST source (no outputs)",
+                    "label": "download-myst-button",
+                },
+            )
     repo = app.config.ppstudy_repository or {}
     launch = next((g for g in buttons if g.get("label") == "launch-buttons"), None)
     if launch is None and repo.get("colab"):
-        launch = {"type": "group", "tooltip": "Launch interactive content", "icon": "fas fa-rocket",
-                  "buttons": [], "label": "launch-buttons"}
+        launch = {
+            "type": "group",
+            "tooltip": "Launch interactive content",
+            "icon": "fas fa-rocket",
+            "buttons": [],
+            "label": "launch-buttons",
+        }
         buttons.append(launch)
     if launch is None:
         return
@@ -265,9 +288,15 @@ def _buttons(app, pagename, templatename, context, doctree) -> None:
             b["url"] = re.sub(r"(urlpath=[^&]*?)\.ipynb$", r"\1.md", b["url"])
     launch["buttons"] = [b for b in launch["buttons"] if b.get("text") != "Colab"]
     if repo.get("colab"):
-        launch["buttons"].append({
-            "type": "link", "text": "Colab", "tooltip": "Launch on Colab",
-            "icon": "_static/images/logo_colab.png", "url": f"{repo['colab']}/{chapter}.ipynb"})
+        launch["buttons"].append(
+            {
+                "type": "link",
+                "text": "Colab",
+                "tooltip": "Launch on Colab",
+                "icon": "_static/images/logo_colab.png",
+                "url": f"{repo['colab']}/{chapter}.ipynb",
+            }
+        )
 
 
 def _build_finished(app, exc) -> None:

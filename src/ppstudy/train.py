@@ -55,9 +55,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -104,12 +104,14 @@ class Augment:
             a = torch.deg2rad(draws["angle"]).float()
             cos, sin = torch.cos(a), torch.sin(a)
             zero = torch.zeros_like(a)
-            theta = torch.stack([torch.stack([cos, -sin * h / w, zero], 1),
-                                 torch.stack([sin * w / h, cos, zero], 1)], 1)  # (n, 2, 3), pixel aspect kept
+            theta = torch.stack(
+                [torch.stack([cos, -sin * h / w, zero], 1), torch.stack([sin * w / h, cos, zero], 1)], 1
+            )  # (n, 2, 3), pixel aspect kept
             grid = torch.nn.functional.affine_grid(theta, [n, c, h, w], align_corners=False)
             dtype = x.dtype
-            x = torch.nn.functional.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros",
-                                                align_corners=False).to(dtype)
+            x = torch.nn.functional.grid_sample(
+                x.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False
+            ).to(dtype)
         if self.pad:
             p = self.pad
             xp = torch.nn.functional.pad(x, (p, p, p, p))
@@ -170,14 +172,14 @@ def compute_normalization(x: torch.Tensor, transform=None, *, batch: int = 1024,
     s2: torch.Tensor | None = None
     count = 0
     for i in range(0, x.shape[0], batch):
-        b = x[i:i + batch]
+        b = x[i : i + batch]
         b = _to_float(transform(b) if transform else b).double()
         cs, cs2 = b.sum((0, 2, 3)), (b * b).sum((0, 2, 3))
         s, s2 = (cs, cs2) if s is None or s2 is None else (s + cs, s2 + cs2)
         count += b.shape[0] * b.shape[2] * b.shape[3]
     assert s is not None and s2 is not None
     mean = s / count
-    std = (s2 / count - mean ** 2).clamp_min(1e-12).sqrt()
+    std = (s2 / count - mean**2).clamp_min(1e-12).sqrt()
     return mean.float(), std.float()
 
 
@@ -224,7 +226,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InputError(f"no checkpoint at {path}") from None
-    except Exception as e:  # noqa: BLE001 - torch raises many types for a truncated file
+    except Exception as e:
         raise InputError(f"checkpoint {path} is corrupt: {e}") from None
     if not isinstance(ck, dict) or "model" not in ck or "epoch" not in ck:
         raise InputError(f"{path} is not a ppstudy training checkpoint")
@@ -242,6 +244,7 @@ def _loss_fn(loss: str, label_smoothing: float):
         def f(logits, y):
             t = y * (1 - label_smoothing) + 0.5 * label_smoothing
             return bce(logits.reshape(-1), t)
+
         return f
     raise InputError(f"loss must be 'ce' or 'bce', got {loss!r}")
 
@@ -269,16 +272,19 @@ def _prepare(xb, yb, *, transform, augment, before, gen, mean, std, channels_las
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x, y, *, transform=None, batch_size: int = 512, device=None,
-             normalization=None, loss: str = "ce") -> float:
+def evaluate(
+    model: nn.Module, x, y, *, transform=None, batch_size: int = 512, device=None, normalization=None, loss: str = "ce"
+) -> float:
     """Accuracy of ``model`` on uint8 images ``x`` (NHWC numpy or NCHW torch) after ``transform``.
 
     ``normalization`` is the ``(mean, std)`` the model was trained with (``TrainResult.normalization``);
     it is required: statistics of the test images themselves would leak the test set into the model.
     """
     if normalization is None:
-        raise InputError("evaluate: pass the training normalization (TrainResult.normalization); "
-                         "statistics of the test set are never used")
+        raise InputError(
+            "evaluate: pass the training normalization (TrainResult.normalization); "
+            "statistics of the test set are never used"
+        )
     dev = _device(device)
     xt = as_nchw_uint8(x, name="test images").to(dev)
     yt = _labels(y, xt.shape[0], loss, "test labels").to(dev)
@@ -288,11 +294,21 @@ def evaluate(model: nn.Module, x, y, *, transform=None, batch_size: int = 512, d
     model.eval()
     correct = torch.zeros((), device=dev, dtype=torch.long)
     for i in range(0, xt.shape[0], batch_size):
-        xb = _prepare(xt[i:i + batch_size], None, transform=transform, augment=None, before=False, gen=None,
-                      mean=mean, std=std, channels_last=cuda, train=False)
+        xb = _prepare(
+            xt[i : i + batch_size],
+            None,
+            transform=transform,
+            augment=None,
+            before=False,
+            gen=None,
+            mean=mean,
+            std=std,
+            channels_last=cuda,
+            train=False,
+        )
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             out = model(xb)
-        correct += _correct(out.float(), yt[i:i + batch_size], loss).long()  # no host sync per batch
+        correct += _correct(out.float(), yt[i : i + batch_size], loss).long()  # no host sync per batch
     model.train(was)
     return int(correct) / max(1, xt.shape[0])
 
@@ -318,8 +334,10 @@ def transform_fingerprint(transform) -> str | None:
         return None
     fp = getattr(transform, "fingerprint", None)
     if not isinstance(fp, str) or not fp:
-        raise InputError("a transform used with checkpoints needs a 'fingerprint' attribute (a string that "
-                         "identifies it, e.g. a digest of its key); the ciphers' torch transforms have one")
+        raise InputError(
+            "a transform used with checkpoints needs a 'fingerprint' attribute (a string that "
+            "identifies it, e.g. a digest of its key); the ciphers' torch transforms have one"
+        )
     return fp
 
 
@@ -343,19 +361,44 @@ def list_checkpoints(checkpoint_dir) -> list[dict]:
         except (OSError, ValueError):
             settings = {}
         st = ck.stat()
-        out.append({"path": d, "tag": settings.get("tag"), "fingerprint": settings.get("fingerprint"),
-                    "epochs_done": settings.get("epochs_done"), "epochs": settings.get("epochs"),
-                    "bytes": sum(f.stat().st_size for f in d.iterdir() if f.is_file()), "modified": st.st_mtime,
-                    "settings": settings})
+        out.append(
+            {
+                "path": d,
+                "tag": settings.get("tag"),
+                "fingerprint": settings.get("fingerprint"),
+                "epochs_done": settings.get("epochs_done"),
+                "epochs": settings.get("epochs"),
+                "bytes": sum(f.stat().st_size for f in d.iterdir() if f.is_file()),
+                "modified": st.st_mtime,
+                "settings": settings,
+            }
+        )
     return out
 
 
-def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Callable | None = None,
-        augment: Augment | None = Augment(), augment_before_transform: bool = False, loss: str = "ce",
-        normalization=None, seed: int = 0, device=None, checkpoint_dir: str | os.PathLike | None = None,
-        progress: bool = True, desc: str = "train", eval_batch_size: int = 512, amp: bool | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None, max_steps_per_epoch: int | None = None,
-        tag: str = "", checkpoint_every: int = 1) -> TrainResult:
+def fit(
+    model: nn.Module,
+    train,
+    test=None,
+    *,
+    schedule: Schedule,
+    transform: Callable | None = None,
+    augment: Augment | None = Augment(),
+    augment_before_transform: bool = False,
+    loss: str = "ce",
+    normalization=None,
+    seed: int = 0,
+    device=None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    desc: str = "train",
+    eval_batch_size: int = 512,
+    amp: bool | None = None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+    max_steps_per_epoch: int | None = None,
+    tag: str = "",
+    checkpoint_every: int = 1,
+) -> TrainResult:
     """Train ``model`` on ``train = (images, labels)``; see the module docstring for the pipeline.
 
     ``normalization``: ``(mean, std)`` per channel of the network input, or None to measure it on the
@@ -400,13 +443,24 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
 
     ck_path, fp, settings = None, None, {}
     if checkpoint_dir:
-        settings = {"tag": tag, "data": data_digest(xtr, ytr, *((xte, yte) if test is not None else ())),
-                    "transform": transform_fingerprint(transform), "model": type(model).__name__,
-                    "architecture": hashlib.sha256(repr(model).encode()).hexdigest()[:16],
-                    "parameters": sum(p.numel() for p in model.parameters()), "schedule": schedule.name,
-                    "schedule_settings": schedule.describe, "epochs": schedule.epochs, "seed": int(seed),
-                    "loss": loss, "augment": repr(augment), "augment_before_transform": augment_before_transform,
-                    "normalization": norm_list, "label_smoothing": schedule.label_smoothing, "steps": steps}
+        settings = {
+            "tag": tag,
+            "data": data_digest(xtr, ytr, *((xte, yte) if test is not None else ())),
+            "transform": transform_fingerprint(transform),
+            "model": type(model).__name__,
+            "architecture": hashlib.sha256(repr(model).encode()).hexdigest()[:16],
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "schedule": schedule.name,
+            "schedule_settings": schedule.describe,
+            "epochs": schedule.epochs,
+            "seed": int(seed),
+            "loss": loss,
+            "augment": repr(augment),
+            "augment_before_transform": augment_before_transform,
+            "normalization": norm_list,
+            "label_smoothing": schedule.label_smoothing,
+            "steps": steps,
+        }
         fp = _fingerprint(settings)
         settings["fingerprint"] = fp
         ck_path = checkpoint_path(checkpoint_dir, tag, fp)
@@ -415,8 +469,10 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
     if ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
         if ck.get("fingerprint") != fp:  # a file copied by hand into another run's directory
-            raise InputError(f"checkpoint {ck_path} holds fingerprint {ck.get('fingerprint')}, not its "
-                             f"directory's {fp}: remove that directory (ppstudy checkpoints clean)")
+            raise InputError(
+                f"checkpoint {ck_path} holds fingerprint {ck.get('fingerprint')}, not its "
+                f"directory's {fp}: remove that directory (ppstudy checkpoints clean)"
+            )
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         if sched is not None and ck.get("scheduler") is not None:
@@ -441,10 +497,21 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
         tot_correct = torch.zeros((), device=dev)
         seen = 0
         for s in bar(range(steps), desc=f"{desc} {epoch + 1}/{schedule.epochs}", enabled=progress, mininterval=5.0):
-            idx = perm[s * bs:(s + 1) * bs]
-            draws = {k: v[s * bs:(s + 1) * bs] for k, v in plan.items()} if plan is not None else None
-            xb = _prepare(xtr[idx], None, transform=transform, augment=augment, before=augment_before_transform,
-                          gen=gen, mean=mean, std=std, channels_last=cuda, train=True, draws=draws)
+            idx = perm[s * bs : (s + 1) * bs]
+            draws = {k: v[s * bs : (s + 1) * bs] for k, v in plan.items()} if plan is not None else None
+            xb = _prepare(
+                xtr[idx],
+                None,
+                transform=transform,
+                augment=augment,
+                before=augment_before_transform,
+                gen=gen,
+                mean=mean,
+                std=std,
+                channels_last=cuda,
+                train=True,
+                draws=draws,
+            )
             yb = ytr[idx]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 out = model(xb)
@@ -465,25 +532,53 @@ def fit(model: nn.Module, train, test=None, *, schedule: Schedule, transform: Ca
         lr = opt.param_groups[0]["lr"]
         if sched is not None and schedule.interval == "epoch":
             sched.step()
-        rec = {"epoch": epoch + 1, "loss": float(tot_loss) / max(1, seen), "train_acc": float(tot_correct) / max(1, seen),
-               "lr": lr, "seconds": dt, "images_per_s": seen / dt if dt > 0 else None}
+        rec = {
+            "epoch": epoch + 1,
+            "loss": float(tot_loss) / max(1, seen),
+            "train_acc": float(tot_correct) / max(1, seen),
+            "lr": lr,
+            "seconds": dt,
+            "images_per_s": seen / dt if dt > 0 else None,
+        }
         if test is not None:
-            rec["test_acc"] = evaluate(model, xte, yte, transform=transform, batch_size=eval_batch_size, device=dev,
-                                       normalization=(mean.flatten(), std.flatten()), loss=loss)
+            rec["test_acc"] = evaluate(
+                model,
+                xte,
+                yte,
+                transform=transform,
+                batch_size=eval_batch_size,
+                device=dev,
+                normalization=(mean.flatten(), std.flatten()),
+                loss=loss,
+            )
         history.append(rec)
         if ck_path is not None and ((epoch + 1) % max(1, int(checkpoint_every)) == 0 or epoch + 1 == schedule.epochs):
-            _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "scheduler": sched.state_dict() if sched is not None else None,
-                          "scaler": scaler, "epoch": epoch + 1, "history": history, "fingerprint": fp,
-                          "rng": {"torch": torch.get_rng_state(),
-                                  "cuda": torch.cuda.get_rng_state_all() if cuda else None}}, ck_path)
+            _atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict() if sched is not None else None,
+                    "scaler": scaler,
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "fingerprint": fp,
+                    "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if cuda else None},
+                },
+                ck_path,
+            )
             settings["epochs_done"] = epoch + 1
             _write_json(ck_path.parent / SETTINGS, settings)
         if progress:
-            note(f"{desc} epoch {epoch + 1}/{schedule.epochs}: loss {rec['loss']:.4f} train {rec['train_acc']:.4f}"
-                 + (f" test {rec['test_acc']:.4f}" if "test_acc" in rec else "") + f" ({dt:.1f} s)")
+            note(
+                f"{desc} epoch {epoch + 1}/{schedule.epochs}: loss {rec['loss']:.4f} train {rec['train_acc']:.4f}"
+                + (f" test {rec['test_acc']:.4f}" if "test_acc" in rec else "")
+                + f" ({dt:.1f} s)"
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, rec)
-    ips = train_images / train_time if train_time > 0 else (
-        float(np.mean([h["images_per_s"] for h in history if h.get("images_per_s")])) if history else math.nan)
+    ips = (
+        train_images / train_time
+        if train_time > 0
+        else (float(np.mean([h["images_per_s"] for h in history if h.get("images_per_s")])) if history else math.nan)
+    )
     return TrainResult(model, history, ips, train_time, resumed_from, norm_list)

@@ -20,8 +20,11 @@ def _tiles(x: np.ndarray, tile: int) -> np.ndarray:
     n, h, w, c = x.shape
     if h % tile or w % tile:
         raise InputError(f"images {h}x{w} are not multiples of the tile {tile}")
-    return (x.reshape(n, h // tile, tile, w // tile, tile, c).transpose(0, 1, 3, 5, 2, 4)
-            .reshape(n, (h // tile) * (w // tile), c, tile * tile))
+    return (
+        x.reshape(n, h // tile, tile, w // tile, tile, c)
+        .transpose(0, 1, 3, 5, 2, 4)
+        .reshape(n, (h // tile) * (w // tile), c, tile * tile)
+    )
 
 
 def multiset_signature(x: np.ndarray, tile: int) -> np.ndarray:
@@ -39,9 +42,9 @@ def multiset_distance(originals: np.ndarray, encoded: np.ndarray, tile: int, *, 
         raise InputError(f"originals {originals.shape} and encoded {encoded.shape} differ in shape")
     out = np.empty(len(originals))
     for i in range(0, len(originals), chunk):
-        a = multiset_signature(originals[i:i + chunk], tile).astype(np.int16)
-        b = multiset_signature(encoded[i:i + chunk], tile).astype(np.int16)
-        out[i:i + chunk] = np.abs(a - b).mean(axis=(1, 2, 3))
+        a = multiset_signature(originals[i : i + chunk], tile).astype(np.int16)
+        b = multiset_signature(encoded[i : i + chunk], tile).astype(np.int16)
+        out[i : i + chunk] = np.abs(a - b).mean(axis=(1, 2, 3))
     return out
 
 
@@ -72,8 +75,9 @@ def _repairing_threshold(matcher, originals, encoded, seed: int) -> float:
     from ppstudy.data.challenge import other_encodings
 
     other = other_encodings(len(originals), seed=seed)
-    return fit_threshold(matcher.distance(originals, encoded), matcher.distance(originals, encoded[other]),
-                         place=matcher.place)
+    return fit_threshold(
+        matcher.distance(originals, encoded), matcher.distance(originals, encoded[other]), place=matcher.place
+    )
 
 
 class MultisetMatcher:
@@ -116,8 +120,15 @@ class MultisetMatcher:
         return (self.distance(originals, encoded) <= self.threshold).astype(np.int64)
 
 
-def recover_catmap(originals: np.ndarray, encoded: np.ndarray, tile: int, *, candidates: int = 4,
-                   max_candidates: int = 64, verify_pairs: int = 4):
+def recover_catmap(
+    originals: np.ndarray,
+    encoded: np.ndarray,
+    tile: int,
+    *,
+    candidates: int = 4,
+    max_candidates: int = 64,
+    verify_pairs: int = 4,
+):
     """Known-plaintext attack on the cat map: recover its effective matrix ``A = M(a, b)^k mod tile``.
 
     The map is linear: the pixel at tile-local ``(1, 0)`` moves to ``A[:, 0]`` and the one at ``(0, 1)``
@@ -137,10 +148,10 @@ def recover_catmap(originals: np.ndarray, encoded: np.ndarray, tile: int, *, can
     e = _tiles(encoded, tile).astype(np.int16)
     cols = []
     for p in (1 * tile + 0, 0 * tile + 1):  # local (1, 0) and (0, 1), flat r * tile + c
-        cost = np.abs(e - o[..., p:p + 1]).mean(axis=(0, 1, 2))  # over pairs, tiles, channels -> t^2
+        cost = np.abs(e - o[..., p : p + 1]).mean(axis=(0, 1, 2))  # over pairs, tiles, channels -> t^2
         order = np.argsort(cost, kind="stable")
         ties = int(np.sum(cost <= cost[order[0]] + 1e-9))
-        best = order[:min(max(candidates, ties), max_candidates)]
+        best = order[: min(max(candidates, ties), max_candidates)]
         cols.append([divmod(int(q), tile) for q in best])
     shape = originals.shape[1:3]
     vo, ve = originals[:verify_pairs], encoded[:verify_pairs]

@@ -68,14 +68,16 @@ def svg_leak_attack(images: np.ndarray, key, settings, *, method: str = "rank") 
     inv = [invert_svg(enc, settings.size, method=method) for enc in r["shifted"]]
     errs = [np.abs(svg_coordinates(i) - svg_coordinates(s)).ravel() for i, s in zip(inv, r["svg"], strict=True)]
     gray = images.ndim == 3 or images.shape[-1] == 1
-    rec = deid.rasterize_many(inv, settings.out_size, density=settings.density, gray=gray,
-                              renderer=settings.renderer)
+    rec = deid.rasterize_many(inv, settings.out_size, density=settings.density, gray=gray, renderer=settings.renderer)
     e = np.concatenate(errs) if errs else np.zeros(0)
     if images.ndim == 4 and images.shape[-1] == 1:
         rec = rec[..., None]
-    return {"images": rec, "coord_mae": float(e.mean()) if e.size else 0.0,
-            "coord_max": float(e.max()) if e.size else 0.0,
-            "coord_exact": float((e < 1e-6).mean()) if e.size else 1.0}
+    return {
+        "images": rec,
+        "coord_mae": float(e.mean()) if e.size else 0.0,
+        "coord_max": float(e.max()) if e.size else 0.0,
+        "coord_exact": float((e < 1e-6).mean()) if e.size else 1.0,
+    }
 
 
 def resize_back(deidentified: np.ndarray, size: int, out_size: int | None = None) -> np.ndarray:
@@ -110,5 +112,12 @@ def ope_warp(key, size: int, out_size: int) -> dict:
     land = f / f[-1] * out_size
     lin = xs / size * out_size
     dev = np.abs(land - lin)
-    return {"x": xs, "landed": land, "linear": lin, "max_dev_px": float(dev.max()), "mean_dev_px": float(dev.mean()),
-            "step_px_min": float(np.diff(land).min()), "step_px_max": float(np.diff(land).max())}
+    return {
+        "x": xs,
+        "landed": land,
+        "linear": lin,
+        "max_dev_px": float(dev.max()),
+        "mean_dev_px": float(dev.mean()),
+        "step_px_min": float(np.diff(land).min()),
+        "step_px_max": float(np.diff(land).max()),
+    }

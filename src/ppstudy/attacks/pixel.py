@@ -46,8 +46,12 @@ _Q = np.repeat(np.array(list(itertools.permutations(range(3)))), 8, axis=0)
 _F = np.tile(np.array([[(b >> k) & 1 for k in range(3)] for b in range(8)], bool), (6, 1))
 _CODE = {(tuple(q), tuple(f)): i for i, (q, f) in enumerate(zip(_Q.tolist(), _F.tolist()))}
 # _COMP[a, b] = a o b (b applied first): q = Q_b[Q_a], f = F_b[Q_a] ^ F_a
-_COMP = np.array([[_CODE[(tuple(_Q[b][_Q[a]].tolist()), tuple((_F[b][_Q[a]] ^ _F[a]).tolist()))]
-                   for b in range(48)] for a in range(48)])
+_COMP = np.array(
+    [
+        [_CODE[(tuple(_Q[b][_Q[a]].tolist()), tuple((_F[b][_Q[a]] ^ _F[a]).tolist()))] for b in range(48)]
+        for a in range(48)
+    ]
+)
 _INV = np.argmax(_COMP == 0, axis=1)
 _REL = _COMP[np.arange(48)[None, :], _INV[:, None]]  # _REL[a, b] = b o a^-1: from a pixel labelled a to b
 _TABLE1_CODE = {tuple(t): r for r, t in enumerate(pixel.TABLE1.tolist())}
@@ -87,7 +91,7 @@ _QLINE, _NLINE = _quantiser(_LINE_STEPS, 510)
 def _act_on_bins(nb: int, m: int) -> np.ndarray:
     """``out[g, b]``: the 3-vector bin that transform g's signed permutation makes of difference bin b."""
     grid = np.stack(np.meshgrid(*(np.arange(nb),) * 3, indexing="ij"), -1).reshape(-1, 3)
-    out = np.empty((m, nb ** 3), np.int64)
+    out = np.empty((m, nb**3), np.int64)
     for g in range(m):  # 48 transforms, not pixels
         v = grid[:, _Q[g]]
         v = np.where(_F[g], nb - 1 - v, v)
@@ -116,13 +120,13 @@ def _lines(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     idx = np.arange(h * w).reshape(h, w)
     cen, nba, nbb, typ = [], [], [], []
     for t, (dy, dx) in enumerate(OFFSETS):
-        c = idx[dy: h - dy, abs(dx): w - abs(dx)].ravel()
+        c = idx[dy : h - dy, abs(dx) : w - abs(dx)].ravel()
         cy, cx = np.divmod(c, w)
         cen.append(c)
         nba.append((cy - dy) * w + cx - dx)
         nbb.append((cy + dy) * w + cx + dx)
         typ.append(np.full(c.size, t))
-    return tuple(np.concatenate(v) for v in (cen, nba, nbb, typ))
+    return np.concatenate(cen), np.concatenate(nba), np.concatenate(nbb), np.concatenate(typ)
 
 
 def _regions(h: int, w: int, dy: int = 0, dx: int = 0) -> np.ndarray:
@@ -137,7 +141,7 @@ def _log_hist(codes: np.ndarray, regions: np.ndarray, nb: int, alpha: float = 1.
     r = np.broadcast_to(regions, codes.shape)
     pooled = np.bincount(codes.ravel(), minlength=nb) + 0.5
     pooled = pooled / pooled.sum()
-    hst = np.bincount((r * nb + codes).ravel(), minlength=_REGIONS ** 2 * nb).reshape(-1, nb).astype(float)
+    hst = np.bincount((r * nb + codes).ravel(), minlength=_REGIONS**2 * nb).reshape(-1, nb).astype(float)
     a = alpha * nb
     return np.log((hst + a * pooled) / (hst.sum(1, keepdims=True) + a))
 
@@ -191,12 +195,13 @@ def _check_images(x, what: str, at_least: int) -> np.ndarray:
     return x
 
 
-def _llr(target: np.ndarray, ref: np.ndarray, scale: int, quant: np.ndarray, nb: int, m: int,
-         rng: np.random.Generator) -> np.ndarray:
+def _llr(
+    target: np.ndarray, ref: np.ndarray, scale: int, quant: np.ndarray, nb: int, m: int, rng: np.random.Generator
+) -> np.ndarray:
     """Log-likelihood ratio table of the quantised residual 3-vector ``scale * target - ref`` of plain images
     against the same with ``target`` under a random wrong transform, symmetrised over the m transforms
     (the cipher domain sees a residual through the pixel's unknown transform)."""
-    nb3 = nb ** 3
+    nb3 = nb**3
     if target.shape[1] == 0:
         return np.zeros(nb3)
     span = len(quant) // 2
@@ -213,8 +218,9 @@ def _llr(target: np.ndarray, ref: np.ndarray, scale: int, quant: np.ndarray, nb:
     return np.log(same / same.sum()) - np.log(other / other.sum())
 
 
-def pixel_prior(public_images: np.ndarray, *, shuffle: bool = True, max_images: int = 5000,
-                seed: int = 0) -> PixelPrior:
+def pixel_prior(
+    public_images: np.ndarray, *, shuffle: bool = True, max_images: int = 5000, seed: int = 0
+) -> PixelPrior:
     """The public-image statistics of the attack, to reuse over many recoveries (same image size).
 
     ``public_images``: plain natural uint8 images (M, H, W, 3), never the encrypted ones; at most
@@ -228,20 +234,26 @@ def pixel_prior(public_images: np.ndarray, *, shuffle: bool = True, max_images: 
     rng = np.random.default_rng(seed)
     xf = x[:_LLR_IMAGES].reshape(-1, h * w, 3).astype(np.int16)
     src, dst, typ = _edges(h, w)
-    pair = np.stack([_llr(xf[:, src[typ == t]], xf[:, dst[typ == t]], 1, _QPAIR, _NPAIR, m, rng)
-                     for t in range(len(OFFSETS))])
+    pair = np.stack(
+        [_llr(xf[:, src[typ == t]], xf[:, dst[typ == t]], 1, _QPAIR, _NPAIR, m, rng) for t in range(len(OFFSETS))]
+    )
     cen, nba, nbb, ltyp = _lines(h, w)
-    line = np.stack([_llr(xf[:, cen[ltyp == t]], xf[:, nba[ltyp == t]] + xf[:, nbb[ltyp == t]], 2,
-                          _QLINE, _NLINE, m, rng) for t in range(len(OFFSETS))])
+    line = np.stack(
+        [
+            _llr(xf[:, cen[ltyp == t]], xf[:, nba[ltyp == t]] + xf[:, nbb[ltyp == t]], 2, _QLINE, _NLINE, m, rng)
+            for t in range(len(OFFSETS))
+        ]
+    )
     colour = _log_hist(_colour_codes(x), _regions(h, w)[None], (256 >> _COLOUR_SHIFT) ** 3)
-    vdiff = _log_hist(_diff_codes(x, 1, 0, _QPICK, _NPICK), _regions(h, w, 1, 0)[None], _NPICK ** 3)
-    hdiff = _log_hist(_diff_codes(x, 0, 1, _QPICK, _NPICK), _regions(h, w, 0, 1)[None], _NPICK ** 3)
+    vdiff = _log_hist(_diff_codes(x, 1, 0, _QPICK, _NPICK), _regions(h, w, 1, 0)[None], _NPICK**3)
+    hdiff = _log_hist(_diff_codes(x, 0, 1, _QPICK, _NPICK), _regions(h, w, 0, 1)[None], _NPICK**3)
     return PixelPrior((h, w), bool(shuffle), int(n), pair, line, colour, vdiff, hdiff)
 
 
 # --------------------------------------------------------------------------------------- the attack
-def _table_sums(q: np.ndarray, table: np.ndarray, typ: np.ndarray, perm: np.ndarray, flip: np.ndarray,
-                nb: int) -> np.ndarray:
+def _table_sums(
+    q: np.ndarray, table: np.ndarray, typ: np.ndarray, perm: np.ndarray, flip: np.ndarray, nb: int
+) -> np.ndarray:
     """``out[g, s] = sum over images of table[typ[s], bin]`` where the 3-vector bin takes, for channel k, the
     quantised residual ``q[k, perm[g, k], flip[g, k]]`` (q: 3 x 3 x 2 x images x s)."""
     q0, q1, q2 = (q[k, perm[:, k], flip[:, k]] for k in range(3))  # (m, images, s) each
@@ -254,13 +266,13 @@ def _pair_costs(y: np.ndarray, src, dst, typ, pair: np.ndarray, m: int, chunk: i
     yf = y.reshape(y.shape[0], -1, 3)
     C = np.zeros((m, len(src)))
     for i in range(0, len(yf), chunk):
-        a = yf[i:i + chunk, src].astype(np.int16)
-        b = yf[i:i + chunk, dst].astype(np.int16)
-        q = np.empty((3, 3, 2) + a.shape[:2], np.int32)  # q[k, l, f]: bin of b[k] - (a[l] or 255 - a[l])
+        a = yf[i : i + chunk, src].astype(np.int16)
+        b = yf[i : i + chunk, dst].astype(np.int16)
+        q = np.empty((3, 3, 2) + a.shape[:2], np.int32)  # q[k, c, f]: bin of b[k] - (a[c] or 255 - a[c])
         for k in range(3):
-            for l in range(3):
-                q[k, l, 0] = _QPAIR[b[..., k] - a[..., l] + 255]
-                q[k, l, 1] = _QPAIR[b[..., k] + a[..., l]]
+            for c in range(3):
+                q[k, c, 0] = _QPAIR[b[..., k] - a[..., c] + 255]
+                q[k, c, 1] = _QPAIR[b[..., k] + a[..., c]]
         C -= _table_sums(q, pair, typ, _Q[:m], _F[:m].astype(np.int64), _NPAIR)
     return np.ascontiguousarray(C.T)
 
@@ -317,8 +329,10 @@ def _sweep_plan(src, dst, lines, h: int, w: int) -> list:
         pos = np.full(h * w, -1)
         pos[pix] = np.arange(len(pix))
         parts = [np.flatnonzero(colour[v] == c) for v in (src, dst, lines[0])]
-        sums = [csr_matrix((np.ones(len(e)), (pos[v[e]], np.arange(len(e)))), shape=(len(pix), len(e)))
-                for e, v in zip(parts, (src, dst, lines[0]))]
+        sums = [
+            csr_matrix((np.ones(len(e)), (pos[v[e]], np.arange(len(e)))), shape=(len(pix), len(e)))
+            for e, v in zip(parts, (src, dst, lines[0]))
+        ]
         plan.append((pix, *parts, *sums))
     return plan
 
@@ -330,13 +344,13 @@ def _line_costs(y16, x16, sel, lines, table, m: int, chunk: int = 16) -> np.ndar
     gi = _INV[:m]  # the centre decrypted by transform g: channel k = c[Q[gi, k]], negated by F[gi, k]
     out = np.zeros((m, len(sel)))
     for i in range(0, y16.shape[0], chunk):
-        ref = x16[i:i + chunk, nba] + x16[i:i + chunk, nbb] - 510  # (images, s, 3)
-        yc = 2 * y16[i:i + chunk, cen]
-        q = np.empty((3, 3, 2) + yc.shape[:2], np.int32)  # q[k, l, f]: bin of 2 (c[l] or 255 - c[l]) - ref[k]
+        ref = x16[i : i + chunk, nba] + x16[i : i + chunk, nbb] - 510  # (images, s, 3)
+        yc = 2 * y16[i : i + chunk, cen]
+        q = np.empty((3, 3, 2) + yc.shape[:2], np.int32)  # q[k, c, f]: bin of 2 (c[c] or 255 - c[c]) - ref[k]
         for k in range(3):
-            for l in range(3):
-                q[k, l, 0] = _QLINE[yc[..., l] - ref[..., k]]
-                q[k, l, 1] = _QLINE[510 - yc[..., l] - ref[..., k]]
+            for c in range(3):
+                q[k, c, 0] = _QLINE[yc[..., c] - ref[..., k]]
+                q[k, c, 1] = _QLINE[510 - yc[..., c] - ref[..., k]]
         out -= _table_sums(q, table, typ, _Q[gi], _F[gi].astype(np.int64), _NLINE)
     return out.T
 
@@ -386,8 +400,7 @@ def _pick_scores(y: np.ndarray, lab: np.ndarray, U: np.ndarray, prior: PixelPrio
     colour = -U[np.arange(h * w)[:, None], _COMP[lab[:, None], np.arange(m)[None, :]]].sum(0)
     x = _inverse_apply(y.reshape(n, h * w, 3), lab[None, :]).reshape(y.shape)  # = h(plain)
     out = PICK_WEIGHTS[0] * colour
-    for wgt, table, (dy, dx) in ((PICK_WEIGHTS[1], prior.vdiff, (1, 0)),
-                                 (PICK_WEIGHTS[2], prior.hdiff, (0, 1))):
+    for wgt, table, (dy, dx) in ((PICK_WEIGHTS[1], prior.vdiff, (1, 0)), (PICK_WEIGHTS[2], prior.hdiff, (0, 1))):
         xi = x.astype(np.int16)
         q = _QPICK[xi[:, dy:, dx:] - xi[:, : h - dy, : w - dx] + 255]  # (n, h', w', 3) bins of h(plain diffs)
         reg = _regions(h, w, dy, dx)[None]
@@ -425,8 +438,7 @@ def pixel_key_recovery(cipher_images, public_images, *, shuffle: bool = True, re
     if isinstance(public_images, PixelPrior):
         prior = public_images
         if prior.shuffle != bool(shuffle):
-            raise InputError(f"the prior was made for shuffle={prior.shuffle}, "
-                             f"the attack asks shuffle={shuffle}")
+            raise InputError(f"the prior was made for shuffle={prior.shuffle}, the attack asks shuffle={shuffle}")
     else:
         prior = pixel_prior(public_images, shuffle=shuffle)
     if prior.shape != (h, w):
@@ -453,8 +465,13 @@ def pixel_key_recovery(cipher_images, public_images, *, shuffle: bool = True, re
                 break
     order = np.argsort(-scores, kind="stable")
     cands = [_key(_COMP[lab, g], h, w, shuffle) for g in order]
-    return {"key": cands[0], "candidates": cands, "scores": scores[order], "confidence": margin,
-            "tree_key": _key(tree_lab, h, w, shuffle)}
+    return {
+        "key": cands[0],
+        "candidates": cands,
+        "scores": scores[order],
+        "confidence": margin,
+        "tree_key": _key(tree_lab, h, w, shuffle),
+    }
 
 
 def pixel_key_score(estimate, true_key, plain_images=None) -> dict:
@@ -503,8 +520,9 @@ def success_rates(plain_pool, public_images, counts, *, draws: int, shuffle: boo
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise InputError(f"draws must be a positive integer, got {draws!r}")
     counts = list(counts)
-    if not counts or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 2 <= c <= len(x)
-                         for c in counts):
+    if not counts or any(
+        isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 2 <= c <= len(x) for c in counts
+    ):
         raise InputError(f"counts must be integers from 2 to the pool size {len(x)}, got {counts!r}")
     rows = []
     for n in counts:
@@ -519,8 +537,16 @@ def success_rates(plain_pool, public_images, counts, *, draws: int, shuffle: boo
             ok += bool(np.array_equal(est.negpos, key.negpos) and np.array_equal(est.shuffle, key.shuffle))
             bits += s["key_bits"]
         lo, hi = clopper_pearson(ok, draws)
-        rows.append({"cipher": "steps 2+3" if shuffle else "step 2", "cipher_images": int(n),
-                     "draws": int(draws),
-                     "successes": int(ok), "rate": ok / draws, "ci95_low": lo, "ci95_high": hi,
-                     "mean_key_bits": bits / draws})
+        rows.append(
+            {
+                "cipher": "steps 2+3" if shuffle else "step 2",
+                "cipher_images": int(n),
+                "draws": int(draws),
+                "successes": int(ok),
+                "rate": ok / draws,
+                "ci95_low": lo,
+                "ci95_high": hi,
+                "mean_key_bits": bits / draws,
+            }
+        )
     return rows

@@ -14,16 +14,22 @@ from ppstudy.ciphers import catmap, chaotic, etc, pixel, tanaka
 from ppstudy.ciphers.base import Cipher, CipherSpec, KeySpace, get, names, register
 
 register("pixel2", pixel, label="pixel-based, step 2 (negative-positive)", key_options=("shuffle",), shuffle=False)
-register("pixel23", pixel, label="pixel-based, steps 2 and 3 (+ colour shuffle)", key_options=("shuffle",),
-         shuffle=True)
+register(
+    "pixel23", pixel, label="pixel-based, steps 2 and 3 (+ colour shuffle)", key_options=("shuffle",), shuffle=True
+)
 register("tanaka", tanaka, label="Tanaka's learnable encryption, 4x4 blocks", key_options=("block",), block=4)
 register("etc", etc, label="block-scrambling EtC, 8x8 blocks", key_options=("block",), block=8)
 register("etc4", etc, label="block-scrambling EtC, 4x4 blocks", key_options=("block",), block=4)
-register("etc-grayscale", etc, label="grayscale-based EtC, 8x8 blocks", key_options=("block", "grayscale"),
-         block=8, grayscale=True)
+register(
+    "etc-grayscale",
+    etc,
+    label="grayscale-based EtC, 8x8 blocks",
+    key_options=("block", "grayscale"),
+    block=8,
+    grayscale=True,
+)
 register("chaotic", chaotic, label="logistic map + RC4 pixel cipher")
-register("catmap-tile", catmap, label="cat map per 32x32 tile", key_options=("mode", "tile"), mode="tile",
-         tile=32)
+register("catmap-tile", catmap, label="cat map per 32x32 tile", key_options=("mode", "tile"), mode="tile", tile=32)
 register("catmap-whole", catmap, label="cat map on the whole image", key_options=("mode",), mode="whole")
 
 __all__ = ["Cipher", "CipherSpec", "KeySpace", "get", "names", "register"]

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class KeySpace:
             raise InputError(f"key space: bits must be a finite non-negative number, got {self.bits!r}")
 
     @classmethod
-    def of(cls, count: int, *, bound: bool = False, counts: str = "distinct ciphers") -> "KeySpace":
+    def of(cls, count: int, *, bound: bool = False, counts: str = "distinct ciphers") -> KeySpace:
         """From an exact integer count."""
         return cls(log2_int(int(count)), int(count), bound, counts)
 
@@ -74,13 +75,17 @@ class KeySpace:
         if self.count is not None:  # exact: correct the float estimate by comparing powers of ten
             while d > 1 and self.count < 10 ** (d - 1):
                 d -= 1
-            while self.count >= 10 ** d:
+            while self.count >= 10**d:
                 d += 1
         return d
 
     def as_row(self) -> dict[str, Any]:
-        return {"bits": self.bits, "decimal digits": self.digits, "exact": self.count is not None,
-                "upper bound": self.bound}
+        return {
+            "bits": self.bits,
+            "decimal digits": self.digits,
+            "exact": self.count is not None,
+            "upper bound": self.bound,
+        }
 
 
 # ---------------------------------------------------------------------- protocol and registry
@@ -130,8 +135,9 @@ class CipherSpec:
 _REGISTRY: dict[str, CipherSpec] = {}
 
 
-def register(name: str, module: ModuleType, *, label: str, key_options: tuple[str, ...] = (),
-             **options: Any) -> CipherSpec:
+def register(
+    name: str, module: ModuleType, *, label: str, key_options: tuple[str, ...] = (), **options: Any
+) -> CipherSpec:
     """Name a configured cipher; returns its :class:`CipherSpec`."""
     for verb in ("keygen", "encrypt", "decrypt", "key_space"):
         if not callable(getattr(module, verb, None)):
@@ -214,8 +220,10 @@ def flat_batch(x, shape: tuple[int, int, int], what: str) -> tuple[np.ndarray, t
         lead, flat = (x.shape[0],), True
     else:
         form = " x ".join(map(str, shape))
-        raise InputError(f"{what}: shape {x.shape} does not fit the key, which was made for images of shape "
-                         f"{shape} (one image {form}, or a batch N x {form})")
+        raise InputError(
+            f"{what}: shape {x.shape} does not fit the key, which was made for images of shape "
+            f"{shape} (one image {form}, or a batch N x {form})"
+        )
     n = 1 if lead is None else lead[0]
     return np.ascontiguousarray(x).reshape(n, d), lead, flat
 
@@ -235,8 +243,8 @@ def gather_xor(xf: np.ndarray, index: np.ndarray, mask: np.ndarray | None, chunk
     """
     out = np.empty((xf.shape[0], index.size), np.uint8)
     for i in range(0, xf.shape[0], chunk):
-        o = out[i:i + chunk]
-        np.take(xf[i:i + chunk], index, axis=1, out=o, mode="clip")
+        o = out[i : i + chunk]
+        np.take(xf[i : i + chunk], index, axis=1, out=o, mode="clip")
         if mask is not None:
             np.bitwise_xor(o, mask, out=o)  # uint8: v ^ 255 == 255 - v
     return out

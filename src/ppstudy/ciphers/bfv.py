@@ -60,8 +60,10 @@ def _pyfhel():
     try:
         from Pyfhel import PyCtxt, Pyfhel
     except ImportError as e:
-        raise MissingDependencyError(f"BFV needs Pyfhel, which is not importable here ({e}); install it with "
-                                     f"`{PIP_INSTALL}` (or `pip install 'ppstudy[fhe]'`)") from None
+        raise MissingDependencyError(
+            f"BFV needs Pyfhel, which is not importable here ({e}); install it with "
+            f"`{PIP_INSTALL}` (or `pip install 'ppstudy[fhe]'`)"
+        ) from None
     return Pyfhel, PyCtxt
 
 
@@ -82,8 +84,10 @@ class BFVKey:
 
     def __post_init__(self):
         if int(np.prod(self.shape)) > self.n:
-            raise InputError(f"BFV: images of shape {self.shape} have {int(np.prod(self.shape))} values, "
-                             f"more than the {self.n} slots of one ciphertext")
+            raise InputError(
+                f"BFV: images of shape {self.shape} have {int(np.prod(self.shape))} values, "
+                f"more than the {self.n} slots of one ciphertext"
+            )
         if self._he is None:
             Pyfhel, _ = _pyfhel()
             he = Pyfhel()
@@ -92,7 +96,7 @@ class BFVKey:
                 he.from_bytes_public_key(self.public_key)
                 if self.secret_key is not None:
                     he.from_bytes_secret_key(self.secret_key)
-            except Exception as e:  # noqa: BLE001 - SEAL raises RuntimeError/ValueError for bad bytes
+            except Exception as e:
                 raise InputError(f"BFV key: corrupt key material ({e})") from None
             object.__setattr__(self, "_he", he)
 
@@ -132,7 +136,7 @@ class BFVKey:
         he = Pyfhel()
         try:
             he.from_bytes_context(ctx)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise InputError(f"BFV key directory {d}: context.bin is corrupt ({e})") from None
         return cls(shape, int(he.n), int(he.t), ctx, pk, sk)
 
@@ -152,8 +156,9 @@ def keygen(shape=DEFAULT_SHAPE, *, n: int = 8192, t_bits: int = 20, sec: int = 1
     he = Pyfhel()
     he.contextGen(scheme="bfv", n=n, t_bits=t_bits, sec=sec)
     he.keyGen()
-    return BFVKey(shape, int(he.n), int(he.t), he.to_bytes_context(), he.to_bytes_public_key(),
-                  he.to_bytes_secret_key(), he)
+    return BFVKey(
+        shape, int(he.n), int(he.t), he.to_bytes_context(), he.to_bytes_public_key(), he.to_bytes_secret_key(), he
+    )
 
 
 def _shape(shape) -> tuple[int, int, int]:
@@ -206,7 +211,7 @@ def _load_ctxt(data: bytes, key: BFVKey, name: str):
         raise InputError(f"{name}: expected bytes, got {type(data).__name__}")
     try:
         return PyCtxt(pyfhel=key.he, bytestring=bytes(data))
-    except Exception as e:  # noqa: BLE001 - SEAL: RuntimeError ("invalid data size", "I/O error ...")
+    except Exception as e:
         raise InputError(f"{name}: not a valid BFV ciphertext for this key ({e})") from None
 
 
@@ -251,7 +256,7 @@ def read_ciphertext(path: str | Path) -> bytes:
         head = len(MAGIC) + 32
         if len(raw) < head + SEAL_HEADER:
             raise InputError(f"ciphertext file {path} is truncated ({len(raw)} bytes)")
-        digest, payload = raw[len(MAGIC):head], raw[head:]
+        digest, payload = raw[len(MAGIC) : head], raw[head:]
         if hashlib.sha256(payload).digest() != digest:
             raise InputError(f"ciphertext file {path} is corrupt (checksum mismatch)")
         return payload

@@ -51,8 +51,12 @@ def base_matrix(a: int, b: int, n: int) -> Matrix:
 
 
 def _matmul(p: Matrix, q: Matrix, n: int) -> Matrix:
-    return ((p[0] * q[0] + p[1] * q[2]) % n, (p[0] * q[1] + p[1] * q[3]) % n,
-            (p[2] * q[0] + p[3] * q[2]) % n, (p[2] * q[1] + p[3] * q[3]) % n)
+    return (
+        (p[0] * q[0] + p[1] * q[2]) % n,
+        (p[0] * q[1] + p[1] * q[3]) % n,
+        (p[2] * q[0] + p[3] * q[2]) % n,
+        (p[2] * q[1] + p[3] * q[3]) % n,
+    )
 
 
 def matrix_power(m: Matrix, k: int, n: int) -> Matrix:
@@ -132,14 +136,12 @@ class CatMapKey:
         return period(self.a % self.tile, self.b % self.tile, self.tile)
 
     def to_dict(self) -> dict:
-        return {"shape": list(self.shape), "tile": self.tile, "a": self.a, "b": self.b,
-                "iterations": self.iterations}
+        return {"shape": list(self.shape), "tile": self.tile, "a": self.a, "b": self.b, "iterations": self.iterations}
 
     @classmethod
     def from_dict(cls, d: dict) -> CatMapKey:
         try:
-            return cls(_canvas_shape(tuple(d["shape"])), int(d["tile"]), int(d["a"]), int(d["b"]),
-                       int(d["iterations"]))
+            return cls(_canvas_shape(tuple(d["shape"])), int(d["tile"]), int(d["a"]), int(d["b"]), int(d["iterations"]))
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"cat map key: malformed key record {d!r} ({e})") from None
 
@@ -219,8 +221,8 @@ def walk_powers(n: int, *, low: int = 1) -> Iterator[tuple[int, np.ndarray, np.n
 
 def _sl2_order(n: int) -> int:
     """|SL(2, Z/n)| = n^3 prod_{p | n} (1 - 1/p^2)."""
-    primes = [p for p in range(2, n + 1) if n % p == 0 and all(p % q for q in range(2, int(p ** 0.5) + 1))]
-    sl2 = n ** 3
+    primes = [p for p in range(2, n + 1) if n % p == 0 and all(p % q for q in range(2, int(p**0.5) + 1))]
+    sl2 = n**3
     for p in primes:
         sl2 = sl2 * (p * p - 1) // (p * p)
     return int(sl2)
@@ -255,7 +257,7 @@ def key_space_counts(shape, *, mode: str = "tile", tile: int = 32, exact: bool |
     if exact and n > 1024:
         raise InputError(f"cat map key space: an exact count for side {n} needs an {n}^3 bitmap; use exact=False")
     unit = np.gcd(np.arange(n), n) == 1
-    seen = np.zeros(n ** 3 if exact else 0, bool)
+    seen = np.zeros(n**3 if exact else 0, bool)
     rest: list[np.ndarray] = []
     triples, k = 0, 0
     steps = np.zeros((n - 1) ** 2, np.int64)  # period(a, b) - 1 for every (a, b), row-major
@@ -279,9 +281,15 @@ def key_space_counts(shape, *, mode: str = "tile", tile: int = 32, exact: bool |
     if exact:
         distinct = int(seen.sum()) + (len(np.unique(np.concatenate(rest))) if rest else 0)
     entropy = float(np.log2((n - 1) ** 2) + np.mean(np.log2(np.maximum(steps, 1))))
-    return {"side": n, "parameter_triples": int(triples), "key_bits": log2_int(triples),
-            "distinct_permutations": distinct, "permutation_bits": None if distinct is None else log2_int(distinct),
-            "keygen_entropy_bits": entropy, "sl2_order": _sl2_order(n)}
+    return {
+        "side": n,
+        "parameter_triples": int(triples),
+        "key_bits": log2_int(triples),
+        "distinct_permutations": distinct,
+        "permutation_bits": None if distinct is None else log2_int(distinct),
+        "keygen_entropy_bits": entropy,
+        "sl2_order": _sl2_order(n),
+    }
 
 
 def key_space(shape, *, mode: str = "tile", tile: int = 32, exact: bool | None = None) -> KeySpace:
@@ -361,8 +369,10 @@ def _as_batch(x, key: CatMapKey, name: str, batch: bool | None) -> np.ndarray:
     if x.ndim == 3 and batch is None:
         single_fits, batch_fits = shape[:2] == (h, w), shape[1:] == (h, w)
         if single_fits and batch_fits:
-            raise InputError(f"{name}: shape {shape} is ambiguous on the {h}x{w} canvas: pass batch=False for one "
-                             f"{h}x{w}x{shape[2]} image or batch=True for {shape[0]} grayscale {h}x{w} images")
+            raise InputError(
+                f"{name}: shape {shape} is ambiguous on the {h}x{w} canvas: pass batch=False for one "
+                f"{h}x{w}x{shape[2]} image or batch=True for {shape[0]} grayscale {h}x{w} images"
+            )
         batch = batch_fits
     if x.ndim == 2 and batch is not True:
         out, canvas = x[None, :, :, None], shape
@@ -373,16 +383,20 @@ def _as_batch(x, key: CatMapKey, name: str, batch: bool | None) -> np.ndarray:
     elif x.ndim == 4 and batch is not False:
         out, canvas = x, shape[1:3]
     else:
-        raise InputError(f"{name}: a {x.ndim}-D array with batch={batch} is not an image (HxW, HxWxC) or a batch "
-                         f"(NxHxW, NxHxWxC)")
+        raise InputError(
+            f"{name}: a {x.ndim}-D array with batch={batch} is not an image (HxW, HxWxC) or a batch (NxHxW, NxHxWxC)"
+        )
     if tuple(canvas) != (h, w):
-        raise InputError(f"{name}: image size {'x'.join(map(str, canvas))} (array {shape}) does not match the key's "
-                         f"canvas {h}x{w} (bring images onto the canvas with to_canvas)")
+        raise InputError(
+            f"{name}: image size {'x'.join(map(str, canvas))} (array {shape}) does not match the key's "
+            f"canvas {h}x{w} (bring images onto the canvas with to_canvas)"
+        )
     return out
 
 
-def apply_matrix(x: np.ndarray, shape: tuple[int, int], tile: int, matrix: Matrix, *, inverse: bool = False
-                 ) -> np.ndarray:
+def apply_matrix(
+    x: np.ndarray, shape: tuple[int, int], tile: int, matrix: Matrix, *, inverse: bool = False
+) -> np.ndarray:
     """Permute an NxHxWxC batch by ``matrix`` per tile (or undo it): one gather over the batch."""
     idx = _gather_index(tuple(shape), int(tile), tuple(int(v) for v in matrix), bool(inverse))
     n, h, w, c = x.shape
@@ -418,15 +432,17 @@ def to_canvas(img: np.ndarray, size: int = 512, *, crop: tuple[int, int, int, in
     from skimage.transform import resize
 
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
-        raise InputError(f"to_canvas: expected a uint8 HxW or HxWxC image, got "
-                         f"{getattr(img, 'dtype', type(img).__name__)} {getattr(img, 'shape', '')}")
+        raise InputError(
+            f"to_canvas: expected a uint8 HxW or HxWxC image, got "
+            f"{getattr(img, 'dtype', type(img).__name__)} {getattr(img, 'shape', '')}"
+        )
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise InputError(f"to_canvas: size must be a positive integer, got {size!r}")
     if crop is not None:
-        t, l, ch, cw = crop
-        if t < 0 or l < 0 or ch < 1 or cw < 1 or t + ch > img.shape[0] or l + cw > img.shape[1]:
+        top, left, ch, cw = crop
+        if top < 0 or left < 0 or ch < 1 or cw < 1 or top + ch > img.shape[0] or left + cw > img.shape[1]:
             raise InputError(f"to_canvas: crop {crop} is outside the image of shape {img.shape}")
-        img = img[t:t + ch, l:l + cw]
+        img = img[top : top + ch, left : left + cw]
     h, w = img.shape[:2]
     s = max(h, w)
     pad = [((s - h) // 2, s - h - (s - h) // 2), ((s - w) // 2, s - w - (s - w) // 2)] + [(0, 0)] * (img.ndim - 2)

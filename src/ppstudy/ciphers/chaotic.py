@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-
-from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, rng_from, image_shape
+from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, image_shape, rng_from
 
 BURN_IN = 1000
 RC4_DROP = 3072
@@ -87,9 +86,11 @@ class ChaoticKey(GatherXorCipher):
         h, w, c = shape
         seq = logistic_sequence(self.x0, self.mu, h * w)
         if h * w > 1 and np.unique(seq).size < MIN_DISTINCT_FRACTION * h * w:
-            raise InputError(f"chaotic key: x0={self.x0}, mu={self.mu} is a weak key (the logistic map falls into "
-                             f"a periodic orbit: {np.unique(seq).size} distinct values for {h * w} pixels, so "
-                             f"the permutation is (nearly) the identity); draw another key")
+            raise InputError(
+                f"chaotic key: x0={self.x0}, mu={self.mu} is a weak key (the logistic map falls into "
+                f"a periodic orbit: {np.unique(seq).size} distinct values for {h * w} pixels, so "
+                f"the permutation is (nearly) the identity); draw another key"
+            )
         pix = np.argsort(seq, kind="stable")
         gather = (pix[:, None] * c + np.arange(c)[None]).reshape(-1)
         mask = rc4_keystream(bytes(self.rc4_key), h * w * c)

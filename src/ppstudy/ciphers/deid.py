@@ -79,8 +79,22 @@ MAX_DIMENSION = 1e6
 MAX_SVG_CHARS = 64 << 20
 #: attributes a traced SVG may carry (anything else, e.g. href or an event handler, is refused)
 _ROOT_ATTRS = {"width", "height", "version", "desc", "viewBox", "preserveAspectRatio", "baseProfile", "id"}
-_PATH_ATTRS = {"d", "fill", "stroke", "stroke-width", "opacity", "fill-opacity", "stroke-opacity", "fill-rule",
-               "stroke-linejoin", "stroke-linecap", "stroke-miterlimit", "transform", "id", "desc"}
+_PATH_ATTRS = {
+    "d",
+    "fill",
+    "stroke",
+    "stroke-width",
+    "opacity",
+    "fill-opacity",
+    "stroke-opacity",
+    "fill-rule",
+    "stroke-linejoin",
+    "stroke-linecap",
+    "stroke-miterlimit",
+    "transform",
+    "id",
+    "desc",
+}
 _PAINT_ATTRS = {"fill", "stroke"}
 
 TRACERS = ("imagetracer", "vtracer")
@@ -93,32 +107,41 @@ class Settings:
     """Parameters of the three steps. Defaults: the paper's (imagetracerjs 'default', 50 -> 224), except the
     renderer (resvg at the output size; ``renderer="imagemagick"`` runs the paper's ImageMagick command)."""
 
-    size: int = 50                 # Param_size: the image is resized to size x size before tracing
-    out_size: int = 224            # side of the de-identified raster image
-    tracer: str = "imagetracer"    # "imagetracer" (imagetracerjs 1.2.6, the paper's) or "vtracer"
-    options: str = "default"       # imagetracerjs option preset (the paper: 'default')
-    renderer: str = "resvg"        # "resvg", "imagemagick" (the paper's convert command) or "skia" (fast)
+    size: int = 50  # Param_size: the image is resized to size x size before tracing
+    out_size: int = 224  # side of the de-identified raster image
+    tracer: str = "imagetracer"  # "imagetracer" (imagetracerjs 1.2.6, the paper's) or "vtracer"
+    options: str = "default"  # imagetracerjs option preset (the paper: 'default')
+    renderer: str = "resvg"  # "resvg", "imagemagick" (the paper's convert command) or "skia" (fast)
     density: int | None | str = "auto"  # dpi; "auto": None for resvg (render at out_size), 288 for imagemagick
-    scale_strokes: bool = False    # scale stroke-width with the OPE canvas (not in the paper)
-    ope_mode: str = "token"        # "token": Algorithm 2 token by token; "literal": its re.sub over the document
-    mode: str = "spline"           # vtracer curve fitting: "spline" (Bezier) or "polygon"
-    path_precision: int = 1        # vtracer: decimals of the coordinates it writes
-    filter_speckle: int = 4        # vtracer: drop patches smaller than this (pixels)
-    color_precision: int = 6       # vtracer: significant bits per colour channel
-    layer_difference: int = 16     # vtracer: colour difference between gradient layers
+    scale_strokes: bool = False  # scale stroke-width with the OPE canvas (not in the paper)
+    ope_mode: str = "token"  # "token": Algorithm 2 token by token; "literal": its re.sub over the document
+    mode: str = "spline"  # vtracer curve fitting: "spline" (Bezier) or "polygon"
+    path_precision: int = 1  # vtracer: decimals of the coordinates it writes
+    filter_speckle: int = 4  # vtracer: drop patches smaller than this (pixels)
+    color_precision: int = 6  # vtracer: significant bits per colour channel
+    layer_difference: int = 16  # vtracer: colour difference between gradient layers
 
     def __post_init__(self):
         for name in ("size", "out_size", "filter_speckle", "color_precision", "layer_difference"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "filter_speckle" else 1):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, np.integer))
+                or v < (0 if name == "filter_speckle" else 1)
+            ):
                 raise InputError(f"deid settings: {name} must be a positive integer, got {v!r}")
         if self.size < 4 or self.out_size < 4 or self.out_size > 4096:
             raise InputError(f"deid settings: size {self.size} and out_size {self.out_size} must lie in 4..4096")
-        for name, allowed in (("tracer", TRACERS), ("renderer", RENDERERS), ("ope_mode", OPE_MODES),
-                              ("mode", ("spline", "polygon"))):
+        for name, allowed in (
+            ("tracer", TRACERS),
+            ("renderer", RENDERERS),
+            ("ope_mode", OPE_MODES),
+            ("mode", ("spline", "polygon")),
+        ):
             if getattr(self, name) not in allowed:
-                raise InputError(f"deid settings: {name} must be one of {', '.join(map(repr, allowed))}, "
-                                 f"got {getattr(self, name)!r}")
+                raise InputError(
+                    f"deid settings: {name} must be one of {', '.join(map(repr, allowed))}, got {getattr(self, name)!r}"
+                )
         from ppstudy.ciphers.imagetracer import check_options
 
         if not isinstance(self.options, str):
@@ -128,8 +151,9 @@ class Settings:
             raise InputError(f"deid settings: path_precision must be 0..8, got {self.path_precision!r}")
         if self.density == "auto":
             object.__setattr__(self, "density", 288 if self.renderer == "imagemagick" else None)
-        if self.density is not None and (isinstance(self.density, bool) or not isinstance(self.density, int)
-                                         or not 24 <= self.density <= 1200):
+        if self.density is not None and (
+            isinstance(self.density, bool) or not isinstance(self.density, int) or not 24 <= self.density <= 1200
+        ):
             raise InputError(f"deid settings: density must be None or 24..1200 dpi, got {self.density!r}")
         if not isinstance(self.scale_strokes, bool):
             raise InputError(f"deid settings: scale_strokes must be True or False, got {self.scale_strokes!r}")
@@ -138,8 +162,9 @@ class Settings:
 
 
 # --------------------------------------------------------------------------- keys
-def keygen(*, seed: int | np.random.SeedSequence | None = None, in_range=PAPER_IN_RANGE,
-           out_range=PAPER_OUT_RANGE) -> OPEKey:
+def keygen(
+    *, seed: int | np.random.SeedSequence | None = None, in_range=PAPER_IN_RANGE, out_range=PAPER_OUT_RANGE
+) -> OPEKey:
     """The secret of de-identification: a random OPE key (see :func:`ppstudy.ciphers.ope.keygen`)."""
     return _ope.keygen(seed=seed, in_range=in_range, out_range=out_range)
 
@@ -232,13 +257,16 @@ def check_svg(svg: str) -> ET.Element:
         depth = max(depth, d)
         stack.extend((c, d + 1) for c in el)
     if depth > 2:
-        raise InputError(f"SVG: elements nested {depth} levels deep; a traced SVG has <path> elements "
-                         f"directly under <svg>")
+        raise InputError(
+            f"SVG: elements nested {depth} levels deep; a traced SVG has <path> elements directly under <svg>"
+        )
     for i, el in enumerate([root, *root]):
         name = _local(el.tag)
         if i and name != "path":
-            raise InputError(f"SVG: element <{name}> is not accepted (a traced SVG holds <path> elements only; "
-                             f"no images, references, text or other shapes)")
+            raise InputError(
+                f"SVG: element <{name}> is not accepted (a traced SVG holds <path> elements only; "
+                f"no images, references, text or other shapes)"
+            )
         allowed = _ROOT_ATTRS if i == 0 else _PATH_ATTRS
         for attr, value in el.attrib.items():
             local = _local(attr)
@@ -287,8 +315,10 @@ def _path_numbers(el: ET.Element, i: int) -> tuple[list[tuple[str, int]], np.nda
     nums: list[str] = []
     for c, args in zip(parts[1::2], parts[2::2], strict=True):
         if c not in _ABS:
-            raise InputError(f"SVG: path {i} uses the command {c!r}; position OPE needs absolute "
-                             f"M/L/C/Q/Z commands whose arguments are (x, y) pairs")
+            raise InputError(
+                f"SVG: path {i} uses the command {c!r}; position OPE needs absolute "
+                f"M/L/C/Q/Z commands whose arguments are (x, y) pairs"
+            )
         v = _NUMS.findall(args)
         if len(v) % 2:
             raise InputError(f"SVG: path {i} has an odd number of coordinates after {c!r}")
@@ -336,8 +366,9 @@ def _serialize(root: ET.Element) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
-def rewrite_svg(parsed: TracedSVG, xy: np.ndarray, width: str, height: str, *,
-                stroke_scale: float | None = None) -> str:
+def rewrite_svg(
+    parsed: TracedSVG, xy: np.ndarray, width: str, height: str, *, stroke_scale: float | None = None
+) -> str:
     """Write new absolute coordinates (k x 2, in the order of :attr:`TracedSVG.coordinates`) into every path
     and the new canvas size; any ``transform`` (folded into the coordinates) is dropped. ``stroke_scale``
     multiplies every ``stroke-width`` (a path without one gets ``stroke_scale`` times SVG's default 1 only
@@ -351,7 +382,7 @@ def rewrite_svg(parsed: TracedSVG, xy: np.ndarray, width: str, height: str, *,
     for el, cmds in zip(parsed.paths, parsed.commands, strict=True):
         parts = []
         for c, k in cmds:
-            parts.append(c + " " + " ".join(flat[pos:pos + k]) if k else c)
+            parts.append(c + " " + " ".join(flat[pos : pos + k]) if k else c)
             pos += k
         el.set("d", " ".join(parts))
         el.attrib.pop("transform", None)
@@ -391,9 +422,16 @@ def _vtracer(img: np.ndarray, settings: Settings) -> str:
     b = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(b, format="png", compress_level=0)
     return vtracer.convert_raw_image_to_svg(
-        b.getvalue(), img_format="png", colormode="color", hierarchical="stacked", mode=settings.mode,
-        filter_speckle=settings.filter_speckle, color_precision=settings.color_precision,
-        layer_difference=settings.layer_difference, path_precision=settings.path_precision)
+        b.getvalue(),
+        img_format="png",
+        colormode="color",
+        hierarchical="stacked",
+        mode=settings.mode,
+        filter_speckle=settings.filter_speckle,
+        color_precision=settings.color_precision,
+        layer_difference=settings.layer_difference,
+        path_precision=settings.path_precision,
+    )
 
 
 # --------------------------------------------------------------------------- step 2
@@ -426,8 +464,9 @@ def pos_ope(svg: str, key: OPEKey, *, scale_strokes: bool = False, mode: str = "
     allxy = np.concatenate([t.coordinates, [[t.width, t.height]]])
     lo, hi = key.in_range
     if allxy.min() < lo or allxy.max() > hi:
-        raise InputError(f"SVG coordinates {allxy.min():g}..{allxy.max():g} fall outside the OPE key's input "
-                         f"range {key.in_range}")
+        raise InputError(
+            f"SVG coordinates {allxy.min():g}..{allxy.max():g} fall outside the OPE key's input range {key.in_range}"
+        )
     offset = _offset(key)
     if mode == "literal":
         if scale_strokes:
@@ -451,8 +490,9 @@ def _pos_ope_literal(t: TracedSVG, key: OPEKey, offset: float) -> str:
                 seen.add(p)
                 body = re.sub(p, enc(p), body)
                 if len(body) > MAX_SVG_CHARS // 4:
-                    raise InputError(f"position OPE (literal): the substitutions grew the SVG past "
-                                     f"{MAX_SVG_CHARS // 4} characters")
+                    raise InputError(
+                        f"position OPE (literal): the substitutions grew the SVG past {MAX_SVG_CHARS // 4} characters"
+                    )
     w, h = t.root.get("width", ""), t.root.get("height", "")
     root_attrs = {"width": w, "height": h}
     for v in (h, w):
@@ -462,8 +502,10 @@ def _pos_ope_literal(t: TracedSVG, key: OPEKey, offset: float) -> str:
         c = enc(p)
         body = re.sub(p, c, body)
         root_attrs = {k: re.sub(p, c, a) for k, a in root_attrs.items()}
-    return (f'<svg xmlns="{SVG_NS}" width="{root_attrs["width"]}" height="{root_attrs["height"]}" '
-            f'version="1.1">{body}</svg>')
+    return (
+        f'<svg xmlns="{SVG_NS}" width="{root_attrs["width"]}" height="{root_attrs["height"]}" '
+        f'version="1.1">{body}</svg>'
+    )
 
 
 def canvas_size(key: OPEKey, size: int) -> int:
@@ -539,8 +581,9 @@ def imagemagick_executable() -> str | None:
     return exe if out.startswith("Version: ImageMagick") else None
 
 
-def _imagemagick(svgs: Sequence[str], sizes: Sequence[tuple[int, int]], out_size: int, density: int | None,
-                 gray: bool) -> list[np.ndarray]:
+def _imagemagick(
+    svgs: Sequence[str], sizes: Sequence[tuple[int, int]], out_size: int, density: int | None, gray: bool
+) -> list[np.ndarray]:
     """``convert [-density D] in.svg -resize SxS! out.png`` for every SVG. One process renders a group of
     SVGs (``convert -density D 1.svg 2.svg ... -resize SxS! out-%d.png``: the same operations image by
     image); a group holds at most ~40 Mpixel of renders, since convert keeps them all before resizing."""
@@ -548,8 +591,9 @@ def _imagemagick(svgs: Sequence[str], sizes: Sequence[tuple[int, int]], out_size
 
     exe = imagemagick_executable()
     if exe is None:
-        raise InputError("rasterize: renderer='imagemagick' needs ImageMagick's convert "
-                         "(Debian: apt-get install imagemagick)")
+        raise InputError(
+            "rasterize: renderer='imagemagick' needs ImageMagick's convert (Debian: apt-get install imagemagick)"
+        )
     groups: list[list[int]] = []
     budget = 0.0
     for i, (rw, rh) in enumerate(sizes):
@@ -564,8 +608,12 @@ def _imagemagick(svgs: Sequence[str], sizes: Sequence[tuple[int, int]], out_size
         for i, s in enumerate(svgs):
             (d / f"{i:06d}.svg").write_text(s, encoding="utf8")
         for j, group in enumerate(groups):
-            cmd = [exe] + (["-density", str(density)] if density is not None else []) + \
-                  [f"{i:06d}.svg" for i in group] + ["-resize", f"{out_size}x{out_size}!", f"out-{j:06d}-%06d.png"]
+            cmd = (
+                [exe]
+                + (["-density", str(density)] if density is not None else [])
+                + [f"{i:06d}.svg" for i in group]
+                + ["-resize", f"{out_size}x{out_size}!", f"out-{j:06d}-%06d.png"]
+            )
             r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=900)
             if r.returncode != 0:
                 raise InputError(f"rasterize: ImageMagick failed: {r.stderr.strip()[:300]}")
@@ -598,8 +646,9 @@ def _skia(root: ET.Element, rw: int, rh: int):
     return Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
 
 
-def rasterize_many(svgs: Sequence[str], out_size: int = 224, *, density: int | None = None, gray: bool = False,
-                   renderer: str = "resvg") -> np.ndarray:
+def rasterize_many(
+    svgs: Sequence[str], out_size: int = 224, *, density: int | None = None, gray: bool = False, renderer: str = "resvg"
+) -> np.ndarray:
     """Step 3 for a list of SVGs: an ``N x out_size x out_size (x 3)`` uint8 array (see :func:`rasterize`)."""
     from PIL import Image
 
@@ -612,8 +661,10 @@ def rasterize_many(svgs: Sequence[str], out_size: int = 224, *, density: int | N
         sizes = [_render_size(*svg_dimensions(root), out_size, density or 96) for root in roots]
         res = _imagemagick([_serialize(r) for r in roots], sizes, out_size, density, gray)
     elif renderer == "skia":
-        res = [_finish(_skia(root, *_render_size(*svg_dimensions(root), out_size, density)), out_size, gray)
-               for root in roots]
+        res = [
+            _finish(_skia(root, *_render_size(*svg_dimensions(root), out_size, density)), out_size, gray)
+            for root in roots
+        ]
     else:
         res = []
         for root in roots:
@@ -626,8 +677,9 @@ def rasterize_many(svgs: Sequence[str], out_size: int = 224, *, density: int | N
     return np.stack(res)
 
 
-def rasterize(svg: str, out_size: int = 224, *, density: int | None = None, gray: bool = False,
-              renderer: str = "resvg") -> np.ndarray:
+def rasterize(
+    svg: str, out_size: int = 224, *, density: int | None = None, gray: bool = False, renderer: str = "resvg"
+) -> np.ndarray:
     """Step 3: render an SVG onto white and resize to ``out_size`` x ``out_size`` (aspect ratio ignored).
 
     ``renderer="resvg"``: with ``density=None`` resvg renders at the output size directly (anti-aliased);
@@ -689,9 +741,17 @@ def _chunk_star(args):
     return _chunk(*args)
 
 
-def pipeline(images: np.ndarray, key: OPEKey | None, settings: Settings = Settings(), *,
-             outputs: Sequence[str] = ("vector", "deid"), workers: int = 1, progress: bool = False,
-             chunk: int = 32, desc: str = "de-identify") -> dict:
+def pipeline(
+    images: np.ndarray,
+    key: OPEKey | None,
+    settings: Settings = Settings(),
+    *,
+    outputs: Sequence[str] = ("vector", "deid"),
+    workers: int = 1,
+    progress: bool = False,
+    chunk: int = 32,
+    desc: str = "de-identify",
+) -> dict:
     """The three steps on a batch, tracing each image once. ``outputs``: any of ``"vector"`` (the rendered
     tracing), ``"deid"`` (the de-identified images), ``"svg"`` and ``"shifted"`` (the SVG strings before and
     after position OPE). Arrays keep the input's layout (one image, NxHxW, NxHxWx1, NxHxWx3, N = 0 too).
@@ -714,7 +774,7 @@ def pipeline(images: np.ndarray, key: OPEKey | None, settings: Settings = Settin
         batch = batch[..., 0]
     if key is not None:
         _ope.table(key)  # build (or load) the table once, before any worker starts
-    parts = [batch[i:i + chunk] for i in range(0, len(batch), chunk)]
+    parts = [batch[i : i + chunk] for i in range(0, len(batch), chunk)]
     args = [(p, key, settings, outputs) for p in parts]
     from ppstudy.progress import meter
 
@@ -749,8 +809,9 @@ def pipeline(images: np.ndarray, key: OPEKey | None, settings: Settings = Settin
     return out
 
 
-def deidentify(images: np.ndarray, key: OPEKey, settings: Settings = Settings(), *, workers: int = 1,
-               progress: bool = False) -> np.ndarray:
+def deidentify(
+    images: np.ndarray, key: OPEKey, settings: Settings = Settings(), *, workers: int = 1, progress: bool = False
+) -> np.ndarray:
     """``Rasterize(PosOPE(Vectorize(images)))`` for one image or a batch (uint8, RGB or grayscale).
 
     Returns uint8 ``out_size`` x ``out_size`` images with the input's channel layout (an empty batch too).
@@ -760,8 +821,10 @@ def deidentify(images: np.ndarray, key: OPEKey, settings: Settings = Settings(),
     return pipeline(images, key, settings, outputs=("deid",), workers=workers, progress=progress)["deid"]
 
 
-def vector_images(images: np.ndarray, settings: Settings = Settings(), *, workers: int = 1,
-                  progress: bool = False) -> np.ndarray:
+def vector_images(
+    images: np.ndarray, settings: Settings = Settings(), *, workers: int = 1, progress: bool = False
+) -> np.ndarray:
     """``Rasterize(Vectorize(images))``: the traced images without OPE (the paper's "vectorized image")."""
-    return pipeline(images, None, settings, outputs=("vector",), workers=workers, progress=progress,
-                    desc="vectorize")["vector"]
+    return pipeline(images, None, settings, outputs=("vector",), workers=workers, progress=progress, desc="vectorize")[
+        "vector"
+    ]

@@ -27,14 +27,14 @@ client (:func:`condition_keys`, :func:`encrypt_groups`).
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ppstudy import InputError
-
-from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, rng_from, image_shape
+from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, image_shape, rng_from
 
 #: the encryption steps in the order they are applied
 STEPS: tuple[str, ...] = ("scramble", "rotate", "negpos", "shuffle")
@@ -58,8 +58,10 @@ def _check_block(shape: tuple[int, int, int], block) -> int:
         raise InputError(f"block size must be a positive integer, got {block!r}")
     h, w, _ = shape
     if h % block or w % block:
-        raise InputError(f"image of {h}x{w} pixels is not divisible into {block}x{block} blocks "
-                         f"(height and width must be multiples of the block size)")
+        raise InputError(
+            f"image of {h}x{w} pixels is not divisible into {block}x{block} blocks "
+            f"(height and width must be multiples of the block size)"
+        )
     return int(block)
 
 
@@ -131,8 +133,17 @@ class EtCKey(GatherXorCipher):
             raise InputError(f"key: negpos must hold {n} flags")
         if shu.shape != (n, c) or not (np.sort(shu, axis=1) == np.arange(c)).all():
             raise InputError(f"key: shuffle must hold one permutation of the {c} channels per block ({n})")
-        freeze(self, shape=shape, block=block, steps=steps, grayscale=bool(self.grayscale), scramble=scr,
-               rotation=rot, negpos=neg, shuffle=shu)
+        freeze(
+            self,
+            shape=shape,
+            block=block,
+            steps=steps,
+            grayscale=bool(self.grayscale),
+            scramble=scr,
+            rotation=rot,
+            negpos=neg,
+            shuffle=shu,
+        )
         gather, mask = self._compile()
         freeze(self, gather=gather, mask=mask)
         self._compile_inverse()
@@ -171,14 +182,24 @@ class EtCKey(GatherXorCipher):
         mask = np.ascontiguousarray(_from_blocks(np.ascontiguousarray(mblocks), ws)).ravel()
         return gather, mask
 
-    def restricted(self, steps: Iterable[str]) -> "EtCKey":
+    def restricted(self, steps: Iterable[str]) -> EtCKey:
         """The same key parameters with only ``steps`` switched on (e.g. to show the steps one by one)."""
-        return EtCKey(self.shape, self.block, _as_steps(steps), self.grayscale,
-                      self.scramble, self.rotation, self.negpos, self.shuffle)
+        return EtCKey(
+            self.shape,
+            self.block,
+            _as_steps(steps),
+            self.grayscale,
+            self.scramble,
+            self.rotation,
+            self.negpos,
+            self.shuffle,
+        )
 
     def __repr__(self) -> str:
-        return (f"EtCKey(shape={self.shape}, block={self.block}, steps={self.steps}, "
-                f"grayscale={self.grayscale}, n_blocks={self.n_blocks})")
+        return (
+            f"EtCKey(shape={self.shape}, block={self.block}, steps={self.steps}, "
+            f"grayscale={self.grayscale}, n_blocks={self.n_blocks})"
+        )
 
 
 def _geometry(shape, block, steps, grayscale) -> tuple[tuple[int, int, int], int, tuple[str, ...], int, int]:
@@ -189,8 +210,14 @@ def _geometry(shape, block, steps, grayscale) -> tuple[tuple[int, int, int], int
     return shape, block, _as_steps(steps), (ws[0] // block) * (ws[1] // block), ws[2]
 
 
-def keygen(shape, block: int = 8, *, seed: int | np.random.SeedSequence | None = None,
-           steps: Sequence[str] = STEPS, grayscale: bool = False) -> EtCKey:
+def keygen(
+    shape,
+    block: int = 8,
+    *,
+    seed: int | np.random.SeedSequence | None = None,
+    steps: Sequence[str] = STEPS,
+    grayscale: bool = False,
+) -> EtCKey:
     """A random EtC key for images of ``shape`` = ``(H, W)`` or ``(H, W, C)`` (no batch axis).
 
     ``seed=None`` draws the key from OS entropy (``numpy.random.SeedSequence``); an int gives a
@@ -250,8 +277,9 @@ def affine(key: EtCKey):
 
 
 # ---------------------------------------------------------------------- key space
-def key_space(shape, block: int = 8, *, steps: Sequence[str] = STEPS, grayscale: bool = False,
-              exact: bool = False) -> KeySpace:
+def key_space(
+    shape, block: int = 8, *, steps: Sequence[str] = STEPS, grayscale: bool = False, exact: bool = False
+) -> KeySpace:
     """Number of distinct ciphers (keys giving different maps) for images of ``shape``.
 
     With ``n`` blocks (``H/b * W/b``; grayscale-based: ``C`` times as many) and ``C`` channels it is
@@ -265,18 +293,27 @@ def key_space(shape, block: int = 8, *, steps: Sequence[str] = STEPS, grayscale:
     rot = "rotate" in steps and block >= 2
     neg = "negpos" in steps
     shu = "shuffle" in steps
-    bits = ((math.lgamma(n + 1) / math.log(2) if scr else 0.0) + (3.0 * n if rot else 0.0)
-            + (1.0 * n if neg else 0.0) + (n * math.log2(math.factorial(c)) if shu else 0.0))
+    bits = (
+        (math.lgamma(n + 1) / math.log(2) if scr else 0.0)
+        + (3.0 * n if rot else 0.0)
+        + (1.0 * n if neg else 0.0)
+        + (n * math.log2(math.factorial(c)) if shu else 0.0)
+    )
     if not exact:
         return KeySpace(bits)
-    size = (math.factorial(n) if scr else 1) * (N_ROTATIONS ** n if rot else 1) * (2 ** n if neg else 1) \
+    size = (
+        (math.factorial(n) if scr else 1)
+        * (N_ROTATIONS**n if rot else 1)
+        * (2**n if neg else 1)
         * (math.factorial(c) ** n if shu else 1)
+    )
     return KeySpace.of(size)
 
 
 # ---------------------------------------------------------------------- key conditions
-def condition_keys(condition: int, clients: Iterable[Hashable], shape, block: int = 8, *,
-                   seed: int | None = None, **kw: Any) -> dict[Hashable, EtCKey]:
+def condition_keys(
+    condition: int, clients: Iterable[Hashable], shape, block: int = 8, *, seed: int | None = None, **kw: Any
+) -> dict[Hashable, EtCKey]:
     """Keys of Kawamura et al.'s key conditions: ``1`` one common key for all clients
     (``B_1 = ... = B_N``), ``2`` an independent key per client (``B_1 != ... != B_N``)."""
     clients = list(dict.fromkeys(clients))
@@ -293,8 +330,10 @@ def encrypt_groups(x: np.ndarray, owners, keys: dict[Hashable, EtCKey]) -> np.nd
     """Encrypt each image of a batch with the key of its owner (one vectorised call per owner)."""
     own = np.asarray(owners)
     if not isinstance(x, np.ndarray) or x.ndim < 3 or len(own) != len(x):
-        raise InputError(f"encrypt_groups: need a batch and one owner per image, got "
-                         f"{getattr(x, 'shape', None)} and {len(own)} owners")
+        raise InputError(
+            f"encrypt_groups: need a batch and one owner per image, got "
+            f"{getattr(x, 'shape', None)} and {len(own)} owners"
+        )
     missing = sorted(set(own.tolist()) - set(keys), key=str)
     if missing:
         raise InputError(f"encrypt_groups: no key for owner(s) {missing[:5]}")

@@ -61,13 +61,45 @@ VERSION = "1.2.6"
 LIBRARY_SHA256 = "1f7e21062196c53f2565120fc0708eac197c8403ec1bea28b381056ea0c3fdb9"
 #: imagetracerjs 1.2.6's ``optionpresets['default']`` (what ``'default'`` selects; copied for reference)
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "corsenabled": False, "ltres": 1, "qtres": 1, "pathomit": 8, "rightangleenhance": True,
-    "colorsampling": 2, "numberofcolors": 16, "mincolorratio": 0, "colorquantcycles": 3, "layering": 0,
-    "strokewidth": 1, "linefilter": False, "scale": 1, "roundcoords": 1, "viewbox": False, "desc": False,
-    "lcpr": 0, "qcpr": 0, "blurradius": 0, "blurdelta": 20}
-PRESETS = ("default", "posterized1", "posterized2", "posterized3", "curvy", "sharp", "detailed", "smoothed",
-           "grayscale", "fixedpalette", "randomsampling1", "randomsampling2", "artistic1", "artistic2",
-           "artistic3", "artistic4")
+    "corsenabled": False,
+    "ltres": 1,
+    "qtres": 1,
+    "pathomit": 8,
+    "rightangleenhance": True,
+    "colorsampling": 2,
+    "numberofcolors": 16,
+    "mincolorratio": 0,
+    "colorquantcycles": 3,
+    "layering": 0,
+    "strokewidth": 1,
+    "linefilter": False,
+    "scale": 1,
+    "roundcoords": 1,
+    "viewbox": False,
+    "desc": False,
+    "lcpr": 0,
+    "qcpr": 0,
+    "blurradius": 0,
+    "blurdelta": 20,
+}
+PRESETS = (
+    "default",
+    "posterized1",
+    "posterized2",
+    "posterized3",
+    "curvy",
+    "sharp",
+    "detailed",
+    "smoothed",
+    "grayscale",
+    "fixedpalette",
+    "randomsampling1",
+    "randomsampling2",
+    "artistic1",
+    "artistic2",
+    "artistic3",
+    "artistic4",
+)
 ENGINES = ("node", "mini_racer")
 INSTALL_COMMAND = "bash scripts/install_imagetracer.sh"
 #: environment variable that picks the engine when ``engine="auto"`` ("node" or "mini_racer")
@@ -109,14 +141,18 @@ def library_path() -> Path:
     try:
         st = path.stat()
     except OSError:
-        raise TracerUnavailableError(f"imagetracerjs {VERSION} is not installed ({path} is missing): run "
-                                     f"`{INSTALL_COMMAND}` (npm registry, once; PPSTUDY_DATA picks the cache)") from None
+        raise TracerUnavailableError(
+            f"imagetracerjs {VERSION} is not installed ({path} is missing): run "
+            f"`{INSTALL_COMMAND}` (npm registry, once; PPSTUDY_DATA picks the cache)"
+        ) from None
     stamp = f"{st.st_size}:{st.st_mtime_ns}"
     if _CHECKED.get(key) != stamp:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != LIBRARY_SHA256:
-            raise TracerUnavailableError(f"{path} fails its SHA-256 check (got {digest[:16]}...): run "
-                                         f"`{INSTALL_COMMAND}` to reinstall imagetracerjs {VERSION}")
+            raise TracerUnavailableError(
+                f"{path} fails its SHA-256 check (got {digest[:16]}...): run "
+                f"`{INSTALL_COMMAND}` to reinstall imagetracerjs {VERSION}"
+            )
         _CHECKED[key] = stamp
     return path
 
@@ -153,11 +189,14 @@ def check_options(options) -> str:
         if not isinstance(v, (bool, int, float)) or (isinstance(v, float) and not np.isfinite(v)):
             raise InputError(f"imagetracerjs options: {k} must be a finite number or a boolean, got {v!r}")
         if isinstance(DEFAULT_OPTIONS[k], bool) != isinstance(v, bool):
-            raise InputError(f"imagetracerjs options: {k} must be "
-                             f"{'a boolean' if isinstance(DEFAULT_OPTIONS[k], bool) else 'a number'}, got {v!r}")
+            raise InputError(
+                f"imagetracerjs options: {k} must be "
+                f"{'a boolean' if isinstance(DEFAULT_OPTIONS[k], bool) else 'a number'}, got {v!r}"
+            )
     if options.get("lcpr") or options.get("qcpr") or options.get("desc"):
-        raise InputError("imagetracerjs options: lcpr, qcpr and desc add elements or attributes that position "
-                         "OPE does not handle")
+        raise InputError(
+            "imagetracerjs options: lcpr, qcpr and desc add elements or attributes that position OPE does not handle"
+        )
     return json.dumps(dict(options))
 
 
@@ -187,8 +226,13 @@ class _Node:
         if node is None:
             raise TracerUnavailableError("Node is not installed (Debian: apt-get install nodejs)")
         self._err = tempfile.TemporaryFile()  # noqa: SIM115  (closed in close())
-        self.proc = subprocess.Popen([node, str(driver_path()), str(lib)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, bufsize=0)
+        self.proc = subprocess.Popen(
+            [node, str(driver_path()), str(lib)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            bufsize=0,
+        )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in, self._out = self.proc.stdin, self.proc.stdout
         self.lock = threading.Lock()
@@ -233,8 +277,10 @@ class _Node:
             chunk = self._out.read(n - len(buf))
             if not chunk:
                 self.proc.wait(timeout=5)
-                raise RuntimeError(f"the imagetracerjs Node process ended (exit code {self.proc.returncode}): "
-                                   f"{self._stderr() or 'no message'}")
+                raise RuntimeError(
+                    f"the imagetracerjs Node process ended (exit code {self.proc.returncode}): "
+                    f"{self._stderr() or 'no message'}"
+                )
             buf += chunk
         return buf
 
@@ -285,8 +331,10 @@ def _resolve(engine: str) -> str:
         return engine
     have = available_engines()
     if not have:
-        raise TracerUnavailableError("no JavaScript engine for imagetracerjs: install Node (apt-get install "
-                                     "nodejs) or mini-racer (pip install mini-racer)")
+        raise TracerUnavailableError(
+            "no JavaScript engine for imagetracerjs: install Node (apt-get install "
+            "nodejs) or mini-racer (pip install mini-racer)"
+        )
     return have[0]
 
 
@@ -308,8 +356,11 @@ def engine_for(engine: str = "auto"):
 def node_pids() -> list[int]:
     """Process ids of this process's running Node engines (for CPU-time accounting in benchmarks)."""
     with _ENGINES_LOCK:
-        return [e.proc.pid for (pid, name), e in _ENGINES.items()
-                if pid == os.getpid() and name == "node" and e.proc.poll() is None]
+        return [
+            e.proc.pid
+            for (pid, name), e in _ENGINES.items()
+            if pid == os.getpid() and name == "node" and e.proc.poll() is None
+        ]
 
 
 def close() -> None:
@@ -338,8 +389,10 @@ def trace(images: np.ndarray | Sequence[np.ndarray], *, options="default", engin
     elif isinstance(images, (list, tuple)):
         batch = images
     else:
-        raise InputError(f"imagetracer: expected a uint8 image, a batch or a list of images, got "
-                         f"{getattr(images, 'shape', type(images).__name__)}")
+        raise InputError(
+            f"imagetracer: expected a uint8 image, a batch or a list of images, got "
+            f"{getattr(images, 'shape', type(images).__name__)}"
+        )
     items = [_rgba(im) for im in batch]
     if not items:
         return []

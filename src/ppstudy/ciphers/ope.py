@@ -99,8 +99,9 @@ class OPEKey:
         return f"OPEKey(in_range={self.in_range}, out_range={self.out_range}, id={self.fingerprint[:12]})"
 
 
-def keygen(*, seed: int | np.random.SeedSequence | None = None, in_range=PAPER_IN_RANGE,
-           out_range=PAPER_OUT_RANGE) -> OPEKey:
+def keygen(
+    *, seed: int | np.random.SeedSequence | None = None, in_range=PAPER_IN_RANGE, out_range=PAPER_OUT_RANGE
+) -> OPEKey:
     """A random key: 32 random bytes, base64-encoded as pyope's ``OPE.generate_key`` does.
 
     ``seed=None`` draws from OS entropy (``numpy.random.SeedSequence``); a seed makes it reproducible.
@@ -147,8 +148,8 @@ def build_table(key: OPEKey) -> np.ndarray:
         in_size, out_size = b - a + 1, d - c + 1
         mid = (c - 1) + int(math.ceil(out_size / 2.0))
         x = stat.sample_hgd(in_range, out_range, mid, ope.tape_gen(mid))
-        stack.append((a, x, c, mid))                   # plaintexts <= x
-        if x < b:                                      # the right half may hold no plaintext
+        stack.append((a, x, c, mid))  # plaintexts <= x
+        if x < b:  # the right half may hold no plaintext
             stack.append((x + 1, (a - 1) + in_size, mid + 1, (c - 1) + out_size))
     return table
 
@@ -163,15 +164,23 @@ def cache_path(key: OPEKey) -> Path:
 def table_digest(table: np.ndarray, key: OPEKey) -> str:
     """HMAC-SHA256 of a table's bytes under the key's secret and ranges (stored beside a cached table)."""
     t = np.ascontiguousarray(table, dtype="<i8")
-    mac = hmac.new(b"ppstudy-ope-table-v2\0" + key.secret + repr((key.in_range, key.out_range)).encode(),
-                   t.tobytes(), hashlib.sha256)
+    mac = hmac.new(
+        b"ppstudy-ope-table-v2\0" + key.secret + repr((key.in_range, key.out_range)).encode(),
+        t.tobytes(),
+        hashlib.sha256,
+    )
     return mac.hexdigest()
 
 
 def _check_table(table: np.ndarray, key: OPEKey) -> bool:
     n = key.in_range[1] - key.in_range[0] + 1
-    return (table.dtype == np.int64 and table.shape == (n,) and bool(np.all(np.diff(table) > 0))
-            and table[0] >= key.out_range[0] and table[-1] <= key.out_range[1])
+    return (
+        table.dtype == np.int64
+        and table.shape == (n,)
+        and bool(np.all(np.diff(table) > 0))
+        and table[0] >= key.out_range[0]
+        and table[-1] <= key.out_range[1]
+    )
 
 
 def _load_cached(path: Path, key: OPEKey) -> np.ndarray | None:
@@ -185,8 +194,11 @@ def _load_cached(path: Path, key: OPEKey) -> np.ndarray | None:
         t, digest = None, ""
     if t is not None and _check_table(t, key) and hmac.compare_digest(digest, table_digest(t, key)):
         return t
-    warnings.warn(f"OPE table cache {path} failed its integrity check (edited, truncated or another key's); "
-                  f"rebuilding it", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"OPE table cache {path} failed its integrity check (edited, truncated or another key's); rebuilding it",
+        RuntimeWarning,
+        stacklevel=3,
+    )
     return None
 
 

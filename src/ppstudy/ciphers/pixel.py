@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-
-from ppstudy.ciphers.base import GatherXorCipher, KeySpace, flat_batch, freeze, rng_from, unflat, image_shape
+from ppstudy.ciphers.base import GatherXorCipher, KeySpace, flat_batch, freeze, image_shape, rng_from, unflat
 
 #: Table 1: random integer -> which plain component goes to output R, G, B (0 = R, 1 = G, 2 = B)
 TABLE1 = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]], dtype=np.int64)
@@ -54,8 +53,12 @@ class PixelKey(GatherXorCipher):
         shuffle = np.asarray(self.shuffle)
         if negpos.shape != shape or negpos.dtype != bool:
             raise InputError(f"negpos must be a bool array of shape {shape}, got {negpos.dtype} {negpos.shape}")
-        if shuffle.shape != shape[:2] or not np.issubdtype(shuffle.dtype, np.integer) or \
-                shuffle.size and (shuffle.min() < 0 or shuffle.max() > 5):
+        if (
+            shuffle.shape != shape[:2]
+            or not np.issubdtype(shuffle.dtype, np.integer)
+            or shuffle.size
+            and (shuffle.min() < 0 or shuffle.max() > 5)
+        ):
             raise InputError(f"shuffle must be integers 0..5 of shape {shape[:2]}")
         if self.steps == (2,) and shuffle.any():
             raise InputError("a step-2-only key must not shuffle colours")
@@ -119,4 +122,4 @@ def key_space(shape, *, shuffle: bool = True, exact: bool = False) -> KeySpace:
     h, w, _ = image_shape(shape, colour="pixel-based encryption")
     n = h * w
     bits = 3 * n + (n * math.log2(6) if shuffle else 0.0)
-    return KeySpace.of(2 ** (3 * n) * (6 ** n if shuffle else 1)) if exact else KeySpace(bits)
+    return KeySpace.of(2 ** (3 * n) * (6**n if shuffle else 1)) if exact else KeySpace(bits)

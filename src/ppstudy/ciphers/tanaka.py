@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ppstudy import InputError
-
-from ppstudy.ciphers.base import KeySpace, flat_batch, freeze, rng_from, torch_gather_xor, unflat, image_shape
+from ppstudy.ciphers.base import KeySpace, flat_batch, freeze, image_shape, rng_from, torch_gather_xor, unflat
 
 CHANNELS = ("R_hi", "G_hi", "B_hi", "R_lo", "G_lo", "B_lo")
 
@@ -69,7 +68,7 @@ class TanakaKey:
         h, w, _ = shape
         # flat index of split image (H, W, 6) for (block row, block col, in-block r, c, ch)
         idx = np.arange(h * w * 6).reshape(h // b, b, w // b, b, 6).transpose(0, 2, 1, 3, 4).reshape(-1, d)
-        gather = idx[:, perm]                      # cipher block j-th value <- plain position perm[j]
+        gather = idx[:, perm]  # cipher block j-th value <- plain position perm[j]
         out = np.empty(h * w * 6, np.int64)
         out[idx.reshape(-1)] = gather.reshape(-1)  # cipher image in the same (H, W, 6) layout
         mask = np.empty(h * w * 6, np.uint8)
@@ -79,10 +78,21 @@ class TanakaKey:
         # positions in the planar split layout [upper planes (H*W*3) | lower planes (H*W*3)]
         src = (out // 6) * 3 + (out % 6) % 3 + np.where(out % 6 < 3, 0, h * w * 3)
         split_pos = np.arange(h * w * 3)
-        hi_pos = inverse[(split_pos // 3) * 6 + split_pos % 3]      # cipher position of the upper bits
+        hi_pos = inverse[(split_pos // 3) * 6 + split_pos % 3]  # cipher position of the upper bits
         lo_pos = inverse[(split_pos // 3) * 6 + split_pos % 3 + 3]  # ... and of the lower bits
-        freeze(self, shape=shape, block=b, perm=perm, reverse=rev, gather=out, mask=mask, inverse=inverse,
-               _src=src, _hi=hi_pos, _lo=lo_pos)
+        freeze(
+            self,
+            shape=shape,
+            block=b,
+            perm=perm,
+            reverse=rev,
+            gather=out,
+            mask=mask,
+            inverse=inverse,
+            _src=src,
+            _hi=hi_pos,
+            _lo=lo_pos,
+        )
 
     @property
     def cipher_shape(self) -> tuple[int, int, int]:
@@ -133,9 +143,9 @@ def encrypt(x: np.ndarray, key: TanakaKey) -> np.ndarray:
     out = np.empty((xf.shape[0], key._src.size), np.uint8)
     planes = np.empty((min(1024, xf.shape[0]), 2 * d), np.uint8)
     for i in range(0, xf.shape[0], 1024):  # cache-sized chunks of images, never a loop over pixels
-        b, o = xf[i:i + 1024], out[i:i + 1024]
-        p = planes[:b.shape[0]]
-        np.right_shift(b, 4, out=p[:, :d])   # upper 4 bits
+        b, o = xf[i : i + 1024], out[i : i + 1024]
+        p = planes[: b.shape[0]]
+        np.right_shift(b, 4, out=p[:, :d])  # upper 4 bits
         np.bitwise_and(b, 15, out=p[:, d:])  # lower 4 bits
         np.take(p, key._src, axis=1, out=o, mode="clip")  # a checked permutation: clip never clips
         np.bitwise_xor(o, key.mask, out=o)
@@ -152,8 +162,8 @@ def decrypt(y: np.ndarray, key: TanakaKey) -> np.ndarray:
     lo = np.empty((min(1024, yf.shape[0]), key._lo.size), np.uint8)
     mhi, mlo = key.mask[key._hi], key.mask[key._lo]
     for i in range(0, yf.shape[0], 1024):
-        o, b = out[i:i + 1024], yf[i:i + 1024]
-        lb = lo[:b.shape[0]]
+        o, b = out[i : i + 1024], yf[i : i + 1024]
+        lb = lo[: b.shape[0]]
         np.take(b, key._hi, axis=1, out=o, mode="clip")
         np.bitwise_xor(o, mhi, out=o)
         np.left_shift(o, 4, out=o)
@@ -169,5 +179,5 @@ def key_space(shape=(32, 32, 3), *, block: int = 4, exact: bool = False) -> KeyS
     _as_shape(shape, block)
     d = 6 * block * block
     if exact:
-        return KeySpace.of(math.factorial(d) * 2 ** d)
+        return KeySpace.of(math.factorial(d) * 2**d)
     return KeySpace(math.lgamma(d + 1) / math.log(2) + d)

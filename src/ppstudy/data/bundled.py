@@ -7,13 +7,21 @@ identities from the faces) and label the results as smoke results.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
 #: colour photographs bundled with scikit-image (name -> loader name in skimage.data)
-COLOUR_PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
-                      "retina", "colorwheel")
+COLOUR_PHOTOGRAPHS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "colorwheel",
+)
 #: grayscale photographs bundled with scikit-image
 GRAY_PHOTOGRAPHS = ("camera", "coins", "moon", "page", "text", "brick", "grass", "gravel")
 
@@ -28,7 +36,7 @@ def _skimage(name: str) -> np.ndarray:
     return np.ascontiguousarray(img.astype(np.uint8, copy=False))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _photograph(name: str) -> np.ndarray:
     img = _skimage(name)
     img.setflags(write=False)

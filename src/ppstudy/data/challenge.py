@@ -81,8 +81,11 @@ class Split:
         from ppstudy.ciphers import bfv
 
         shape = self.originals.shape[1:]
-        return np.stack([bfv.ciphertext_image(c, shape) for c in self.encoded]) if self.encoded else \
-            np.zeros((0,) + shape, np.uint8)
+        return (
+            np.stack([bfv.ciphertext_image(c, shape) for c in self.encoded])
+            if self.encoded
+            else np.zeros((0,) + shape, np.uint8)
+        )
 
 
 # ---------------------------------------------------------------------- image IO
@@ -137,8 +140,8 @@ def source_crops(images: list[np.ndarray], n: int, *, seed: int = 0, min_frac: f
         h, w = img.shape[:2]
         ch = int(rng.integers(max(2, int(min_frac * h)), h + 1))
         cw = int(rng.integers(max(2, int(min_frac * w)), w + 1))
-        t, l = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        crop = img[t:t + ch, l:l + cw]
+        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        crop = img[top : top + ch, left : left + cw]
         out.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
     return out
 
@@ -154,8 +157,8 @@ def face_crops(faces: np.ndarray, n: int, size: int = 52, *, seed: int = 0, jitt
         s = min(h, w)
         if i >= len(faces):
             s = max(4, round(s * (1 - jitter * rng.random())))
-        t, l = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-        crop = f[t:t + s, l:l + s]
+        top, left = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+        crop = f[top : top + s, left : left + s]
         if i >= len(faces) and rng.random() < 0.5:
             crop = crop[:, ::-1]
         out[i] = catmap.to_canvas(np.ascontiguousarray(crop), size)
@@ -204,9 +207,20 @@ def _write_split(d: Path, originals, encoded, labels, *, binary: bool) -> list[s
     return ids
 
 
-def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: np.ndarray | None = None,
-          n_train: int = 10000, n_test: int = 10000, canvas: int = 512, tile: int = 32, face: int = 52,
-          subtasks=SUBTASKS, seed: int = 0, bfv_key=None) -> dict:
+def build(
+    root: str | Path,
+    *,
+    sources: list[np.ndarray] | None = None,
+    faces: np.ndarray | None = None,
+    n_train: int = 10000,
+    n_test: int = 10000,
+    canvas: int = 512,
+    tile: int = 32,
+    face: int = 52,
+    subtasks=SUBTASKS,
+    seed: int = 0,
+    bfv_key=None,
+) -> dict:
     """Build the challenge under ``root`` in the documented layout; return the keys used.
 
     ``sources`` (any sizes, at least ``n_train + n_test`` of them) feed subtasks 1 and 2; ``faces``
@@ -227,8 +241,16 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
     _, s_keys, s_pair = ss.spawn(3)  # child 0 is unused; kept so that keys and pairings stay as they were
     keys: dict = {}
     (root / "keys").mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "canvas": canvas, "tile": tile, "face": face, "n_train": n_train,
-            "n_test": n_test, "subtasks": list(subtasks), "seed": seed}
+    meta = {
+        "format": FORMAT,
+        "canvas": canvas,
+        "tile": tile,
+        "face": face,
+        "n_train": n_train,
+        "n_test": n_test,
+        "subtasks": list(subtasks),
+        "seed": seed,
+    }
     if {1, 2} & set(subtasks):
         if sources is None or len(sources) < need:
             raise InputError(f"subtasks 1/2 need {need} source images, got {0 if sources is None else len(sources)}")
@@ -240,8 +262,9 @@ def build(root: str | Path, *, sources: list[np.ndarray] | None = None, faces: n
         key: Any
         enc: Any
         if st in (1, 2):
-            key = catmap.keygen((canvas, canvas), mode="tile" if st == 1 else "whole", tile=tile,
-                                seed=key_seeds[st - 1])
+            key = catmap.keygen(
+                (canvas, canvas), mode="tile" if st == 1 else "whole", tile=tile, seed=key_seeds[st - 1]
+            )
             (root / "keys" / f"subtask{st}.json").write_text(json.dumps(key.to_dict()) + "\n")
             orig = canv
             enc = catmap.encrypt(orig, key)
@@ -278,8 +301,9 @@ def read_meta(root: str | Path) -> dict:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InputError(f"{p} is corrupt ({e})") from None
         if not isinstance(loaded, dict):
-            raise InputError(f"{p}: expected a JSON object with 'canvas', 'tile', 'face', got a "
-                             f"{type(loaded).__name__}")
+            raise InputError(
+                f"{p}: expected a JSON object with 'canvas', 'tile', 'face', got a {type(loaded).__name__}"
+            )
         meta.update(loaded)
     for k in DEFAULTS:
         v = meta[k]
@@ -349,9 +373,11 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
     enc = _stems(d / "encoded", (".bin",) if subtask == 3 else IMAGE_SUFFIXES)
     if set(orig) != set(enc):
         only_o, only_e = sorted(set(orig) - set(enc)), sorted(set(enc) - set(orig))
-        raise InputError(f"{d}: originals and encoded files do not pair up by id "
-                         f"({len(only_o)} originals without encoding, e.g. {only_o[:1]}; "
-                         f"{len(only_e)} encoded without original, e.g. {only_e[:1]})")
+        raise InputError(
+            f"{d}: originals and encoded files do not pair up by id "
+            f"({len(only_o)} originals without encoding, e.g. {only_o[:1]}; "
+            f"{len(only_e)} encoded without original, e.g. {only_e[:1]})"
+        )
     ids = sorted(orig)[:limit] if limit is not None else sorted(orig)
     if not ids:
         raise InputError(f"{d}: no pairs found")
@@ -371,8 +397,10 @@ def read_split(root: str | Path, subtask: int, split: str, *, limit: int | None 
         for k, i in enumerate(ids):
             img = read_image(enc[i])
             if img.shape[:2] != (side, side):
-                raise InputError(f"{enc[i]}: encoded image is {img.shape[1]}x{img.shape[0]}, expected the "
-                                 f"{side}x{side} canvas (challenge.json 'canvas')")
+                raise InputError(
+                    f"{enc[i]}: encoded image is {img.shape[1]}x{img.shape[0]}, expected the "
+                    f"{side}x{side} canvas (challenge.json 'canvas')"
+                )
             encoded[k] = img
     labels = _read_labels(d / "labels.csv", ids) if (d / "labels.csv").is_file() else None
     return Split(subtask, split, ids, originals, cts if subtask == 3 else encoded, labels)

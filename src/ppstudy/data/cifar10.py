@@ -48,23 +48,31 @@ BATCH_MD5 = {
 BATCH_IMAGES = 10_000
 UNPACKED = "cifar-10-batches-py"
 
-SPEC = registry.register(registry.DatasetSpec(
-    name="cifar10",
-    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-    sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-    filename="cifar-10-python.tar.gz",
-    size=170498071,
-    description=f"CIFAR-10, python version (md5 {MD5}); 50,000 training and 10,000 test 32x32 colour images",
-))
+SPEC = registry.register(
+    registry.DatasetSpec(
+        name="cifar10",
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        filename="cifar-10-python.tar.gz",
+        size=170498071,
+        description=f"CIFAR-10, python version (md5 {MD5}); 50,000 training and 10,000 test 32x32 colour images",
+    )
+)
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-                ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+    }
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
@@ -77,8 +85,18 @@ def _parse_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
         d = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
         data = np.asarray(d[b"data"])
         labels = np.asarray(d[b"labels"])
-    except (pickle.UnpicklingError, KeyError, EOFError, TypeError, ValueError, LookupError, AttributeError,
-            IndexError, UnicodeError, OverflowError) as e:
+    except (
+        pickle.UnpicklingError,
+        KeyError,
+        EOFError,
+        TypeError,
+        ValueError,
+        LookupError,
+        AttributeError,
+        IndexError,
+        UnicodeError,
+        OverflowError,
+    ) as e:
         raise InputError(f"{where} is corrupt: {type(e).__name__}: {e}") from None
     if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
         raise InputError(f"{where} has data {data.shape} and labels {labels.shape}, expected N x 3072 and N")
@@ -97,7 +115,7 @@ def batches_for(split: str, n: int | None = None) -> tuple[str, ...]:
         raise InputError(f"split must be 'train' or 'test', got {split!r}")
     files = TRAIN_BATCHES if split == "train" else TEST_BATCHES
     if n:
-        files = files[:max(1, math.ceil(n / BATCH_IMAGES))]
+        files = files[: max(1, math.ceil(n / BATCH_IMAGES))]
     return files
 
 
@@ -115,16 +133,19 @@ _VERIFIED: dict[tuple[str, int, int], str] = {}
 def _read_unpacked(directory: Path, name: str) -> tuple[bytes, DataFile]:
     path = directory / name
     want = BATCH_MD5[name]
-    where = (f"put the official file there (from {SPEC.url}, unpacked; md5 {want}), or set PPSTUDY_DATA to a "
-             f"cache holding cifar10/{UNPACKED}/")
+    where = (
+        f"put the official file there (from {SPEC.url}, unpacked; md5 {want}), or set PPSTUDY_DATA to a "
+        f"cache holding cifar10/{UNPACKED}/"
+    )
     if not path.is_file():
         raise DataUnavailableError(f"CIFAR-10: {path} is missing: {where}")
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     got = _VERIFIED.get(key) or _md5(path)
     if got != want:
-        raise DataUnavailableError(f"CIFAR-10: {path} has md5 {got}, expected {want}: the file is corrupt or "
-                                   f"not the official one; {where}")
+        raise DataUnavailableError(
+            f"CIFAR-10: {path} has md5 {got}, expected {want}: the file is corrupt or not the official one; {where}"
+        )
     _VERIFIED[key] = got
     return path.read_bytes(), DataFile(f"{UNPACKED}/{name}", md5=want, bytes=st.st_size)
 
@@ -134,8 +155,9 @@ def _open_tarball(download: bool) -> tuple[Path, DataFile]:
     return p, DataFile(SPEC.filename, sha256=SPEC.sha256, bytes=p.stat().st_size)
 
 
-def load_with_source(split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None,
-                     download: bool = True) -> tuple[np.ndarray, np.ndarray, DataSource]:
+def load_with_source(
+    split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray, DataSource]:
     """CIFAR-10 ``split`` ("train" or "test") as (uint8 N x 32 x 32 x 3, int64 labels, its DataSource).
 
     ``n`` draws a random subset of ``n`` images (``seed``; sorted indices) from the batches
@@ -185,8 +207,9 @@ def load_with_source(split: str = "train", *, n: int | None = None, seed: int = 
     return x, y, DataSource("CIFAR-10", desc, tuple(read))
 
 
-def load(split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None,
-         download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def load(
+    split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10 ``split`` as (uint8 N x 32 x 32 x 3, int64 labels); see :func:`load_with_source`."""
     x, y, _ = load_with_source(split, n=n, seed=seed, path=path, download=download)
     return x, y

@@ -59,8 +59,10 @@ def cache_dir() -> Path:
     if env:
         root = Path(env).expanduser()
         if not root.exists():
-            raise InputError(f"PPSTUDY_DATA={env} does not exist: create the directory first (or unset PPSTUDY_DATA "
-                             f"to use ~/.cache/ppstudy)")
+            raise InputError(
+                f"PPSTUDY_DATA={env} does not exist: create the directory first (or unset PPSTUDY_DATA "
+                f"to use ~/.cache/ppstudy)"
+            )
         if not root.is_dir():
             raise InputError(f"PPSTUDY_DATA={env} is a file, not a directory")
     else:
@@ -74,11 +76,11 @@ def ensure_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataUnavailableError(f"cannot create {path} in the data cache: {e.strerror} (set PPSTUDY_DATA to a "
-                                   f"writable directory)") from None
+        raise DataUnavailableError(
+            f"cannot create {path} in the data cache: {e.strerror} (set PPSTUDY_DATA to a writable directory)"
+        ) from None
     if not os.access(path, os.W_OK):
-        raise DataUnavailableError(f"the data cache {path} is not writable (set PPSTUDY_DATA to a writable "
-                                   f"directory)")
+        raise DataUnavailableError(f"the data cache {path} is not writable (set PPSTUDY_DATA to a writable directory)")
     return path
 
 
@@ -97,7 +99,8 @@ def _verify(spec: DatasetSpec, path: Path) -> None:
     if got != spec.sha256:
         raise DataUnavailableError(
             f"{spec.name}: checksum mismatch for {path} (sha256 {got}, expected {spec.sha256}); "
-            f"the file is corrupt or incomplete: delete it and fetch again")
+            f"the file is corrupt or incomplete: delete it and fetch again"
+        )
 
 
 def _download(url: str, dest: Path, timeout: float) -> None:
@@ -110,8 +113,9 @@ def _download(url: str, dest: Path, timeout: float) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def fetch(dataset: str | DatasetSpec, *, retries: int = 3, timeout: float = 60.0,
-          backoff: float = 2.0, download: bool = True) -> Path:
+def fetch(
+    dataset: str | DatasetSpec, *, retries: int = 3, timeout: float = 60.0, backoff: float = 2.0, download: bool = True
+) -> Path:
     """Return the verified local path of a registered dataset file, downloading it if needed.
 
     Raises :class:`ppstudy.DataUnavailableError` with the URL and the cache path to fill by hand when the
@@ -122,8 +126,10 @@ def fetch(dataset: str | DatasetSpec, *, retries: int = 3, timeout: float = 60.0
     if dest.exists():
         _verify(spec, dest)
         return dest
-    where = (f"download {spec.url} yourself and put it at {dest} "
-             f"(or set PPSTUDY_DATA to a directory holding {spec.name}/{spec.filename})")
+    where = (
+        f"download {spec.url} yourself and put it at {dest} "
+        f"(or set PPSTUDY_DATA to a directory holding {spec.name}/{spec.filename})"
+    )
     if not download:
         raise DataUnavailableError(f"{spec.name} is not in the cache: {where}")
     ensure_dir(dest.parent)
@@ -135,7 +141,7 @@ def fetch(dataset: str | DatasetSpec, *, retries: int = 3, timeout: float = 60.0
         except (urllib.error.URLError, OSError, TimeoutError) as e:  # offline, DNS, reset, HTTP error
             last = e
             if attempt + 1 < retries:
-                time.sleep(backoff * (2 ** attempt))
+                time.sleep(backoff * (2**attempt))
     else:
         reason = getattr(last, "reason", last)
         raise DataUnavailableError(f"{spec.name}: could not download ({reason}); {where}")

@@ -21,8 +21,11 @@ class DataFile:
     bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in (("name", self.name), ("md5", self.md5), ("sha256", self.sha256),
-                                  ("bytes", self.bytes)) if v is not None}
+        return {
+            k: v
+            for k, v in (("name", self.name), ("md5", self.md5), ("sha256", self.sha256), ("bytes", self.bytes))
+            if v is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -36,15 +39,20 @@ class DataSource:
     smoke: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "description": self.description,
-                "files": [f.to_dict() for f in self.files], "smoke": self.smoke}
+        return {
+            "dataset": self.dataset,
+            "description": self.description,
+            "files": [f.to_dict() for f in self.files],
+            "smoke": self.smoke,
+        }
 
-    def combine(self, other: "DataSource", description: str | None = None) -> "DataSource":
+    def combine(self, other: DataSource, description: str | None = None) -> DataSource:
         """Two sources used together (e.g. CIFAR-10 for one table, Yale B faces for another)."""
         files = tuple(dict.fromkeys(self.files + other.files))
         dataset = self.dataset if self.dataset == other.dataset else f"{self.dataset} + {other.dataset}"
-        return DataSource(dataset, description or f"{self.description}; {other.description}", files,
-                          self.smoke and other.smoke)
+        return DataSource(
+            dataset, description or f"{self.description}; {other.description}", files, self.smoke and other.smoke
+        )
 
     def __str__(self) -> str:
         return f"{self.dataset}: {self.description}"

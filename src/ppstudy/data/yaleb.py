@@ -37,9 +37,15 @@ URL = "http://vision.ucsd.edu/extyaleb/CroppedYaleBZip/CroppedYale.zip"
 #: sha256 of CroppedYale.zip; unknown here (see the module docstring) — fill it to make fetch verify it
 SHA256: str | None = None
 
-CROPPED = register(DatasetSpec(
-    name="yaleb_cropped", url=URL, sha256=SHA256, filename="CroppedYale.zip",
-    description="Extended Yale Face Database B, cropped faces (38 persons x 64 lights, 192x168 PGM)"))
+CROPPED = register(
+    DatasetSpec(
+        name="yaleb_cropped",
+        url=URL,
+        sha256=SHA256,
+        filename="CroppedYale.zip",
+        description="Extended Yale Face Database B, cropped faces (38 persons x 64 lights, 192x168 PGM)",
+    )
+)
 
 HEIGHT, WIDTH_RAW, WIDTH = 192, 168, 160
 _NAME = re.compile(r"(?:^|/)(yaleB\d\d)_P00A([+-]\d{3})E([+-]\d{2})\.pgm(\.bad)?$")
@@ -55,19 +61,23 @@ def _read_pgm(data: bytes, name: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.size != (WIDTH_RAW, HEIGHT):  # checked before decoding: no decompression bomb
-                raise InputError(f"CroppedYale: {name} is {im.size[1]}x{im.size[0]} pixels (height x width), "
-                                 f"expected {HEIGHT}x{WIDTH_RAW}")
+                raise InputError(
+                    f"CroppedYale: {name} is {im.size[1]}x{im.size[0]} pixels (height x width), "
+                    f"expected {HEIGHT}x{WIDTH_RAW}"
+                )
             a = np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise InputError(f"CroppedYale: {name} is not a readable PGM image ({e})") from None
     if a.dtype != np.uint8 or a.shape != (HEIGHT, WIDTH_RAW):
-        raise InputError(f"CroppedYale: {name} has shape {a.shape} and dtype {a.dtype}, "
-                         f"expected {HEIGHT}x{WIDTH_RAW} uint8")
+        raise InputError(
+            f"CroppedYale: {name} has shape {a.shape} and dtype {a.dtype}, expected {HEIGHT}x{WIDTH_RAW} uint8"
+        )
     return a
 
 
-def load_cropped(path: str | Path | None = None, *, width: int = WIDTH, include_bad: bool = True,
-                 expect_persons: int | None = 38) -> dict:
+def load_cropped(
+    path: str | Path | None = None, *, width: int = WIDTH, include_bad: bool = True, expect_persons: int | None = 38
+) -> dict:
     """Read the cropped Extended Yale B archive (fetched through the registry when ``path`` is None).
 
     Returns ``{"images": uint8 (N, 192, width), "labels": int64 person index 0..P-1, "persons": names,
@@ -101,15 +111,17 @@ def load_cropped(path: str | Path | None = None, *, width: int = WIDTH, include_
                 raw = zf.read(fname)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
                 raise InputError(f"CroppedYale: {path}: {fname} cannot be read ({e}): the archive is damaged") from None
-            images[j] = _read_pgm(raw, fname)[:, lo:lo + width]
+            images[j] = _read_pgm(raw, fname)[:, lo : lo + width]
     persons = sorted({e[0] for e in entries})
     if expect_persons is not None and len(persons) != expect_persons:
         raise InputError(f"CroppedYale: found {len(persons)} persons in {path}, expected {expect_persons}")
     index = {p: i for i, p in enumerate(persons)}
-    source = DataSource("Extended Yale B (cropped)",
-                        f"{len(persons)} persons, {len(images):,} images "
-                        f"({'incl.' if include_bad else 'without'} the *.pgm.bad ones), {HEIGHT}x{width}",
-                        (DataFile(Path(path).name, sha256=sha256_file(path), bytes=Path(path).stat().st_size),))
+    source = DataSource(
+        "Extended Yale B (cropped)",
+        f"{len(persons)} persons, {len(images):,} images "
+        f"({'incl.' if include_bad else 'without'} the *.pgm.bad ones), {HEIGHT}x{width}",
+        (DataFile(Path(path).name, sha256=sha256_file(path), bytes=Path(path).stat().st_size),),
+    )
     return {
         "source": source,
         "images": images,
@@ -143,8 +155,14 @@ def _light_directions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     return az, el
 
 
-def synthetic_faces(n_persons: int = 12, per_person: int = 20, shape: tuple[int, int] = (48, 40), *,
-                    seed: int = 0, strength: float = 1.0) -> dict:
+def synthetic_faces(
+    n_persons: int = 12,
+    per_person: int = 20,
+    shape: tuple[int, int] = (48, 40),
+    *,
+    seed: int = 0,
+    strength: float = 1.0,
+) -> dict:
     """A synthetic Yale-B-like face set (smoke profile): identities from scikit-image's LFW faces.
 
     Each of ``n_persons`` distinct LFW face crops (the albedo) is rendered ``per_person`` times under a
@@ -163,8 +181,9 @@ def synthetic_faces(n_persons: int = 12, per_person: int = 20, shape: tuple[int,
         raise InputError(f"synthetic faces need at least 8x8 pixels, got {shape}")
     pool = faces()
     if not 1 <= n_persons <= len(pool) or per_person < 2:
-        raise InputError(f"synthetic faces: 1..{len(pool)} persons and >= 2 images each, "
-                         f"got {n_persons} and {per_person}")
+        raise InputError(
+            f"synthetic faces: 1..{len(pool)} persons and >= 2 images each, got {n_persons} and {per_person}"
+        )
     rng = np.random.default_rng(seed)
     ids = np.sort(rng.choice(len(pool), n_persons, replace=False))
     albedo = np.stack([resize(pool[i].astype(float) / 255, (h, w), order=3, anti_aliasing=True) for i in ids])
@@ -174,8 +193,8 @@ def synthetic_faces(n_persons: int = 12, per_person: int = 20, shape: tuple[int,
     yy, xx = np.mgrid[0:h, 0:w]
     u = (xx - (w - 1) / 2) / (0.62 * w)
     v = (yy - (h - 1) / 2) / (0.62 * h)
-    nz = np.sqrt(np.clip(1 - u ** 2 - v ** 2, 0.04, None))
-    normals = np.stack([u, -v, nz]) / np.sqrt(u ** 2 + v ** 2 + nz ** 2)
+    nz = np.sqrt(np.clip(1 - u**2 - v**2, 0.04, None))
+    normals = np.stack([u, -v, nz]) / np.sqrt(u**2 + v**2 + nz**2)
 
     n = n_persons * per_person
     labels = np.repeat(np.arange(n_persons), per_person)

@@ -29,8 +29,12 @@ class AdaptationNetwork(nn.Module):
             if not isinstance(v, int) or v < 1:
                 raise InputError(f"{name} must be a positive integer, got {v!r}")
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, m1, 1, bias=False), nn.BatchNorm2d(m1), nn.ReLU(inplace=True),
-            nn.Conv2d(m1, m2, 1, bias=False), nn.BatchNorm2d(m2), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, m1, 1, bias=False),
+            nn.BatchNorm2d(m1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(m1, m2, 1, bias=False),
+            nn.BatchNorm2d(m2),
+            nn.ReLU(inplace=True),
             nn.Conv2d(m2, out_channels, 1),
         )
 
@@ -50,7 +54,8 @@ class BlockAdaptationNetwork(nn.Module):
         self.block = block
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, hidden, kernel_size=block, stride=block, bias=False),
-            nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
             nn.Conv2d(hidden, out_channels * block * block, 1),
             nn.PixelShuffle(block),
         )

@@ -9,10 +9,10 @@ code path (the smoke profile uses a tiny one, e.g. ``"test_resnet"``). Nothing i
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ppstudy import InputError
+
 
 class _Upsample(nn.Module):
     def __init__(self, size: int):
@@ -28,8 +28,14 @@ class _Upsample(nn.Module):
         return f"min_size={self.size}"
 
 
-def inception_resnet_v2(num_classes: int = 10, *, in_chans: int = 3, arch: str = "inception_resnet_v2",
-                        min_input: int | None = 75, drop_rate: float = 0.0) -> nn.Module:
+def inception_resnet_v2(
+    num_classes: int = 10,
+    *,
+    in_chans: int = 3,
+    arch: str = "inception_resnet_v2",
+    min_input: int | None = 75,
+    drop_rate: float = 0.0,
+) -> nn.Module:
     """timm ``arch`` (default Inception-ResNet-v2), random init, ``num_classes`` outputs.
 
     Inputs smaller than ``min_input`` pixels are up-sampled bilinearly to ``min_input`` first (``None``:

@@ -58,8 +58,7 @@ def pair_cnn(arch: str, *, in_chans: int = 6, drop_rate: float = 0.0) -> nn.Modu
     """A timm CNN from scratch with ``in_chans`` input channels and one output logit (match)."""
     import timm
 
-    return timm.create_model(timm_name(arch), pretrained=False, in_chans=in_chans, num_classes=1,
-                             drop_rate=drop_rate)
+    return timm.create_model(timm_name(arch), pretrained=False, in_chans=in_chans, num_classes=1, drop_rate=drop_rate)
 
 
 class SiameseMatcher(nn.Module):
@@ -102,9 +101,15 @@ def paper_augmentations(p: float = 0.1, *, extra: bool = False):
     """
     import albumentations as A
 
-    t = [A.Affine(translate_percent=(-0.0625, 0.0625), scale=(0.9, 1.1), rotate=(-45, 45), p=p),
-         A.HorizontalFlip(p=p), A.RandomBrightnessContrast(p=p), A.MotionBlur(p=p), A.GaussNoise(p=p),
-         A.ToGray(p=p), A.ImageCompression(p=p)]
+    t = [
+        A.Affine(translate_percent=(-0.0625, 0.0625), scale=(0.9, 1.1), rotate=(-45, 45), p=p),
+        A.HorizontalFlip(p=p),
+        A.RandomBrightnessContrast(p=p),
+        A.MotionBlur(p=p),
+        A.GaussNoise(p=p),
+        A.ToGray(p=p),
+        A.ImageCompression(p=p),
+    ]
     if extra:
         t += [A.MultiplicativeNoise(p=p), A.CoarseDropout(p=p)]
     return t
@@ -145,8 +150,9 @@ def _normalise(xb: torch.Tensor, normalization, dev) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, pairs: np.ndarray, normalization, *, batch_size: int = 256,
-                  device=None) -> np.ndarray:
+def predict_proba(
+    model: nn.Module, pairs: np.ndarray, normalization, *, batch_size: int = 256, device=None
+) -> np.ndarray:
     """Match probabilities of uint8 N x H x W x 6 pairs (same normalisation as training)."""
     dev = torch.device(device) if device else next(model.parameters()).device
     if pairs.ndim != 4 or pairs.shape[3] != 6 or pairs.dtype != np.uint8:
@@ -155,15 +161,22 @@ def predict_proba(model: nn.Module, pairs: np.ndarray, normalization, *, batch_s
     model.eval()
     out = []
     for i in range(0, len(pairs), batch_size):
-        xb = torch.from_numpy(np.ascontiguousarray(pairs[i:i + batch_size])).permute(0, 3, 1, 2)
+        xb = torch.from_numpy(np.ascontiguousarray(pairs[i : i + batch_size])).permute(0, 3, 1, 2)
         out.append(torch.sigmoid(model(_normalise(xb, normalization, dev)).float().reshape(-1)).cpu().numpy())
     model.train(was)
     return np.concatenate(out) if out else np.zeros(0)
 
 
 @torch.no_grad()
-def siamese_score_matrix(model: SiameseMatcher, originals: np.ndarray, encoded: np.ndarray, normalization, *,
-                         batch_size: int = 256, device=None) -> np.ndarray:
+def siamese_score_matrix(
+    model: SiameseMatcher,
+    originals: np.ndarray,
+    encoded: np.ndarray,
+    normalization,
+    *,
+    batch_size: int = 256,
+    device=None,
+) -> np.ndarray:
     """All-pairs match probabilities (m x n): embed each image once, one matrix product."""
     dev = torch.device(device) if device else next(model.parameters()).device
     mean, std = (list(v) for v in normalization)
@@ -174,7 +187,7 @@ def siamese_score_matrix(model: SiameseMatcher, originals: np.ndarray, encoded: 
     def embed(x, fn, norm):
         out = []
         for i in range(0, len(x), batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).permute(0, 3, 1, 2)
+            xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size])).permute(0, 3, 1, 2)
             out.append(fn(_normalise(xb, norm, dev)))
         return torch.cat(out)
 
@@ -185,8 +198,15 @@ def siamese_score_matrix(model: SiameseMatcher, originals: np.ndarray, encoded: 
     return p
 
 
-def pair_throughput(model: nn.Module, originals: np.ndarray, encoded: np.ndarray, normalization, *,
-                    siamese: bool = False, batch_size: int = 256) -> dict:
+def pair_throughput(
+    model: nn.Module,
+    originals: np.ndarray,
+    encoded: np.ndarray,
+    normalization,
+    *,
+    siamese: bool = False,
+    batch_size: int = 256,
+) -> dict:
     """Pairs scored per second when every original is scored against every encoding (m x n pairs).
 
     Cross-encoder: ``m * n`` forward passes of 6-channel pairs. Siamese: ``m + n`` embeddings and one
@@ -202,7 +222,11 @@ def pair_throughput(model: nn.Module, originals: np.ndarray, encoded: np.ndarray
         ii, jj = np.divmod(np.arange(m * n), n)
         for s in range(0, m * n, batch_size * 4):
             sl = slice(s, s + batch_size * 4)
-            predict_proba(model, np.concatenate([originals[ii[sl]], encoded[jj[sl]]], axis=3), normalization,
-                          batch_size=batch_size)
+            predict_proba(
+                model,
+                np.concatenate([originals[ii[sl]], encoded[jj[sl]]], axis=3),
+                normalization,
+                batch_size=batch_size,
+            )
     dt = time.perf_counter() - t0
     return {"pairs": m * n, "seconds": dt, "pairs_per_s": m * n / dt if dt > 0 else float("nan")}

@@ -38,8 +38,13 @@ PAPER_VAL_PAIRS = 4000
 
 #: the smoke profile's stand-ins: timm's tiny test networks of the same families (Xception's depthwise
 #: separable convolutions are closest to EfficientNet's)
-TINY = {"resnet152": "tiny_resnet", "efficientnet_b0": "tiny_efficientnet", "efficientnet_b3": "tiny_efficientnet",
-        "efficientnet_b7": "tiny_efficientnet", "xception": "tiny_efficientnet"}
+TINY = {
+    "resnet152": "tiny_resnet",
+    "efficientnet_b0": "tiny_efficientnet",
+    "efficientnet_b3": "tiny_efficientnet",
+    "efficientnet_b7": "tiny_efficientnet",
+    "xception": "tiny_efficientnet",
+}
 
 
 # ---------------------------------------------------------------------- data
@@ -72,12 +77,13 @@ def yaleb_faces(n: int, size: int = 52, *, seed: int = 0):
     order = np.random.default_rng(seed).permutation(len(d["images"]))
     h, w = d["images"].shape[1:]
     top = (h - w) // 2
-    squares = d["images"][order, top:top + w]
+    squares = d["images"][order, top : top + w]
     faces = face_crops(np.repeat(squares[..., None], 3, axis=-1), n, size, seed=seed)
     src = d["source"]
     reuse = "" if n <= len(squares) else f", then jittered re-crops (the archive holds {len(squares):,})"
-    return faces, DataSource(src.dataset, f"{n:,} faces (seed {seed}): central {w}x{w} crops{reuse}, scaled to "
-                                          f"{size}x{size}", src.files)
+    return faces, DataSource(
+        src.dataset, f"{n:,} faces (seed {seed}): central {w}x{w} crops{reuse}, scaled to {size}x{size}", src.files
+    )
 
 
 def cifar_sources(n: int, *, seed: int = 0):
@@ -88,8 +94,19 @@ def cifar_sources(n: int, *, seed: int = 0):
     return list(x), src
 
 
-def prepare_challenge(root: str | Path, *, data_dir: str = "", n_train: int, n_test: int, canvas: int, tile: int,
-                      face: int, seed: int = 0, sources: str = "bundled", faces: str = "lfw"):
+def prepare_challenge(
+    root: str | Path,
+    *,
+    data_dir: str = "",
+    n_train: int,
+    n_test: int,
+    canvas: int,
+    tile: int,
+    face: int,
+    seed: int = 0,
+    sources: str = "bundled",
+    faces: str = "lfw",
+):
     """The challenge directory: ``data_dir`` when given (a user's real challenge data, read as is), else a
     challenge rebuilt under ``root`` from ``sources`` (``"bundled"``: crops of scikit-image's photographs;
     ``"cifar10"``: CIFAR-10 test images) and ``faces`` (``"lfw"``: scikit-image's LFW faces; ``"yaleb"``:
@@ -115,13 +132,20 @@ def prepare_challenge(root: str | Path, *, data_dir: str = "", n_train: int, n_t
         fcs, f_src = yaleb_faces(n, face, seed=seed)
     else:
         raise InputError(f"faces must be 'lfw' or 'yaleb', got {faces!r}")
-    ch.build(root, sources=srcs, faces=fcs, n_train=n_train, n_test=n_test, canvas=canvas, tile=tile, face=face,
-             seed=seed)
-    desc = (f"challenge rebuilt: {n_train:,} training / {n_test:,} test pairs per subtask, {canvas}x{canvas} canvas, "
-            f"{tile}x{tile} tiles, {face}x{face} BFV faces; subtasks 1-2 from {s_src.description} "
-            f"({s_src.dataset}); subtask 3 from {f_src.description} ({f_src.dataset})")
-    source = datasource.DataSource(s_src.dataset if s_src.dataset == f_src.dataset else f"{s_src.dataset} + {f_src.dataset}",
-                                   desc, s_src.files + f_src.files, s_src.smoke and f_src.smoke)
+    ch.build(
+        root, sources=srcs, faces=fcs, n_train=n_train, n_test=n_test, canvas=canvas, tile=tile, face=face, seed=seed
+    )
+    desc = (
+        f"challenge rebuilt: {n_train:,} training / {n_test:,} test pairs per subtask, {canvas}x{canvas} canvas, "
+        f"{tile}x{tile} tiles, {face}x{face} BFV faces; subtasks 1-2 from {s_src.description} "
+        f"({s_src.dataset}); subtask 3 from {f_src.description} ({f_src.dataset})"
+    )
+    source = datasource.DataSource(
+        s_src.dataset if s_src.dataset == f_src.dataset else f"{s_src.dataset} + {f_src.dataset}",
+        desc,
+        s_src.files + f_src.files,
+        s_src.smoke and f_src.smoke,
+    )
     return root, True, source
 
 
@@ -132,9 +156,16 @@ def load_subtask(root: Path, subtask: int, *, limit_train: int | None = None, li
 
     tr = ch.read_split(root, subtask, "train", limit=limit_train)
     te = ch.read_split(root, subtask, "test", limit=limit_test)
-    return {"train_orig": tr.originals, "train_enc": tr.encoded_images, "test_orig": te.originals,
-            "test_enc": te.encoded_images, "test_labels": te.labels, "test_ids": te.ids,
-            "train_ct": tr.encoded if subtask == 3 else None, "test_ct": te.encoded if subtask == 3 else None}
+    return {
+        "train_orig": tr.originals,
+        "train_enc": tr.encoded_images,
+        "test_orig": te.originals,
+        "test_enc": te.encoded_images,
+        "test_labels": te.labels,
+        "test_ids": te.ids,
+        "train_ct": tr.encoded if subtask == 3 else None,
+        "test_ct": te.encoded if subtask == 3 else None,
+    }
 
 
 # ---------------------------------------------------------------------- the winner's models
@@ -178,9 +209,21 @@ def _normalization(pairs: np.ndarray, mode: str):
     return mean, std
 
 
-def train_pair_model(model, train_orig, train_enc, *, row_subtask: str, split_seed: int, epochs: int,
-                     batch_size: int, lr: float, aug_p: float, seed: int = 0, checkpoint_dir=None,
-                     tag: str = "") -> dict:
+def train_pair_model(
+    model,
+    train_orig,
+    train_enc,
+    *,
+    row_subtask: str,
+    split_seed: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    aug_p: float,
+    seed: int = 0,
+    checkpoint_dir=None,
+    tag: str = "",
+) -> dict:
     """The winner's recipe for one model: random re-pairing for negatives, an 80:20 split with
     ``split_seed``, 6-channel pairs, the approach's augmentation, trained from scratch with the shared loop.
     Returns the trained model, its normalisation and validation accuracy / log loss."""
@@ -195,14 +238,30 @@ def train_pair_model(model, train_orig, train_enc, *, row_subtask: str, split_se
     st = approach_settings(row_subtask, aug_p)
     norm = _normalization(pairs[tr], st["norm"])
     t0 = time.perf_counter()
-    res = train.fit(model, train=(pairs[tr], labels[tr]), schedule=schedules.adamw_one_cycle(epochs, lr=lr, batch_size=batch_size),
-                    augment=st["augment"], loss="bce", normalization=norm, seed=seed, progress=False,
-                    checkpoint_dir=checkpoint_dir, tag=tag)
+    res = train.fit(
+        model,
+        train=(pairs[tr], labels[tr]),
+        schedule=schedules.adamw_one_cycle(epochs, lr=lr, batch_size=batch_size),
+        augment=st["augment"],
+        loss="bce",
+        normalization=norm,
+        seed=seed,
+        progress=False,
+        checkpoint_dir=checkpoint_dir,
+        tag=tag,
+    )
     seconds = time.perf_counter() - t0
     p = predict_proba(res.model, pairs[va], norm)
-    return {"model": res.model, "normalization": norm, "val_acc": float(((p > 0.5) == labels[va]).mean()),
-            "val_loss": float(log_loss(labels[va], np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1])),
-            "train_seconds": seconds, "train_pairs_per_s": res.images_per_s, "n_train": len(tr), "n_val": len(va)}
+    return {
+        "model": res.model,
+        "normalization": norm,
+        "val_acc": float(((p > 0.5) == labels[va]).mean()),
+        "val_loss": float(log_loss(labels[va], np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1])),
+        "train_seconds": seconds,
+        "train_pairs_per_s": res.images_per_s,
+        "n_train": len(tr),
+        "n_val": len(va),
+    }
 
 
 def test_pairs(data: dict) -> np.ndarray:
@@ -218,8 +277,9 @@ def ensemble_accuracy(probabilities: list[np.ndarray], labels: np.ndarray) -> tu
     try:
         p = np.mean(np.stack([np.asarray(q, float).ravel() for q in probabilities]), axis=0)
     except ValueError:
-        raise InputError(f"ensemble_accuracy: models scored different numbers of pairs "
-                         f"{[np.size(q) for q in probabilities]}") from None
+        raise InputError(
+            f"ensemble_accuracy: models scored different numbers of pairs {[np.size(q) for q in probabilities]}"
+        ) from None
     if p.shape != labels.shape or not p.size:
         raise InputError(f"ensemble_accuracy: {p.size} probabilities per model for {labels.size} labels")
     pred = (p >= 0.5).astype(np.int64)
@@ -244,8 +304,9 @@ def fig_examples(manifest: dict, run_dir: Path):
     import matplotlib.pyplot as plt
 
     from ppstudy.plots import style
+    from ppstudy.results import load_arrays
 
-    arr = np.load(Path(run_dir) / "arrays.npz")
+    arr = load_arrays(run_dir, "arrays")
     with style():
         fig, ax = plt.subplots(2, 3, figsize=(8, 5.6))
         for j, st in enumerate((1, 2, 3)):
@@ -273,8 +334,10 @@ def fig_accuracy(manifest: dict, run_dir: Path):
         fig, ax = plt.subplots(figsize=(8, 5.2))
         w = 0.8 / len(approaches)
         for k, a in enumerate(approaches):
-            acc = [next((r["measured: test accuracy"] for r in rows if r["approach"] == a and r["subtask"] == st),
-                        np.nan) for st in (1, 2, 3)]
+            acc = [
+                next((r["measured: test accuracy"] for r in rows if r["approach"] == a and r["subtask"] == st), np.nan)
+                for st in (1, 2, 3)
+            ]
             ax.bar(np.arange(3) + k * w - 0.4 + w / 2, acc, w, label=a, color=f"C{k % 10}")
         ax.axhline(0.5, color="k", lw=0.8, ls="--", label="chance")
         ax.set_xticks(range(3), ["subtask 1: cat map per tile", "subtask 2: cat map, whole", "subtask 3: BFV"])
@@ -295,11 +358,18 @@ def fig_ceiling(manifest: dict, run_dir: Path):
     ns = np.unique(np.logspace(2, 4.5, 40).astype(int))
     with style():
         fig, ax = plt.subplots(figsize=(6.5, 3.6))
-        ax.plot(ns, [chance_ceiling(n_test=int(n)) for n in ns], label="ceiling: perfect 1 and 2, lucky guessing on 3 (95%)")
+        ax.plot(
+            ns, [chance_ceiling(n_test=int(n)) for n in ns], label="ceiling: perfect 1 and 2, lucky guessing on 3 (95%)"
+        )
         ax.axhline(chance_ceiling(), color="k", lw=0.8, ls="--", label="ceiling in expectation (0.7)")
         ax.axhline(v["paper_final_score"], color="C3", lw=1, label=f"winner's final score {v['paper_final_score']}")
-        ax.axhline(v["paper_preliminary_score"], color="C1", lw=1, ls=":",
-                   label=f"winner's preliminary score {v['paper_preliminary_score']}")
+        ax.axhline(
+            v["paper_preliminary_score"],
+            color="C1",
+            lw=1,
+            ls=":",
+            label=f"winner's preliminary score {v['paper_preliminary_score']}",
+        )
         ax.set_xscale("log")
         ax.set_xlabel("graded subtask-3 test pairs")
         ax.set_ylabel("weighted leaderboard score")
@@ -351,16 +421,21 @@ def model_selection(table=PAPER_TABLE1, *, n_val: int = PAPER_VAL_PAIRS, level: 
     for name, rows in [(g, [r for r in rows3 if r[0] == g]) for g in groups] + [("3 (all)", rows3)]:
         accs = [float(r[3]) for r in rows]
         k, best, worst = len(accs), max(accs), min(accs)
-        out.append({
-            "approach": name, "models": k, "paper_best_val_acc": best, "paper_worst_val_acc": worst,
-            "z_best": (best - 0.5) / np.sqrt(0.25 / n_val),
-            "p_one_model_reaches_best": metrics.chance_tail(best, n_val),
-            "p_best_of_k_reaches_best": metrics.best_of_chance_sf(best, k, n_val),
-            f"best_of_k_chance_q{round(level * 100)}": metrics.best_of_chance_quantile(level, k, n_val),
-            "p_all_k_reach_worst": metrics.at_least_j_of_chance_sf(worst, k, k, n_val),
-            "runs_needed_best": metrics.tries_needed(best, n_val),
-            "runs_needed_all_k": metrics.tries_needed(worst, n_val, j=k),
-        })
+        out.append(
+            {
+                "approach": name,
+                "models": k,
+                "paper_best_val_acc": best,
+                "paper_worst_val_acc": worst,
+                "z_best": (best - 0.5) / np.sqrt(0.25 / n_val),
+                "p_one_model_reaches_best": metrics.chance_tail(best, n_val),
+                "p_best_of_k_reaches_best": metrics.best_of_chance_sf(best, k, n_val),
+                f"best_of_k_chance_q{round(level * 100)}": metrics.best_of_chance_quantile(level, k, n_val),
+                "p_all_k_reach_worst": metrics.at_least_j_of_chance_sf(worst, k, k, n_val),
+                "runs_needed_best": metrics.tries_needed(best, n_val),
+                "runs_needed_all_k": metrics.tries_needed(worst, n_val, j=k),
+            }
+        )
     return out
 
 
@@ -370,10 +445,23 @@ def _row_seed(seed: int, i: int, rep: int) -> int:
     return int(seed) + i + rep * len(PAPER_TABLE1)
 
 
-def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetitions: int = 3, seed: int = 0,
-                    accuracies_12: tuple[float, float] | None = None, tiny: bool = True, epochs: int = 5,
-                    batch_size: int = 32, lr: float = 2e-3, aug_p: float = 0.1, rows: list[int] | None = None,
-                    multiset: bool = True, keygen=None, log=None) -> dict:
+def bfv_repetitions(
+    train_faces: np.ndarray,
+    test_faces: np.ndarray,
+    *,
+    repetitions: int = 3,
+    seed: int = 0,
+    accuracies_12: tuple[float, float] | None = None,
+    tiny: bool = True,
+    epochs: int = 5,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    aug_p: float = 0.1,
+    rows: list[int] | None = None,
+    multiset: bool = True,
+    keygen=None,
+    log=None,
+) -> dict:
     """The BFV part of the chapter, repeated: SEAL's randomness cannot be seeded, so report a spread.
 
     Repetition ``r`` draws a fresh BFV key (SEAL), encrypts the training faces and a fresh balanced test
@@ -398,11 +486,15 @@ def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetiti
 
     for name, x in (("train_faces", train_faces), ("test_faces", test_faces)):
         if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4 or len(x) < 2:
-            raise InputError(f"bfv_repetitions: {name} must be a uint8 N x H x W x C array with N >= 2, got "
-                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+            raise InputError(
+                f"bfv_repetitions: {name} must be a uint8 N x H x W x C array with N >= 2, got "
+                f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}"
+            )
     if train_faces.shape[1:] != test_faces.shape[1:]:
-        raise InputError(f"bfv_repetitions: train faces {train_faces.shape[1:]} and test faces "
-                         f"{test_faces.shape[1:]} differ in shape")
+        raise InputError(
+            f"bfv_repetitions: train faces {train_faces.shape[1:]} and test faces "
+            f"{test_faces.shape[1:]} differ in shape"
+        )
     if isinstance(repetitions, bool) or not isinstance(repetitions, (int, np.integer)) or repetitions < 1:
         raise InputError(f"bfv_repetitions: repetitions must be an integer >= 1, got {repetitions!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -430,18 +522,35 @@ def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetiti
             row_st, arch, model_id = PAPER_TABLE1[i][:3]
             s_i = _row_seed(seed, i, rep)
             torch.manual_seed(s_i)
-            res = train_pair_model(pair_cnn(TINY[arch] if tiny else arch), train_faces, tr_e, row_subtask=row_st,
-                                   split_seed=s_i, epochs=epochs, batch_size=batch_size, lr=lr, aug_p=aug_p,
-                                   seed=s_i, tag=f"{model_id}-rep{rep}")
+            res = train_pair_model(
+                pair_cnn(TINY[arch] if tiny else arch),
+                train_faces,
+                tr_e,
+                row_subtask=row_st,
+                split_seed=s_i,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                aug_p=aug_p,
+                seed=s_i,
+                tag=f"{model_id}-rep{rep}",
+            )
             p = predict_proba(res["model"], pairs, res["normalization"])
             probs.append(p)
             models[model_id] = float(((p > 0.5) == labels).mean())
             vals[model_id], seeds[model_id] = res["val_acc"], s_i
         ens, _ = ensemble_accuracy(probs, labels)
         k = round(ens * n_test)
-        rec: dict[str, Any] = {"repetition": rep, "pairing_seed": [int(seed), rep], "model_seeds": seeds, "model_test_acc": models,
-               "model_val_acc": vals, "ensemble_test_acc": ens, "ensemble_ci95": list(metrics.binomial_ci(k, n_test)),
-               "matching_test_pairs": int(labels.sum())}
+        rec: dict[str, Any] = {
+            "repetition": rep,
+            "pairing_seed": [int(seed), rep],
+            "model_seeds": seeds,
+            "model_test_acc": models,
+            "model_val_acc": vals,
+            "ensemble_test_acc": ens,
+            "ensemble_ci95": list(metrics.binomial_ci(k, n_test)),
+            "matching_test_pairs": int(labels.sum()),
+        }
         if multiset:
             m = MultisetMatcher(shape[0]).fit(train_faces, tr_e, seed=int(seed) + rep)
             rec["multiset_test_acc"] = float((m.predict(test_faces, te_e) == labels).mean())
@@ -449,16 +558,25 @@ def bfv_repetitions(train_faces: np.ndarray, test_faces: np.ndarray, *, repetiti
             rec["weighted_score"] = metrics.weighted_score([accuracies_12[0], accuracies_12[1], ens])
         per.append(rec)
         if log is not None:
-            log(f"BFV repetition {rep}: ensemble {ens:.4f}"
-                + (f", weighted score {rec['weighted_score']:.4f}" if "weighted_score" in rec else ""))
-    summary: dict[str, Any] = {"ensemble_test_acc": metrics.spread([r["ensemble_test_acc"] for r in per]),
-               "models": {m: metrics.spread([r["model_test_acc"][m] for r in per]) for m in per[0]["model_test_acc"]}}
+            log(
+                f"BFV repetition {rep}: ensemble {ens:.4f}"
+                + (f", weighted score {rec['weighted_score']:.4f}" if "weighted_score" in rec else "")
+            )
+    summary: dict[str, Any] = {
+        "ensemble_test_acc": metrics.spread([r["ensemble_test_acc"] for r in per]),
+        "models": {m: metrics.spread([r["model_test_acc"][m] for r in per]) for m in per[0]["model_test_acc"]},
+    }
     if multiset:
         summary["multiset_test_acc"] = metrics.spread([r["multiset_test_acc"] for r in per])
     if accuracies_12 is not None:
         summary["weighted_score"] = metrics.spread([r["weighted_score"] for r in per])
-    return {"repetitions": int(repetitions), "seed": int(seed), "n_test": n_test, "per_repetition": per,
-            "summary": summary}
+    return {
+        "repetitions": int(repetitions),
+        "seed": int(seed),
+        "n_test": n_test,
+        "per_repetition": per,
+        "summary": summary,
+    }
 
 
 def repetition_rows(result: dict) -> list[dict]:
@@ -471,8 +589,18 @@ def repetition_rows(result: dict) -> list[dict]:
         items.append(("key-free multiset matcher, subtask 3", s["multiset_test_acc"], None))
     if "weighted_score" in s:
         items.append(("weighted score (subtasks 1, 2 fixed)", s["weighted_score"], PAPER_FINAL_SCORE))
-    return [{"quantity": q, "paper": paper, "measured_mean": v["mean"], "measured_sd": v["sd"],
-             "measured_min": v["min"], "measured_max": v["max"], "repetitions": v["n"]} for q, v, paper in items]
+    return [
+        {
+            "quantity": q,
+            "paper": paper,
+            "measured_mean": v["mean"],
+            "measured_sd": v["sd"],
+            "measured_min": v["min"],
+            "measured_max": v["max"],
+            "repetitions": v["n"],
+        }
+        for q, v, paper in items
+    ]
 
 
 # ---------------------------------------------------------------------- the chapter's steps
@@ -490,17 +618,25 @@ def key_space_rows(side: int, tile: int) -> list[dict]:
     from ppstudy.ciphers import catmap
 
     rows = []
-    for name, n_side, mode, t in [("subtask 1 (challenge: 32x32 tiles)", 512, "tile", 32),
-                                  ("subtask 2 (challenge: whole 512x512)", 512, "whole", 512),
-                                  ("subtask 1 (this run)", side, "tile", tile),
-                                  ("subtask 2 (this run)", side, "whole", side)]:
+    for name, n_side, mode, t in [
+        ("subtask 1 (challenge: 32x32 tiles)", 512, "tile", 32),
+        ("subtask 2 (challenge: whole 512x512)", 512, "whole", 512),
+        ("subtask 1 (this run)", side, "tile", tile),
+        ("subtask 2 (this run)", side, "whole", side),
+    ]:
         c = catmap.key_space_counts((n_side, n_side), mode=mode, tile=t)
         n = c["side"]
-        rows.append({"map": name, "side n": n, "measured: Arnold's period": catmap.period(1, 1, n),
-                     "measured: keys (a, b, k)": c["parameter_triples"],
-                     "measured: distinct permutations": c["distinct_permutations"],
-                     "measured: permutation bits": c["permutation_bits"],
-                     "measured: |SL(2, Z/n)|": c["sl2_order"]})
+        rows.append(
+            {
+                "map": name,
+                "side n": n,
+                "measured: Arnold's period": catmap.period(1, 1, n),
+                "measured: keys (a, b, k)": c["parameter_triples"],
+                "measured: distinct permutations": c["distinct_permutations"],
+                "measured: permutation bits": c["permutation_bits"],
+                "measured: |SL(2, Z/n)|": c["sl2_order"],
+            }
+        )
     return rows
 
 
@@ -516,8 +652,9 @@ def cnn_inputs(data: dict, cnn_size: int) -> dict:
     return out
 
 
-def train_table1(inputs: dict, data: dict, *, tiny: bool, epochs: int, batch_size: int, lr: float, aug_p: float,
-                 seed: int = 0) -> tuple[list[dict], dict, dict]:
+def train_table1(
+    inputs: dict, data: dict, *, tiny: bool, epochs: int, batch_size: int, lr: float, aug_p: float, seed: int = 0
+) -> tuple[list[dict], dict, dict]:
     """One model per row of the paper's Table 1 with the winner's recipe; returns the table rows, each
     subtask's test probabilities (one array per model) and the seconds spent predicting."""
     import torch
@@ -533,17 +670,37 @@ def train_table1(inputs: dict, data: dict, *, tiny: bool, epochs: int, batch_siz
         used = TINY[arch] if tiny else arch
         torch.manual_seed(seed + i)
         tr_o, tr_e, te_o, te_e = inputs[st]
-        res = train_pair_model(pair_cnn(used), tr_o, tr_e, row_subtask=row_st, split_seed=seed + i, epochs=epochs,
-                               batch_size=batch_size, lr=lr, aug_p=aug_p, seed=seed + i, tag=model_id)
+        res = train_pair_model(
+            pair_cnn(used),
+            tr_o,
+            tr_e,
+            row_subtask=row_st,
+            split_seed=seed + i,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            aug_p=aug_p,
+            seed=seed + i,
+            tag=model_id,
+        )
         t0 = time.perf_counter()
         p = predict_proba(res["model"], np.concatenate([te_o, te_e], axis=3), res["normalization"])
         predict_s[st] += time.perf_counter() - t0
         probs[st].append(p)
-        rows.append({"subtask": row_st, "architecture": arch, "model": model_id, "network used": used,
-                     "paper: validation accuracy": p_acc, "measured: validation accuracy": res["val_acc"],
-                     "paper: validation loss": p_loss, "measured: validation loss": res["val_loss"],
-                     "measured: test accuracy": float(((p > 0.5) == data[st]["test_labels"]).mean()),
-                     "measured: training s": res["train_seconds"]})
+        rows.append(
+            {
+                "subtask": row_st,
+                "architecture": arch,
+                "model": model_id,
+                "network used": used,
+                "paper: validation accuracy": p_acc,
+                "measured: validation accuracy": res["val_acc"],
+                "paper: validation loss": p_loss,
+                "measured: validation loss": res["val_loss"],
+                "measured: test accuracy": float(((p > 0.5) == data[st]["test_labels"]).mean()),
+                "measured: training s": res["train_seconds"],
+            }
+        )
         note(f"Table 1 model {model_id} ({used}): val acc {res['val_acc']:.3f}")
     return rows, probs, predict_s
 
@@ -568,8 +725,15 @@ def attack_approaches(data: dict, tiles: dict, seed: int = 0) -> tuple[list[dict
             pred = m.predict(d["test_orig"], d["test_enc"])
             dt = time.perf_counter() - t0
             matchers[(st, name)] = m
-            rows.append({"subtask": st, "approach": name, "measured: test accuracy": float((pred == d["test_labels"]).mean()),
-                         "measured: pairs/s": len(pred) / dt if dt > 0 else None, "measured: fit s": fit_s})
+            rows.append(
+                {
+                    "subtask": st,
+                    "approach": name,
+                    "measured: test accuracy": float((pred == d["test_labels"]).mean()),
+                    "measured: pairs/s": len(pred) / dt if dt > 0 else None,
+                    "measured: fit s": fit_s,
+                }
+            )
     return rows, matchers
 
 
@@ -585,12 +749,17 @@ def recovery_rows(matchers: dict, data: dict, tiles: dict, root: Path, rebuilt: 
         if rebuilt:  # the organisers' key is known only for a rebuilt challenge
             true = ch.load_cat_key(root, st)
             eq = equivalent_key(inv.matrix, true.shape, true.tile)
-            row.update({"organisers' key (a, b, k)": f"({true.a}, {true.b}, {true.iterations})",
-                        "organisers' matrix": str(true.matrix),
-                        "measured: key recovered": tuple(inv.matrix) == tuple(true.matrix),
-                        "equivalent key found (a, b, k)": None if eq is None else f"({eq.a}, {eq.b}, {eq.iterations})",
-                        "measured: pairs needed": pairs_needed(data[st]["train_orig"], data[st]["train_enc"], tiles[st],
-                                                               true.matrix)})
+            row.update(
+                {
+                    "organisers' key (a, b, k)": f"({true.a}, {true.b}, {true.iterations})",
+                    "organisers' matrix": str(true.matrix),
+                    "measured: key recovered": tuple(inv.matrix) == tuple(true.matrix),
+                    "equivalent key found (a, b, k)": None if eq is None else f"({eq.a}, {eq.b}, {eq.iterations})",
+                    "measured: pairs needed": pairs_needed(
+                        data[st]["train_orig"], data[st]["train_enc"], tiles[st], true.matrix
+                    ),
+                }
+            )
         row["measured: error after inversion"] = inv.recovery_error
         rows.append(row)
     return rows
@@ -604,16 +773,26 @@ def chance_rows(ensemble3: float, table1: list[dict], multiset3: float, n3: int)
     from ppstudy import metrics
 
     items = [("winner's ensemble (3-T1..3-T3)", ensemble3, None)]
-    items += [(f"model {r['model']} ({r['subtask']})", r["measured: test accuracy"], r["paper: validation accuracy"])
-              for r in table1 if r["subtask"].startswith("3")]
+    items += [
+        (f"model {r['model']} ({r['subtask']})", r["measured: test accuracy"], r["paper: validation accuracy"])
+        for r in table1
+        if r["subtask"].startswith("3")
+    ]
     items.append(("key-free multiset matcher", multiset3, None))
     rows = []
     for name, acc, paper in items:
         k = int(round(acc * n3))
         lo, hi = metrics.binomial_ci(k, n3)
-        rows.append({"matcher": name, "paper: validation accuracy": paper, "measured: test accuracy": acc,
-                     "measured: 95% low": lo, "measured: 95% high": hi,
-                     "measured: p (vs 1/2)": binomtest(k, n3, 0.5).pvalue})
+        rows.append(
+            {
+                "matcher": name,
+                "paper: validation accuracy": paper,
+                "measured: test accuracy": acc,
+                "measured: 95% low": lo,
+                "measured: 95% high": hi,
+                "measured: p (vs 1/2)": binomtest(k, n3, 0.5).pvalue,
+            }
+        )
     return rows
 
 
@@ -621,22 +800,43 @@ def ceiling_rows(graded_pairs: int) -> list[dict]:
     """The ceiling semantic security puts on the weighted score, beside the winner's scores."""
     from ppstudy import metrics
 
-    implied = metrics.weighted_score([max(r[3] for r in PAPER_TABLE1 if r[0] == "1"),
-                                      max(r[3] for r in PAPER_TABLE1 if r[0] == "2"), 0.5])
+    implied = metrics.weighted_score(
+        [max(r[3] for r in PAPER_TABLE1 if r[0] == "1"), max(r[3] for r in PAPER_TABLE1 if r[0] == "2"), 0.5]
+    )
     return [
-        {"quantity": "ceiling in expectation (perfect 1 and 2, chance on 3)", "paper": None,
-         "measured": metrics.chance_ceiling()},
-        {"quantity": f"ceiling with luck: 95% quantile, {graded_pairs:,} graded subtask-3 pairs", "paper": None,
-         "measured": metrics.chance_ceiling(n_test=graded_pairs)},
-        {"quantity": "score implied by the winner's best validation accuracies, chance on 3", "paper": None,
-         "measured": implied},
+        {
+            "quantity": "ceiling in expectation (perfect 1 and 2, chance on 3)",
+            "paper": None,
+            "measured": metrics.chance_ceiling(),
+        },
+        {
+            "quantity": f"ceiling with luck: 95% quantile, {graded_pairs:,} graded subtask-3 pairs",
+            "paper": None,
+            "measured": metrics.chance_ceiling(n_test=graded_pairs),
+        },
+        {
+            "quantity": "score implied by the winner's best validation accuracies, chance on 3",
+            "paper": None,
+            "measured": implied,
+        },
         {"quantity": "winner's final leaderboard score", "paper": PAPER_FINAL_SCORE, "measured": None},
         {"quantity": "winner's preliminary leaderboard score", "paper": PAPER_PRELIMINARY_SCORE, "measured": None},
     ]
 
 
-def siamese_comparison(inputs: dict, data: dict, *, arch: str, dim: int, n_bench: int, epochs: int,
-                       batch_size: int, lr: float, aug_p: float, seed: int = 0) -> list[dict]:
+def siamese_comparison(
+    inputs: dict,
+    data: dict,
+    *,
+    arch: str,
+    dim: int,
+    n_bench: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    aug_p: float,
+    seed: int = 0,
+) -> list[dict]:
     """A Siamese matcher (two towers, one matrix product) against a cross-encoder of the same architecture,
     same recipe: accuracy and all-against-all throughput on subtasks 1 and 2."""
     import torch
@@ -649,16 +849,35 @@ def siamese_comparison(inputs: dict, data: dict, *, arch: str, dim: int, n_bench
         for kind in ("cross-encoder", "Siamese"):
             torch.manual_seed(seed)
             model = pair_cnn.pair_cnn(arch) if kind == "cross-encoder" else pair_cnn.SiameseMatcher(arch, dim=dim)
-            res = train_pair_model(model, tr_o, tr_e, row_subtask=str(st), split_seed=seed, epochs=epochs,
-                                   batch_size=batch_size, lr=lr, aug_p=aug_p, seed=seed, tag=f"{kind}-{st}")
+            res = train_pair_model(
+                model,
+                tr_o,
+                tr_e,
+                row_subtask=str(st),
+                split_seed=seed,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                aug_p=aug_p,
+                seed=seed,
+                tag=f"{kind}-{st}",
+            )
             p = pair_cnn.predict_proba(res["model"], np.concatenate([te_o, te_e], axis=3), res["normalization"])
             m = min(n_bench, len(te_o))
-            tp = pair_cnn.pair_throughput(res["model"], te_o[:m], te_e[:m], res["normalization"],
-                                          siamese=kind == "Siamese")
-            rows.append({"subtask": st, "matcher": f"{kind} ({arch})", "measured: validation accuracy": res["val_acc"],
-                         "measured: test accuracy": float(((p > 0.5) == data[st]["test_labels"]).mean()),
-                         "measured: pairs scored": tp["pairs"], "measured: pairs/s": tp["pairs_per_s"],
-                         "measured: fit s": res["train_seconds"]})
+            tp = pair_cnn.pair_throughput(
+                res["model"], te_o[:m], te_e[:m], res["normalization"], siamese=kind == "Siamese"
+            )
+            rows.append(
+                {
+                    "subtask": st,
+                    "matcher": f"{kind} ({arch})",
+                    "measured: validation accuracy": res["val_acc"],
+                    "measured: test accuracy": float(((p > 0.5) == data[st]["test_labels"]).mean()),
+                    "measured: pairs scored": tp["pairs"],
+                    "measured: pairs/s": tp["pairs_per_s"],
+                    "measured: fit s": res["train_seconds"],
+                }
+            )
     return rows
 
 
@@ -669,48 +888,99 @@ def leaderboard_rows(ensemble: dict, approaches: list[dict]) -> list[dict]:
     def acc(st, name):
         return next(r["measured: test accuracy"] for r in approaches if r["subtask"] == st and r["approach"] == name)
 
-    rows = [{"submission": "winner's recipe (ensemble of Table 1 models)", "paper: final score": PAPER_FINAL_SCORE,
-             "measured: subtask 1": ensemble[1], "measured: subtask 2": ensemble[2], "measured: subtask 3": ensemble[3]}]
+    rows = [
+        {
+            "submission": "winner's recipe (ensemble of Table 1 models)",
+            "paper: final score": PAPER_FINAL_SCORE,
+            "measured: subtask 1": ensemble[1],
+            "measured: subtask 2": ensemble[2],
+            "measured: subtask 3": ensemble[3],
+        }
+    ]
     for name in ("key-free multiset matcher", "known-plaintext key recovery + inversion"):
-        rows.append({"submission": f"{name} (1, 2) + ensemble (3)", "paper: final score": None,
-                     "measured: subtask 1": acc(1, name), "measured: subtask 2": acc(2, name),
-                     "measured: subtask 3": ensemble[3]})
+        rows.append(
+            {
+                "submission": f"{name} (1, 2) + ensemble (3)",
+                "paper: final score": None,
+                "measured: subtask 1": acc(1, name),
+                "measured: subtask 2": acc(2, name),
+                "measured: subtask 3": ensemble[3],
+            }
+        )
     for r in rows:
-        r["measured: weighted score"] = metrics.weighted_score([r["measured: subtask 1"], r["measured: subtask 2"],
-                                                                r["measured: subtask 3"]])
+        r["measured: weighted score"] = metrics.weighted_score(
+            [r["measured: subtask 1"], r["measured: subtask 2"], r["measured: subtask 3"]]
+        )
     return rows
 
 
-def record_checks(run, *, approaches: list[dict], recovery: list[dict], chance: list[dict], reps: dict,
-                  selection: list[dict], ensemble: dict) -> None:
+def record_checks(
+    run,
+    *,
+    approaches: list[dict],
+    recovery: list[dict],
+    chance: list[dict],
+    reps: dict,
+    selection: list[dict],
+    ensemble: dict,
+) -> None:
     """The chapter's claims as checks."""
+
     def acc(st, name):
-        return next((r["measured: test accuracy"] for r in approaches if r["subtask"] == st and r["approach"] == name),
-                    None)
+        return next(
+            (r["measured: test accuracy"] for r in approaches if r["subtask"] == st and r["approach"] == name), None
+        )
 
     ms = [acc(1, "key-free multiset matcher"), acc(2, "key-free multiset matcher")]
-    run.check("multiset-matches-exactly", "The key-free multiset matcher matches every test pair of subtasks 1 and 2",
-              all(a == 1.0 for a in ms), measured=f"{ms[0]:.3f} / {ms[1]:.3f}")
+    run.check(
+        "multiset-matches-exactly",
+        "The key-free multiset matcher matches every test pair of subtasks 1 and 2",
+        all(a == 1.0 for a in ms),
+        measured=f"{ms[0]:.3f} / {ms[1]:.3f}",
+    )
     kp = [acc(1, "known-plaintext key recovery + inversion"), acc(2, "known-plaintext key recovery + inversion")]
     rec = [r.get("measured: key recovered") for r in recovery]
     needed = [r.get("measured: pairs needed") for r in recovery]
     if all(v is not None for v in rec):
-        run.check("kpa-recovers-key", "A few known pairs give the cat map's key away (subtasks 1 and 2)",
-                  all(rec), measured=f"pairs needed: {needed[0]} / {needed[1]}; accuracy {kp[0]:.3f} / {kp[1]:.3f}")
+        run.check(
+            "kpa-recovers-key",
+            "A few known pairs give the cat map's key away (subtasks 1 and 2)",
+            all(rec),
+            measured=f"pairs needed: {needed[0]} / {needed[1]}; accuracy {kp[0]:.3f} / {kp[1]:.3f}",
+        )
     c = chance[0]
-    run.check("bfv-at-chance", "The winner's ensemble sits at chance on subtask 3 (its 95% interval covers 1/2)",
-              c["measured: 95% low"] <= 0.5 <= c["measured: 95% high"],
-              measured=f"{c['measured: test accuracy']:.3f} [{c['measured: 95% low']:.3f}, {c['measured: 95% high']:.3f}]")
+    run.check(
+        "bfv-at-chance",
+        "The winner's ensemble sits at chance on subtask 3 (its 95% interval covers 1/2)",
+        c["measured: 95% low"] <= 0.5 <= c["measured: 95% high"],
+        measured=f"{c['measured: test accuracy']:.3f} [{c['measured: 95% low']:.3f}, {c['measured: 95% high']:.3f}]",
+    )
     ws = reps["summary"].get("weighted_score")
     if ws:
-        run.check("score-at-ceiling", f"Over {ws['n']} BFV keys the weighted score stays at the 0.7 ceiling of chance "
-                  "on subtask 3 (mean within 2 sd of 0.7 or below)", ws["mean"] <= 0.7 + 2 * max(ws["sd"], 1e-9),
-                  kind="paper", paper=PAPER_FINAL_SCORE, measured=f"{ws['mean']:.3f} ± {ws['sd']:.3f}")
+        run.check(
+            "score-at-ceiling",
+            f"Over {ws['n']} BFV keys the weighted score stays at the 0.7 ceiling of chance "
+            "on subtask 3 (mean within 2 sd of 0.7 or below)",
+            ws["mean"] <= 0.7 + 2 * max(ws["sd"], 1e-9),
+            kind="paper",
+            paper=PAPER_FINAL_SCORE,
+            measured=f"{ws['mean']:.3f} ± {ws['sd']:.3f}",
+        )
     allrow = next(r for r in selection if r["approach"] == "3 (all)")
-    run.check("selection-of-five-cannot-explain", "Picking the best of the paper's five subtask-3 models does not "
-              "explain its best validation accuracy at chance (p < 0.01)", allrow["p_best_of_k_reaches_best"] < 0.01,
-              kind="exact", measured=f"p = {allrow['p_best_of_k_reaches_best']:.4f}; "
-                                      f"{allrow['runs_needed_best']:,} chance runs would be needed")
-    run.check("ensemble-solves-1-2", "The winner's recipe (trained from scratch) exceeds chance clearly on "
-              "subtasks 1 and 2 (accuracy > 0.6)", ensemble[1] > 0.6 and ensemble[2] > 0.6, kind="paper",
-              paper="0.999 / 0.959 (validation)", measured=f"{ensemble[1]:.3f} / {ensemble[2]:.3f} (test)")
+    run.check(
+        "selection-of-five-cannot-explain",
+        "Picking the best of the paper's five subtask-3 models does not "
+        "explain its best validation accuracy at chance (p < 0.01)",
+        allrow["p_best_of_k_reaches_best"] < 0.01,
+        kind="exact",
+        measured=f"p = {allrow['p_best_of_k_reaches_best']:.4f}; "
+        f"{allrow['runs_needed_best']:,} chance runs would be needed",
+    )
+    run.check(
+        "ensemble-solves-1-2",
+        "The winner's recipe (trained from scratch) exceeds chance clearly on subtasks 1 and 2 (accuracy > 0.6)",
+        ensemble[1] > 0.6 and ensemble[2] > 0.6,
+        kind="paper",
+        paper="0.999 / 0.959 (validation)",
+        measured=f"{ensemble[1]:.3f} / {ensemble[2]:.3f} (test)",
+    )

@@ -36,14 +36,27 @@ PAPER_TABLE2 = {
 }
 TABLE2_COLUMNS = ("SSIM_vec", "SSIM_dei", "SSIM_pos", "L2norm_dei", "DI", "SDIM")
 #: Table 3: size -> (SDIM, accuracy vectorized %, accuracy de-identified %)
-PAPER_TABLE3 = {32: (0.0017, 82.17, 81.26), 42: (-0.0703, 85.55, 85.88), 50: (-0.1417, 86.76, 87.10),
-                64: (-0.1049, 87.75, 87.48)}
+PAPER_TABLE3 = {
+    32: (0.0017, 82.17, 81.26),
+    42: (-0.0703, 85.55, 85.88),
+    50: (-0.1417, 86.76, 87.10),
+    64: (-0.1049, 87.75, 87.48),
+}
 #: Table 4: de-identified size (from 50x50) -> (accuracy %, evaluation time ms per image)
-PAPER_TABLE4 = {75: (79.16, 0.4000), 100: (81.29, 0.6000), 150: (85.32, 1.2001), 200: (85.77, 2.1014),
-                224: (87.10, 3.0003)}
+PAPER_TABLE4 = {
+    75: (79.16, 0.4000),
+    100: (81.29, 0.6000),
+    150: (85.32, 1.2001),
+    200: (85.77, 2.1014),
+    224: (87.10, 3.0003),
+}
 #: Table 5: index -> (RGB, gray), 50x50 -> 224x224; gray accuracy 83.56 % (text of Sec. V-B-3)
-PAPER_TABLE5 = {"SSIM_vec": (0.7705, 0.8112), "SSIM_dei": (0.3355, 0.2363), "SSIM_pos": (-0.4350, -0.5749),
-                "SDIM": (-0.1417, -0.2452)}
+PAPER_TABLE5 = {
+    "SSIM_vec": (0.7705, 0.8112),
+    "SSIM_dei": (0.3355, 0.2363),
+    "SSIM_pos": (-0.4350, -0.5749),
+    "SDIM": (-0.1417, -0.2452),
+}
 PAPER_GRAY_ACCURACY = 83.56
 #: Table 6: method -> accuracy %
 PAPER_TABLE6 = {"plain": 91.68, "pixel": 82.16, "deid": 87.10}
@@ -58,8 +71,7 @@ def load_data(source: str, *, n_train: int, n_test: int, seed: int = 0) -> dict:
 
     if source == "smoke":
         k = len(bundled.COLOUR_PHOTOGRAPHS)
-        xtr, ytr, xte, yte, names = cifar10.smoke_dataset(max(1, -(-n_train // k)), max(1, -(-n_test // k)),
-                                                          seed=seed)
+        xtr, ytr, xte, yte, names = cifar10.smoke_dataset(max(1, -(-n_train // k)), max(1, -(-n_test // k)), seed=seed)
         rng = np.random.default_rng(seed)
         itr = np.sort(rng.permutation(len(xtr))[:n_train])
         ite = np.sort(rng.permutation(len(xte))[:n_test])
@@ -69,8 +81,9 @@ def load_data(source: str, *, n_train: int, n_test: int, seed: int = 0) -> dict:
         xtr, ytr, s_tr = cifar10.load_with_source("train", n=n_train or None, seed=seed)
         xte, yte, s_te = cifar10.load_with_source("test", n=n_test or None, seed=seed + 1)
         names = cifar10.CLASSES
-        src = s_tr.combine(s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images "
-                                 f"({s_te.description})")
+        src = s_tr.combine(
+            s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images ({s_te.description})"
+        )
     else:
         raise InputError(f"data source must be 'smoke' or 'cifar10', got {source!r}")
     return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte, "classes": tuple(names), "source": src}
@@ -152,8 +165,9 @@ def _index_chunk_star(args):
     return _index_chunk(*args)
 
 
-def indices_at(images: np.ndarray, key, settings: deid.Settings, *, alpha: float = 0.5, workers: int = 1,
-               keep: int = 0) -> tuple[dict, dict]:
+def indices_at(
+    images: np.ndarray, key, settings: deid.Settings, *, alpha: float = 0.5, workers: int = 1, keep: int = 0
+) -> tuple[dict, dict]:
     """Table 2's indices for one setting. Originals are compared at the output size (bilinear up-sampling
     of the 32x32 originals), the vectorized image is ``Rasterize(Vectorize(x))`` at the same size; both come
     from one tracing of each image."""
@@ -186,9 +200,21 @@ def _table2_row(size: int, res: dict) -> dict:
     return row
 
 
-def table2_protocol(images: np.ndarray, key, sizes, out_size: int = 224, *, settings: deid.Settings | None = None,
-                    alpha: float = 0.5, workers: int = 1, cache_dir=None, progress: bool = True, keep: int = 8,
-                    chunk: int = 50, timings: dict | None = None) -> tuple[list[dict], dict]:
+def table2_protocol(
+    images: np.ndarray,
+    key,
+    sizes,
+    out_size: int = 224,
+    *,
+    settings: deid.Settings | None = None,
+    alpha: float = 0.5,
+    workers: int = 1,
+    cache_dir=None,
+    progress: bool = True,
+    keep: int = 8,
+    chunk: int = 50,
+    timings: dict | None = None,
+) -> tuple[list[dict], dict]:
     """Table 2's protocol: for every size, de-identify and vectorize every image (one tracing each) and
     average SSIM_vec, SSIM_dei, L2norm_dei, hence SSIM_pos, DI and SDIM, over the images.
 
@@ -230,7 +256,7 @@ def table2_protocol(images: np.ndarray, key, sizes, out_size: int = 224, *, sett
                 per = None
         if per is None:
             t0 = time.perf_counter()
-            parts = [images[i:i + chunk] for i in range(0, len(images), chunk)]
+            parts = [images[i : i + chunk] for i in range(0, len(images), chunk)]
             args = [(p, key, st, keep if j == 0 else 0) for j, p in enumerate(parts)]
             results = []
             bar.set_postfix_str(f"{size}x{size}")
@@ -257,37 +283,73 @@ def table2_protocol(images: np.ndarray, key, sizes, out_size: int = 224, *, sett
                 os.replace(tmp, path)
         else:
             bar.update(len(images))
-        examples[size] = {k[len("example_"):]: v for k, v in per.items() if k.startswith("example_")}
+        examples[size] = {k[len("example_") :]: v for k, v in per.items() if k.startswith("example_")}
         rows.append(_table2_row(size, M.deid_indices_from(per, alpha)))
     bar.close()
     return rows, examples
 
 
-def table2_rows(images, key, sizes, out_size: int, *, alpha=0.5, workers=1, progress=True, density=None,
-                settings: deid.Settings | None = None, cache_dir=None):
+def table2_rows(
+    images,
+    key,
+    sizes,
+    out_size: int,
+    *,
+    alpha=0.5,
+    workers=1,
+    progress=True,
+    density=None,
+    settings: deid.Settings | None = None,
+    cache_dir=None,
+):
     """Table 2's rows and examples (see :func:`table2_protocol`); ``density`` applies to the default
     settings."""
     if settings is None and density is not None:
         settings = deid.Settings(density=density)
-    return table2_protocol(images, key, sizes, out_size, settings=settings, alpha=alpha, workers=workers,
-                           progress=progress, cache_dir=cache_dir)
+    return table2_protocol(
+        images,
+        key,
+        sizes,
+        out_size,
+        settings=settings,
+        alpha=alpha,
+        workers=workers,
+        progress=progress,
+        cache_dir=cache_dir,
+    )
 
 
 # --------------------------------------------------------------------------- classification
 def classifier(arch: str, num_classes: int, *, in_chans: int = 3):
     from ppstudy.models.inception import inception_resnet_v2
 
-    return inception_resnet_v2(num_classes, in_chans=in_chans, arch=arch,
-                               min_input=75 if arch == "inception_resnet_v2" else None)
+    return inception_resnet_v2(
+        num_classes, in_chans=in_chans, arch=arch, min_input=75 if arch == "inception_resnet_v2" else None
+    )
 
 
 #: the rotation range of the augmentation (degrees): the paper lists rotation, shift and flip without ranges
 ROTATION = 15.0
 
 
-def train_eval(x_train, y_train, x_test, y_test, *, arch: str, epochs: int, batch_size: int, seed: int = 0,
-               num_classes: int = 10, checkpoint_dir=None, tag: str = "", progress: bool = True,
-               schedule: str = "rmsprop", reading: str = "sequential", rotate: float = ROTATION) -> dict:
+def train_eval(
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    arch: str,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    num_classes: int = 10,
+    checkpoint_dir=None,
+    tag: str = "",
+    progress: bool = True,
+    schedule: str = "rmsprop",
+    reading: str = "sequential",
+    rotate: float = ROTATION,
+) -> dict:
     """Train ``arch`` from scratch with the shared loop and return test accuracy, epochs, s/epoch, images/s,
     evaluation time and peak GPU memory. Augmentation as the paper lists it: rotation (``±rotate``
     degrees), shift (1/8 of the side) and horizontal flip, applied after de-identification (in the cloud).
@@ -310,23 +372,42 @@ def train_eval(x_train, y_train, x_test, y_test, *, arch: str, epochs: int, batc
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     side = x_train.shape[1]
-    res = train.fit(model, (x_train, y_train), (x_test, y_test), schedule=sched,
-                    augment=train.Augment(pad=max(1, side // 8), flip=True, rotate=rotate), seed=seed,
-                    checkpoint_dir=checkpoint_dir or None, progress=progress, desc=tag or "train", tag=tag)
+    res = train.fit(
+        model,
+        (x_train, y_train),
+        (x_test, y_test),
+        schedule=sched,
+        augment=train.Augment(pad=max(1, side // 8), flip=True, rotate=rotate),
+        seed=seed,
+        checkpoint_dir=checkpoint_dir or None,
+        progress=progress,
+        desc=tag or "train",
+        tag=tag,
+    )
     t0 = time.perf_counter()
     acc = train.evaluate(res.model, x_test, y_test, normalization=res.normalization)
     ms = 1e3 * (time.perf_counter() - t0) / max(1, len(x_test))
     secs = [h["seconds"] for h in res.history]
-    return {"accuracy": 100.0 * acc, "eval_ms_per_image": ms, "train_images_per_s": res.images_per_s,
-            "epochs": len(res.history), "s_per_epoch": float(np.mean(secs)) if secs else None,
-            "peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None}
+    return {
+        "accuracy": 100.0 * acc,
+        "eval_ms_per_image": ms,
+        "train_images_per_s": res.images_per_s,
+        "epochs": len(res.history),
+        "s_per_epoch": float(np.mean(secs)) if secs else None,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
+    }
 
 
 def classification_plan(size_train: int, out_size_train: int, sizes_table3, out_sizes_table4) -> list[tuple]:
     """The trainings in priority order: Table 6 (plain, de-identified, pixel-based), Table 3's vectorised
     row at the training size, Table 5's gray row, then the rest of Table 3 and of Table 4."""
-    plan: list[tuple] = [("plain", out_size_train), ("dei", size_train, out_size_train), ("pixel", out_size_train),
-                         ("vec", size_train, out_size_train), ("gray", size_train, out_size_train)]
+    plan: list[tuple] = [
+        ("plain", out_size_train),
+        ("dei", size_train, out_size_train),
+        ("pixel", out_size_train),
+        ("vec", size_train, out_size_train),
+        ("gray", size_train, out_size_train),
+    ]
     for sz in sizes_table3:
         for kind in ("vec", "dei"):
             plan.append((kind, int(sz), out_size_train))
@@ -335,8 +416,18 @@ def classification_plan(size_train: int, out_size_train: int, sizes_table3, out_
     return list(dict.fromkeys(plan))
 
 
-def run_classification(plan: list[tuple], data: dict, key, *, settings: deid.Settings, time_budget_s: float = 0.0,
-                       workers: int = 1, key_seed: int = 0, train_kw: dict, clock=None) -> tuple[dict, list[tuple]]:
+def run_classification(
+    plan: list[tuple],
+    data: dict,
+    key,
+    *,
+    settings: deid.Settings,
+    time_budget_s: float = 0.0,
+    workers: int = 1,
+    key_seed: int = 0,
+    train_kw: dict,
+    clock=None,
+) -> tuple[dict, list[tuple]]:
     """Prepare each item's images (one tracing gives the vectorised and the de-identified images of a
     setting; both are kept for the items that need them) and train on them, in order; with a budget, stop
     before an item whose expected time (the mean of the finished ones) would exceed what is left."""
@@ -371,8 +462,9 @@ def run_classification(plan: list[tuple], data: dict, key, *, settings: deid.Set
             return results, plan[k:]
         xtr, xte = images_of(item)
         tag = "-".join(str(v) for v in item)
-        results[item] = train_eval(xtr, data["y_train"], xte, data["y_test"], num_classes=len(data["classes"]),
-                                   tag=tag, **train_kw)
+        results[item] = train_eval(
+            xtr, data["y_train"], xte, data["y_test"], num_classes=len(data["classes"]), tag=tag, **train_kw
+        )
     return results, []
 
 
@@ -386,10 +478,18 @@ def table3_rows(results: dict, sizes, out_size: int, sdim: dict) -> list[dict]:
     for s in sizes:
         p = PAPER_TABLE3.get(int(s), (None, None, None))
         vec, dei = _acc(results, ("vec", int(s), out_size)), _acc(results, ("dei", int(s), out_size))
-        rows.append({"size": f"{s}x{s}", "paper: SDIM": p[0], "measured: SDIM": sdim.get(int(s)),
-                     "paper: accuracy vectorized (%)": p[1], "measured: accuracy vectorized (%)": vec,
-                     "paper: accuracy de-identified (%)": p[2], "measured: accuracy de-identified (%)": dei,
-                     "status": "trained" if vec is not None and dei is not None else "not run"})
+        rows.append(
+            {
+                "size": f"{s}x{s}",
+                "paper: SDIM": p[0],
+                "measured: SDIM": sdim.get(int(s)),
+                "paper: accuracy vectorized (%)": p[1],
+                "measured: accuracy vectorized (%)": vec,
+                "paper: accuracy de-identified (%)": p[2],
+                "measured: accuracy de-identified (%)": dei,
+                "status": "trained" if vec is not None and dei is not None else "not run",
+            }
+        )
     return rows
 
 
@@ -398,36 +498,59 @@ def table4_rows(results: dict, size: int, out_sizes) -> list[dict]:
     for o in out_sizes:
         r = results.get(("dei", size, int(o)))
         p = PAPER_TABLE4.get(int(o), (None, None))
-        rows.append({"de-identified size": f"{o}x{o}", "paper: accuracy (%)": p[0],
-                     "measured: accuracy (%)": None if r is None else r["accuracy"],
-                     "paper: evaluation (ms/image)": p[1],
-                     "measured: evaluation (ms/image)": None if r is None else r["eval_ms_per_image"],
-                     "status": "trained" if r else "not run"})
+        rows.append(
+            {
+                "de-identified size": f"{o}x{o}",
+                "paper: accuracy (%)": p[0],
+                "measured: accuracy (%)": None if r is None else r["accuracy"],
+                "paper: evaluation (ms/image)": p[1],
+                "measured: evaluation (ms/image)": None if r is None else r["eval_ms_per_image"],
+                "status": "trained" if r else "not run",
+            }
+        )
     return rows
 
 
 def table5_accuracy_rows(results: dict, size: int, out: int) -> list[dict]:
     rgb, gray = results.get(("dei", size, out)), results.get(("gray", size, out))
-    return [{"image": "RGB de-identified", "paper: accuracy (%)": PAPER_TABLE6["deid"],
-             "measured: accuracy (%)": None if rgb is None else rgb["accuracy"], "status": "trained" if rgb else "not run"},
-            {"image": "gray de-identified", "paper: accuracy (%)": PAPER_GRAY_ACCURACY,
-             "measured: accuracy (%)": None if gray is None else gray["accuracy"],
-             "status": "trained" if gray else "not run"}]
+    return [
+        {
+            "image": "RGB de-identified",
+            "paper: accuracy (%)": PAPER_TABLE6["deid"],
+            "measured: accuracy (%)": None if rgb is None else rgb["accuracy"],
+            "status": "trained" if rgb else "not run",
+        },
+        {
+            "image": "gray de-identified",
+            "paper: accuracy (%)": PAPER_GRAY_ACCURACY,
+            "measured: accuracy (%)": None if gray is None else gray["accuracy"],
+            "status": "trained" if gray else "not run",
+        },
+    ]
 
 
 def table6_rows(results: dict, size: int, out: int) -> list[dict]:
-    items = [("plain images", "plain", ("plain", out), "—"),
-             ("pixel-based: negative-positive + colour shuffle", "pixel", ("pixel", out), "8^n 6^n (paper)"),
-             ("structural de-identification (this chapter)", "deid", ("dei", size, out), "(n+1)^n (paper)")]
+    items = [
+        ("plain images", "plain", ("plain", out), "—"),
+        ("pixel-based: negative-positive + colour shuffle", "pixel", ("pixel", out), "8^n 6^n (paper)"),
+        ("structural de-identification (this chapter)", "deid", ("dei", size, out), "(n+1)^n (paper)"),
+    ]
     rows = []
     for label, paper_key, item, ks in items:
         r = results.get(item)
-        rows.append({"method": label, "paper: accuracy (%)": PAPER_TABLE6[paper_key],
-                     "measured: accuracy (%)": None if r is None else r["accuracy"],
-                     "epochs": None if r is None else r["epochs"], "s/epoch": None if r is None else r["s_per_epoch"],
-                     "images/s": None if r is None else r["train_images_per_s"],
-                     "peak GPU MB": None if r is None else r["peak_gpu_mb"], "key space": ks,
-                     "status": "trained" if r else "not run"})
+        rows.append(
+            {
+                "method": label,
+                "paper: accuracy (%)": PAPER_TABLE6[paper_key],
+                "measured: accuracy (%)": None if r is None else r["accuracy"],
+                "epochs": None if r is None else r["epochs"],
+                "s/epoch": None if r is None else r["s_per_epoch"],
+                "images/s": None if r is None else r["train_images_per_s"],
+                "peak GPU MB": None if r is None else r["peak_gpu_mb"],
+                "key space": ks,
+                "status": "trained" if r else "not run",
+            }
+        )
     return rows
 
 
@@ -441,14 +564,30 @@ def offset_rows(key_bytes: bytes, candidates) -> list[dict]:
     for lo, hi in candidates:
         c = OPE(key_bytes, ValueRange(lo, hi), ValueRange(*ope.PAPER_OUT_RANGE))
         e0 = c.encrypt(0)
-        rows.append({"input range": f"{lo}..{hi}", "paper: Enc(0)": ope.PAPER_OFFSET, "measured: Enc(0)": e0,
-                     "measured: Enc(32) - Enc(0)": c.encrypt(32) - e0})
+        rows.append(
+            {
+                "input range": f"{lo}..{hi}",
+                "paper: Enc(0)": ope.PAPER_OFFSET,
+                "measured: Enc(0)": e0,
+                "measured: Enc(32) - Enc(0)": c.encrypt(32) - e0,
+            }
+        )
     return rows
 
 
 #: input ranges tried against the paper's offset: the symmetric ones around 10^4 and some far from it
-OFFSET_CANDIDATES = ((-999, 999), (-9998, 9998), (-9999, 9999), (-10000, 9999), (-10000, 10000), (-10150, 10150),
-                     (-10200, 10200), (-32768, 32767), (0, 32767), (-99999, 99999))
+OFFSET_CANDIDATES = (
+    (-999, 999),
+    (-9998, 9998),
+    (-9999, 9999),
+    (-10000, 9999),
+    (-10000, 10000),
+    (-10150, 10150),
+    (-10200, 10200),
+    (-32768, 32767),
+    (0, 32767),
+    (-99999, 99999),
+)
 
 
 def pixel_encrypt(x_train, x_test, out_size: int, seed: int):
@@ -473,61 +612,74 @@ def security_rows(images, key, settings: deid.Settings, *, workers=1) -> tuple[l
     back = A.resize_back(dei, settings.size)
     rank = A.svg_leak_attack(images, key, settings, method="rank")
     lin = A.svg_leak_attack(images, key, settings, method="linear")
-    poly = deid.Settings(size=settings.size, out_size=settings.out_size, tracer="vtracer", mode="polygon",
-                         path_precision=0, renderer=settings.renderer, density=settings.density)
+    poly = deid.Settings(
+        size=settings.size,
+        out_size=settings.out_size,
+        tracer="vtracer",
+        mode="polygon",
+        path_precision=0,
+        renderer=settings.renderer,
+        density=settings.density,
+    )
     pvec = deid.vector_images(images, poly, workers=workers)
     prank = A.svg_leak_attack(images, key, poly, method="rank")
     pdei = deid.deidentify(images, key, poly, workers=workers)
     rows = []
     for name, imgs, extra, vref in (
-            ("polygon trace, vectorized (no OPE)", pvec, {}, pvec),
-            ("polygon trace, de-identified", pdei, {}, pvec),
-            ("polygon trace, leaked SVG: rank inversion (no key)", prank["images"], prank, pvec)):
-        rows.append({"image compared with the original": name,
-                     "measured SSIM": float(M.ssim_images(ref, imgs).mean()),
-                     "measured SSIM to the vectorized image": float(M.ssim_images(vref, imgs).mean()),
-                     "measured L2norm": float(M.l2norm_images(ref, imgs).mean()),
-                     "measured coordinate MAE (px)": extra.get("coord_mae"),
-                     "measured coordinates recovered exactly (%)": 100 * extra["coord_exact"] if extra else None})
+        ("polygon trace, vectorized (no OPE)", pvec, {}, pvec),
+        ("polygon trace, de-identified", pdei, {}, pvec),
+        ("polygon trace, leaked SVG: rank inversion (no key)", prank["images"], prank, pvec),
+    ):
+        rows.append(
+            {
+                "image compared with the original": name,
+                "measured SSIM": float(M.ssim_images(ref, imgs).mean()),
+                "measured SSIM to the vectorized image": float(M.ssim_images(vref, imgs).mean()),
+                "measured L2norm": float(M.l2norm_images(ref, imgs).mean()),
+                "measured coordinate MAE (px)": extra.get("coord_mae"),
+                "measured coordinates recovered exactly (%)": 100 * extra["coord_exact"] if extra else None,
+            }
+        )
     rows_spline = []
-    for name, imgs, extra in (("vectorized (no OPE): upper bound", vec, {}),
-                              ("de-identified image as released", dei, {}),
-                              ("raster only: resize back to the traced size", back, {}),
-                              ("leaked SVG: rank inversion (no key)", rank["images"], rank),
-                              ("leaked SVG: linear inversion (no key)", lin["images"], lin)):
-        rows_spline.append({"image compared with the original": name,
-                            "measured SSIM": float(M.ssim_images(ref, imgs).mean()),
-                            "measured SSIM to the vectorized image": float(M.ssim_images(vec, imgs).mean()),
-                            "measured L2norm": float(M.l2norm_images(ref, imgs).mean()),
-                            "measured coordinate MAE (px)": extra.get("coord_mae"),
-                            "measured coordinates recovered exactly (%)": 100 * extra["coord_exact"] if extra else None})
+    for name, imgs, extra in (
+        ("vectorized (no OPE): upper bound", vec, {}),
+        ("de-identified image as released", dei, {}),
+        ("raster only: resize back to the traced size", back, {}),
+        ("leaked SVG: rank inversion (no key)", rank["images"], rank),
+        ("leaked SVG: linear inversion (no key)", lin["images"], lin),
+    ):
+        rows_spline.append(
+            {
+                "image compared with the original": name,
+                "measured SSIM": float(M.ssim_images(ref, imgs).mean()),
+                "measured SSIM to the vectorized image": float(M.ssim_images(vec, imgs).mean()),
+                "measured L2norm": float(M.l2norm_images(ref, imgs).mean()),
+                "measured coordinate MAE (px)": extra.get("coord_mae"),
+                "measured coordinates recovered exactly (%)": 100 * extra["coord_exact"] if extra else None,
+            }
+        )
     return rows_spline + rows, {"original": ref[:6], "deid": dei[:6], "back": back[:6], "rank": prank["images"][:6]}
 
 
 # --------------------------------------------------------------------------- arrays + figures
-def save_arrays(run_dir, name: str, arrays: dict) -> Path:
-    path = Path(run_dir) / f"{name}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
-    return path
-
-
 def _arrays(run_dir, name):
-    path = Path(run_dir) / f"{name}.npz"
-    if not path.exists():
-        raise InputError(f"{path} is missing: run the chapter first")
-    return np.load(path)
+    from ppstudy.results import load_arrays
 
-
+    return load_arrays(run_dir, name)
 
 
 def fig9_examples(manifest: dict, run_dir):
     """Fig. 9 style: originals, vectorized, de-identified (RGB) and the gray pair (Fig. 12)."""
 
     a = _arrays(run_dir, "fig9")
-    rows = [("original", "(a) original"), ("vector", "(b) vectorized"), ("deid", "(c) de-identified"),
-            ("gray_original", "gray original"), ("gray_deid", "gray de-identified")]
-    return image_grid([(label, [np.squeeze(im) for im in a[k]]) for k, label in rows if k in a.files])
+    rows = [
+        ("original", "(a) original"),
+        ("vector", "(b) vectorized"),
+        ("deid", "(c) de-identified"),
+        ("gray_original", "gray original"),
+        ("gray_deid", "gray de-identified"),
+    ]
+    return image_grid([(label, [np.squeeze(im) for im in a[k]]) for k, label in rows if k in a])
 
 
 def fig_table2(manifest: dict, run_dir):
@@ -549,8 +701,15 @@ def fig_table2(manifest: dict, run_dir):
         a_.set_xlabel("size before vectorization")
         a_.set_title(title)
     fig.tight_layout(rect=(0, 0.14, 1, 1))
-    fig.legend(handles, [h.get_label() for h in handles], loc="lower center", ncol=6, frameon=False,
-               title="solid: this run; dashed: the paper", title_fontsize=9)
+    fig.legend(
+        handles,
+        [h.get_label() for h in handles],
+        loc="lower center",
+        ncol=6,
+        frameon=False,
+        title="solid: this run; dashed: the paper",
+        title_fontsize=9,
+    )
     return fig
 
 
@@ -577,14 +736,19 @@ def fig_seams(manifest: dict, run_dir):
     """The seams: original, its tracing, the de-identified image, the pixels no shape covers after position
     OPE (white), and the de-identified image with strokes scaled to the enlarged canvas."""
     a = _arrays(run_dir, "seams")
-    rows = [("original", "original"), ("vector", "vectorized"), ("deid", "de-identified"),
-            ("seams", "uncovered\n(seams)"), ("scaled", "strokes\nscaled")]
-    return image_grid([(label, [np.squeeze(im) for im in a[k]]) for k, label in rows if k in a.files],
-                      label_width=1.3)
+    rows = [
+        ("original", "original"),
+        ("vector", "vectorized"),
+        ("deid", "de-identified"),
+        ("seams", "uncovered\n(seams)"),
+        ("scaled", "strokes\nscaled"),
+    ]
+    return image_grid([(label, [np.squeeze(im) for im in a[k]]) for k, label in rows if k in a], label_width=1.3)
 
 
-def mechanism(images: np.ndarray, key, settings: deid.Settings, *, alpha: float = 0.5, workers: int = 1,
-              keep: int = 4) -> tuple[list[dict], dict]:
+def mechanism(
+    images: np.ndarray, key, settings: deid.Settings, *, alpha: float = 0.5, workers: int = 1, keep: int = 4
+) -> tuple[list[dict], dict]:
     """What makes the de-identified image dissimilar: the paper's pipeline, the same with stroke widths
     scaled with the OPE canvas (the seams between shapes covered again), and the literal reading of
     Algorithm 2's ``re.sub``; per variant SSIM_vec, SSIM_dei, L2norm_dei, SDIM and the uncovered fraction."""
@@ -595,9 +759,11 @@ def mechanism(images: np.ndarray, key, settings: deid.Settings, *, alpha: float 
 
     ref = upsample_batch(images, settings.out_size)
     rows, shown = [], {}
-    for label, kw in (("the paper's pipeline", {}), ("strokes scaled with the canvas (not in the paper)",
-                                                     {"scale_strokes": True}),
-                      ("literal Algorithm 2: re.sub over the whole SVG", {"ope_mode": "literal"})):
+    for label, kw in (
+        ("the paper's pipeline", {}),
+        ("strokes scaled with the canvas (not in the paper)", {"scale_strokes": True}),
+        ("literal Algorithm 2: re.sub over the whole SVG", {"ope_mode": "literal"}),
+    ):
         st = replace(settings, **kw)
         ok = np.arange(len(images))
         # the literal reading corrupts some SVGs beyond rendering (resvg refuses them, with a Rust panic
@@ -611,13 +777,16 @@ def mechanism(images: np.ndarray, key, settings: deid.Settings, *, alpha: float 
             for i in range(len(images)):
                 try:
                     with quiet_native_stderr():
-                        parts.append(deid.pipeline(images[i:i + 1], key, st, outputs=("vector", "deid", "shifted")))
+                        parts.append(deid.pipeline(images[i : i + 1], key, st, outputs=("vector", "deid", "shifted")))
                     ok_list.append(i)
                 except InputError:
                     continue
             ok = np.array(ok_list, dtype=int)
-            r = {"vector": np.concatenate([p["vector"] for p in parts]), "deid": np.concatenate([p["deid"] for p in parts]),
-                 "shifted": [s_ for p in parts for s_ in p["shifted"]]}
+            r = {
+                "vector": np.concatenate([p["vector"] for p in parts]),
+                "deid": np.concatenate([p["deid"] for p in parts]),
+                "shifted": [s_ for p in parts for s_ in p["shifted"]],
+            }
         idx = M.deid_indices(ref[ok], r["vector"], r["deid"], alpha=alpha)
         uncovered = []
         for svg in r["shifted"][: min(len(images), 64)]:
@@ -626,14 +795,26 @@ def mechanism(images: np.ndarray, key, settings: deid.Settings, *, alpha: float 
                     uncovered.append(float(deid.seam_mask(svg, settings.out_size).mean()))
             except InputError:  # the literal reading can leave an SVG no renderer accepts
                 continue
-        rows.append({"pipeline": label, "measured: SSIM_vec": idx["SSIM_vec"], "measured: SSIM_dei": idx["SSIM_dei"],
-                     "measured: L2norm_dei": idx["L2norm_dei"], "measured: SDIM": idx["SDIM"],
-                     "measured: uncovered pixels": float(np.mean(uncovered)) if uncovered else None,
-                     "measured: images rendered": f"{len(ok)} of {len(images)}"})
+        rows.append(
+            {
+                "pipeline": label,
+                "measured: SSIM_vec": idx["SSIM_vec"],
+                "measured: SSIM_dei": idx["SSIM_dei"],
+                "measured: L2norm_dei": idx["L2norm_dei"],
+                "measured: SDIM": idx["SDIM"],
+                "measured: uncovered pixels": float(np.mean(uncovered)) if uncovered else None,
+                "measured: images rendered": f"{len(ok)} of {len(images)}",
+            }
+        )
         if not kw:
-            shown = {"original": ref[:keep], "vector": r["vector"][:keep], "deid": r["deid"][:keep],
-                     "seams": np.stack([(deid.seam_mask(svg, settings.out_size) * 255).astype(np.uint8)
-                                        for svg in r["shifted"][:keep]])}
+            shown = {
+                "original": ref[:keep],
+                "vector": r["vector"][:keep],
+                "deid": r["deid"][:keep],
+                "seams": np.stack(
+                    [(deid.seam_mask(svg, settings.out_size) * 255).astype(np.uint8) for svg in r["shifted"][:keep]]
+                ),
+            }
         elif kw.get("scale_strokes"):
             shown["scaled"] = r["deid"][:keep]
     return rows, shown
@@ -642,8 +823,12 @@ def mechanism(images: np.ndarray, key, settings: deid.Settings, *, alpha: float 
 def fig_attack(manifest: dict, run_dir):
 
     a = _arrays(run_dir, "attack")
-    rows = [("original", "original"), ("deid", "de-identified"), ("back", "resize back\n(raster only)"),
-            ("rank", "rank inversion of a\nleaked polygon SVG")]
+    rows = [
+        ("original", "original"),
+        ("deid", "de-identified"),
+        ("back", "resize back\n(raster only)"),
+        ("rank", "rank inversion of a\nleaked polygon SVG"),
+    ]
     return image_grid([(label, [np.squeeze(im) for im in a[k]]) for k, label in rows], label_width=1.2)
 
 
@@ -661,16 +846,33 @@ def record_ope(run, offsets: list[dict], canvas_32: int, probe_equal: bool) -> N
     """The OPE checks: the table equals pyope; what the published offset pins down; Fig. 6's width."""
     from ppstudy.ciphers import ope
 
-    run.check("ope-table-is-pyope", "The OPE lookup table equals pyope's encryption value by value", probe_equal,
-              kind="exact", measured="equal on the probe" if probe_equal else "differs")
+    run.check(
+        "ope-table-is-pyope",
+        "The OPE lookup table equals pyope's encryption value by value",
+        probe_equal,
+        kind="exact",
+        measured="equal on the probe" if probe_equal else "differs",
+    )
     hits = [r["input range"] for r in offsets if r["measured: Enc(0)"] == ope.PAPER_OFFSET]
-    near = all(10 ** 3 < int(h.split("..")[1]) < 10 ** 5 for h in hits)
+    near = all(10**3 < int(h.split("..")[1]) < 10**5 for h in hits)
     run.value("offset_ranges", ", ".join(hits), "s")
-    run.check("offset-pins-1e4", f"The published offset {ope.PAPER_OFFSET} pins the input range to about ±10^4 "
-              "(several such ranges give it; ranges far from 10^4 do not)", bool(hits) and near and len(hits) > 1,
-              kind="exact", paper=f"Enc(0) = {ope.PAPER_OFFSET}", measured=", ".join(hits) or "none")
-    run.check("canvas-width-fig6", "The shifted SVG of a 32x32 tracing is 291 wide, as in the paper's Fig. 6",
-              canvas_32 == 291, kind="paper", paper=291, measured=canvas_32)
+    run.check(
+        "offset-pins-1e4",
+        f"The published offset {ope.PAPER_OFFSET} pins the input range to about ±10^4 "
+        "(several such ranges give it; ranges far from 10^4 do not)",
+        bool(hits) and near and len(hits) > 1,
+        kind="exact",
+        paper=f"Enc(0) = {ope.PAPER_OFFSET}",
+        measured=", ".join(hits) or "none",
+    )
+    run.check(
+        "canvas-width-fig6",
+        "The shifted SVG of a 32x32 tracing is 291 wide, as in the paper's Fig. 6",
+        canvas_32 == 291,
+        kind="paper",
+        paper=291,
+        measured=canvas_32,
+    )
 
 
 def record_table2(run, rows: list[dict], mechanism_rows: list[dict] | None, smoke_sizes: bool = False) -> None:
@@ -679,49 +881,94 @@ def record_table2(run, rows: list[dict], mechanism_rows: list[dict] | None, smok
     by = {int(r["size"].split("x")[0]): r for r in rows}
     if 50 in by:
         r = by[50]
-        run.check("loss-from-ope-step", "At 50x50 the OPE and rasterisation step costs more SSIM than the tracing "
-                  "(SSIM_dei below half of SSIM_vec)", r["measured SSIM_dei"] < r["measured SSIM_vec"] / 2, kind="paper",
-                  paper=f"{r['paper SSIM_vec']} -> {r['paper SSIM_dei']}",
-                  measured=f"{r['measured SSIM_vec']:.3f} -> {r['measured SSIM_dei']:.3f}")
+        run.check(
+            "loss-from-ope-step",
+            "At 50x50 the OPE and rasterisation step costs more SSIM than the tracing "
+            "(SSIM_dei below half of SSIM_vec)",
+            r["measured SSIM_dei"] < r["measured SSIM_vec"] / 2,
+            kind="paper",
+            paper=f"{r['paper SSIM_vec']} -> {r['paper SSIM_dei']}",
+            measured=f"{r['measured SSIM_vec']:.3f} -> {r['measured SSIM_dei']:.3f}",
+        )
     papered = [(s, r) for s, r in by.items() if r["paper SSIM_dei"] is not None]
     if papered:
         gap = max(abs(r["measured SSIM_dei"] - r["paper SSIM_dei"]) for _, r in papered)
         run.value("table2_max_gap_ssim_dei", gap, ".3f")
-        run.check("table2-ssim-dei-level", "SSIM_dei within 0.05 of the paper's at every size", gap <= 0.05,
-                  kind="paper", paper="Table 2", measured=f"largest gap {gap:.3f}")
+        run.check(
+            "table2-ssim-dei-level",
+            "SSIM_dei within 0.05 of the paper's at every size",
+            gap <= 0.05,
+            kind="paper",
+            paper="Table 2",
+            measured=f"largest gap {gap:.3f}",
+        )
     best = min(rows, key=lambda r: r["measured SDIM"])["size"]
     run.value("sdim_argmin_size", best, "s")
     if len(rows) >= 5:
-        run.check("sdim-minimum-at-50", "SDIM is lowest at 50x50, the paper's chosen size", best == "50x50",
-                  kind="paper", paper="50x50", measured=best)
+        run.check(
+            "sdim-minimum-at-50",
+            "SDIM is lowest at 50x50, the paper's chosen size",
+            best == "50x50",
+            kind="paper",
+            paper="50x50",
+            measured=best,
+        )
     if mechanism_rows:
         plain, scaled = mechanism_rows[0], mechanism_rows[1]
         rise = scaled["measured: SSIM_dei"] - plain["measured: SSIM_dei"]
         run.value("seam_ssim_rise", rise, ".3f")
-        run.check("seams-cause-loss", "Covering the seams (strokes scaled with the canvas) raises SSIM_dei by more "
-                  "than 0.05: much of the measured dissimilarity is white gaps between shapes",
-                  rise > 0.05, measured=f"{plain['measured: SSIM_dei']:.3f} -> {scaled['measured: SSIM_dei']:.3f}")
+        run.check(
+            "seams-cause-loss",
+            "Covering the seams (strokes scaled with the canvas) raises SSIM_dei by more "
+            "than 0.05: much of the measured dissimilarity is white gaps between shapes",
+            rise > 0.05,
+            measured=f"{plain['measured: SSIM_dei']:.3f} -> {scaled['measured: SSIM_dei']:.3f}",
+        )
 
 
 def record_classification(run, results: dict, *, size: int, out: int, full_scale: bool) -> None:
     """Table 6's ordering (plain > de-identified > pixel-based) and the gray claim; levels need the paper's scale."""
     needs = None if full_scale else "a GPU run at the paper's scale"
-    acc = {k: _acc(results, item) for k, item in (("plain", ("plain", out)), ("deid", ("dei", size, out)),
-                                                   ("pixel", ("pixel", out)), ("gray", ("gray", size, out)),
-                                                   ("vec", ("vec", size, out)))}
+    acc = {
+        k: _acc(results, item)
+        for k, item in (
+            ("plain", ("plain", out)),
+            ("deid", ("dei", size, out)),
+            ("pixel", ("pixel", out)),
+            ("gray", ("gray", size, out)),
+            ("vec", ("vec", size, out)),
+        )
+    }
     if all(acc[k] is not None for k in ("plain", "deid", "pixel")):
-        run.check("table6-ordering", "Plain images score higher than de-identified ones, which score higher "
-                  "than pixel-encrypted ones (Table 6)", acc["plain"] > acc["deid"] > acc["pixel"], kind="paper",
-                  paper=f"{PAPER_TABLE6['plain']} > {PAPER_TABLE6['deid']} > {PAPER_TABLE6['pixel']}",
-                  measured=f"{acc['plain']:.2f} / {acc['deid']:.2f} / {acc['pixel']:.2f}", needs=needs)
+        run.check(
+            "table6-ordering",
+            "Plain images score higher than de-identified ones, which score higher than pixel-encrypted ones (Table 6)",
+            acc["plain"] > acc["deid"] > acc["pixel"],
+            kind="paper",
+            paper=f"{PAPER_TABLE6['plain']} > {PAPER_TABLE6['deid']} > {PAPER_TABLE6['pixel']}",
+            measured=f"{acc['plain']:.2f} / {acc['deid']:.2f} / {acc['pixel']:.2f}",
+            needs=needs,
+        )
     if acc["deid"] is not None and acc["vec"] is not None:
-        run.check("ope-costs-little-accuracy", "De-identified images cost at most 2 points of accuracy against "
-                  "the vectorised ones (Table 3)", acc["vec"] - acc["deid"] <= 2.0, kind="paper",
-                  paper="87.10 vs 86.76 at 50x50", measured=f"{acc['deid']:.2f} vs {acc['vec']:.2f}", needs=needs)
+        run.check(
+            "ope-costs-little-accuracy",
+            "De-identified images cost at most 2 points of accuracy against the vectorised ones (Table 3)",
+            acc["vec"] - acc["deid"] <= 2.0,
+            kind="paper",
+            paper="87.10 vs 86.76 at 50x50",
+            measured=f"{acc['deid']:.2f} vs {acc['vec']:.2f}",
+            needs=needs,
+        )
     if acc["gray"] is not None and acc["deid"] is not None:
-        run.check("gray-works", "Gray de-identified images score within 5 points of RGB ones", abs(acc["gray"] - acc["deid"])
-                  <= 5.0, kind="paper", paper=f"{PAPER_GRAY_ACCURACY} vs {PAPER_TABLE6['deid']}",
-                  measured=f"{acc['gray']:.2f} vs {acc['deid']:.2f}", needs=needs)
+        run.check(
+            "gray-works",
+            "Gray de-identified images score within 5 points of RGB ones",
+            abs(acc["gray"] - acc["deid"]) <= 5.0,
+            kind="paper",
+            paper=f"{PAPER_GRAY_ACCURACY} vs {PAPER_TABLE6['deid']}",
+            measured=f"{acc['gray']:.2f} vs {acc['deid']:.2f}",
+            needs=needs,
+        )
 
 
 def record_security(run, rows: list[dict], warp: dict, deterministic: bool) -> None:
@@ -731,17 +978,29 @@ def record_security(run, rows: list[dict], warp: dict, deterministic: bool) -> N
     poly = sec["polygon trace, de-identified"]
     run.value("warp_max_dev_px", warp["max_dev_px"], ".1f")
     run.value("warp_mean_dev_px", warp["mean_dev_px"], ".1f")
-    run.check("deterministic", "De-identification is deterministic for a fixed key", deterministic, kind="claim",
-              measured="identical outputs" if deterministic else "outputs differ")
-    run.check("leaked-svg-inverted", "Without the key, sorting a leaked polygon SVG's coordinates gives back an "
-              "image closer to the tracing than the released de-identified one",
-              leaked["measured SSIM to the vectorized image"] > poly["measured SSIM to the vectorized image"],
-              measured=f"SSIM to the tracing {poly['measured SSIM to the vectorized image']:.3f} -> "
-                       f"{leaked['measured SSIM to the vectorized image']:.3f}; coordinates exact "
-                       f"{leaked['measured coordinates recovered exactly (%)']:.0f}%")
+    run.check(
+        "deterministic",
+        "De-identification is deterministic for a fixed key",
+        deterministic,
+        kind="claim",
+        measured="identical outputs" if deterministic else "outputs differ",
+    )
+    run.check(
+        "leaked-svg-inverted",
+        "Without the key, sorting a leaked polygon SVG's coordinates gives back an "
+        "image closer to the tracing than the released de-identified one",
+        leaked["measured SSIM to the vectorized image"] > poly["measured SSIM to the vectorized image"],
+        measured=f"SSIM to the tracing {poly['measured SSIM to the vectorized image']:.3f} -> "
+        f"{leaked['measured SSIM to the vectorized image']:.3f}; coordinates exact "
+        f"{leaked['measured coordinates recovered exactly (%)']:.0f}%",
+    )
     side = float(warp["landed"][-1])
-    run.check("ope-warp-small", "Position OPE keeps every coordinate within 15% of the output side of where a "
-              "plain rescale puts it (the warp is close to a straight line)", warp["max_dev_px"] < 0.15 * side,
-              measured=f"at most {warp['max_dev_px']:.1f} px of {side:.0f} (mean {warp['mean_dev_px']:.1f})",
-              kind="exact")
+    run.check(
+        "ope-warp-small",
+        "Position OPE keeps every coordinate within 15% of the output side of where a "
+        "plain rescale puts it (the warp is close to a straight line)",
+        warp["max_dev_px"] < 0.15 * side,
+        measured=f"at most {warp['max_dev_px']:.1f} px of {side:.0f} (mean {warp['mean_dev_px']:.1f})",
+        kind="exact",
+    )
     run.value("released_ssim", released["measured SSIM"], ".3f")

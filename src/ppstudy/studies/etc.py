@@ -31,8 +31,9 @@ it averages whole blocks. Everything is measured below, not assumed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,10 +52,16 @@ PAPER_TABLE2 = {20: (0.0504, 0.000448), 40: (0.0644, 0.00112), 60: (0.0732, 0.00
 PAPER_TABLES = {"linear": PAPER_TABLE1, "rbf": PAPER_TABLE2}
 
 
-
 # ---------------------------------------------------------------------- data
-def load_faces(source: str, *, n_persons: int = 12, per_person: int = 20, shape: Sequence[int] = (48, 40),
-               data_seed: int = 0, split_seed: int = 0) -> dict[str, Any]:
+def load_faces(
+    source: str,
+    *,
+    n_persons: int = 12,
+    per_person: int = 20,
+    shape: Sequence[int] = (48, 40),
+    data_seed: int = 0,
+    split_seed: int = 0,
+) -> dict[str, Any]:
     """The face set and its per-person half/half split.
 
     ``source="synthetic"``: :func:`ppstudy.data.yaleb.synthetic_faces` (offline, smoke profile);
@@ -65,8 +72,10 @@ def load_faces(source: str, *, n_persons: int = 12, per_person: int = 20, shape:
 
     if source == "synthetic":
         d = yaleb.synthetic_faces(n_persons, per_person, (int(shape[0]), int(shape[1])), seed=data_seed)
-        d["source"] = datasource.smoke(f"synthetic faces: {n_persons} LFW identities from scikit-image x "
-                                       f"{per_person} lightings, {shape[0]}x{shape[1]}")
+        d["source"] = datasource.smoke(
+            f"synthetic faces: {n_persons} LFW identities from scikit-image x "
+            f"{per_person} lightings, {shape[0]}x{shape[1]}"
+        )
     elif source == "yaleb":
         d = yaleb.load_cropped()
     else:
@@ -85,8 +94,9 @@ def start(namespace: dict[str, Any], data: dict[str, Any]):
     return run
 
 
-def encrypt_condition(images: np.ndarray, owners: np.ndarray, condition: int, *, block: int = 8,
-                      key_seed: int | None = None) -> tuple[np.ndarray, dict]:
+def encrypt_condition(
+    images: np.ndarray, owners: np.ndarray, condition: int, *, block: int = 8, key_seed: int | None = None
+) -> tuple[np.ndarray, dict]:
     """Encrypt every image with its owner's key: condition 0 = no encryption, 1 = one common key,
     2 = one key per owner (client / person). Returns ``(images, keys)``."""
     if condition == 0:
@@ -125,10 +135,12 @@ def zscore(f_train: np.ndarray, f_query: np.ndarray, axis: str) -> tuple[np.ndar
     vectors are bitwise the plain ones, and any function of them is too.
     """
     if axis == "vector":
+
         def per_vector(f):
             mu = f.mean(axis=1, keepdims=True)
             sd = f.std(axis=1, keepdims=True)
             return (f - mu) / np.where(sd > 0, sd, 1.0)
+
         return per_vector(f_train), per_vector(f_query)
     if axis == "component":
         from sklearn.preprocessing import StandardScaler
@@ -138,8 +150,15 @@ def zscore(f_train: np.ndarray, f_query: np.ndarray, axis: str) -> tuple[np.ndar
     raise InputError(f"zscore must be one of {ZSCORES}, got {axis!r}")
 
 
-def reduce(x_train: np.ndarray, x_query: np.ndarray, dims: Sequence[int], *, method: str = "exact",
-           zscore_axis: str = "vector", fit_on: str = "train") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def reduce(
+    x_train: np.ndarray,
+    x_query: np.ndarray,
+    dims: Sequence[int],
+    *,
+    method: str = "exact",
+    zscore_axis: str = "vector",
+    fit_on: str = "train",
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """PCA to ``max(dims)`` components, then per ``d`` the first ``d`` components z-scored
     (:func:`zscore`). Yields ``(d, F_train, F_query)``.
 
@@ -184,8 +203,9 @@ def rbf_gamma(f_train: np.ndarray, gamma: str | float = "scale") -> float:
     return float(gamma)
 
 
-def kernel_matrices(kind: str, f_train: np.ndarray, f_query: np.ndarray, *, gamma: str | float = "scale"
-                    ) -> tuple[np.ndarray, np.ndarray, float | None]:
+def kernel_matrices(
+    kind: str, f_train: np.ndarray, f_query: np.ndarray, *, gamma: str | float = "scale"
+) -> tuple[np.ndarray, np.ndarray, float | None]:
     """``(K_train, K_query, gamma)`` for the linear or the RBF kernel (:func:`rbf_gamma`)."""
     from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
 
@@ -197,8 +217,15 @@ def kernel_matrices(kind: str, f_train: np.ndarray, f_query: np.ndarray, *, gamm
     raise InputError(f"kernel must be one of {KERNELS}, got {kind!r}")
 
 
-def ovr_scores(k_train: np.ndarray, y_train: np.ndarray, k_query: np.ndarray, classes: np.ndarray, *,
-               C: float = 1.0, n_jobs: int = 1) -> np.ndarray:
+def ovr_scores(
+    k_train: np.ndarray,
+    y_train: np.ndarray,
+    k_query: np.ndarray,
+    classes: np.ndarray,
+    *,
+    C: float = 1.0,
+    n_jobs: int = 1,
+) -> np.ndarray:
     """One binary SVM per identity (identity vs the rest) on a precomputed kernel; returns the decision
     values ``(n_query, n_classes)`` — the authentication score of each query claiming each identity."""
     from joblib import Parallel, delayed
@@ -212,10 +239,20 @@ def ovr_scores(k_train: np.ndarray, y_train: np.ndarray, k_query: np.ndarray, cl
     return np.stack(cols, axis=1)
 
 
-def pipeline(x_train: np.ndarray, y_train: np.ndarray, x_query: np.ndarray, *, ratios: Sequence[int] = RATIOS,
-             kernels: Sequence[str] = KERNELS, C: float = 1.0, n_jobs: int = 1, method: str = "exact",
-             zscore_axis: str = "vector", fit_on: str = "train", gamma: str | float = "scale"
-             ) -> Iterator[dict[str, Any]]:
+def pipeline(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_query: np.ndarray,
+    *,
+    ratios: Sequence[int] = RATIOS,
+    kernels: Sequence[str] = KERNELS,
+    C: float = 1.0,
+    n_jobs: int = 1,
+    method: str = "exact",
+    zscore_axis: str = "vector",
+    fit_on: str = "train",
+    gamma: str | float = "scale",
+) -> Iterator[dict[str, Any]]:
     """The whole cloud-side pipeline; yields one result per (ratio, kernel) with its kernel matrices and
     scores (a generator, so that a plain and an encrypted run can be compared in lockstep without keeping
     every kernel matrix)."""
@@ -223,13 +260,22 @@ def pipeline(x_train: np.ndarray, y_train: np.ndarray, x_query: np.ndarray, *, r
     n_pixels = int(np.prod(x_train.shape[1:]))
     n_fit = len(x_train) + (len(x_query) if fit_on == "all" else 0)
     dims = [n_components(n_pixels, r, n_fit) for r in ratios]
-    for r, (d, ftr, fq) in zip(ratios, reduce(x_train, x_query, dims, method=method, zscore_axis=zscore_axis,
-                                              fit_on=fit_on)):
+    for r, (d, ftr, fq) in zip(
+        ratios, reduce(x_train, x_query, dims, method=method, zscore_axis=zscore_axis, fit_on=fit_on)
+    ):
         for kind in kernels:
             ktr, kq, gamma_used = kernel_matrices(kind, ftr, fq, gamma=gamma)
             scores = ovr_scores(ktr, y_train, kq, classes, C=C, n_jobs=n_jobs)
-            yield {"ratio": int(r), "dims": int(d), "kernel": kind, "gamma": gamma_used, "classes": classes,
-                   "K_train": ktr, "K_query": kq, "scores": scores}
+            yield {
+                "ratio": int(r),
+                "dims": int(d),
+                "kernel": kind,
+                "gamma": gamma_used,
+                "classes": classes,
+                "K_train": ktr,
+                "K_query": kq,
+                "scores": scores,
+            }
 
 
 def curve_on_grid(errors: dict[str, Any], n: int = 300) -> dict[str, np.ndarray]:
@@ -254,14 +300,22 @@ def evaluate(results: Iterator[dict[str, Any]], y_query: np.ndarray) -> Iterator
 def key_space_rows() -> list[dict[str, Any]]:
     """Key spaces of EtC for the paper's faces and for colour / CIFAR-sized images (exact integers)."""
     rows = []
-    for name, shape, block, gray in (("Yale B face 192x160, grayscale", (192, 160), 8, False),
-                                     ("colour 192x160x3", (192, 160, 3), 8, False),
-                                     ("colour 192x160x3, grayscale-based", (192, 160, 3), 8, True),
-                                     ("CIFAR 32x32x3, 4x4 blocks", (32, 32, 3), 4, False)):
+    for name, shape, block, gray in (
+        ("Yale B face 192x160, grayscale", (192, 160), 8, False),
+        ("colour 192x160x3", (192, 160, 3), 8, False),
+        ("colour 192x160x3, grayscale-based", (192, 160, 3), 8, True),
+        ("CIFAR 32x32x3, 4x4 blocks", (32, 32, 3), 4, False),
+    ):
         ks = cipher.key_space(shape, block, grayscale=gray, exact=True)
-        rows.append({"image": name, "block": block, "blocks": cipher.keygen(shape, block, seed=0,
-                                                                            grayscale=gray).n_blocks,
-                     "measured: log2 key space": ks.bits, "measured: decimal digits": ks.digits})
+        rows.append(
+            {
+                "image": name,
+                "block": block,
+                "blocks": cipher.keygen(shape, block, seed=0, grayscale=gray).n_blocks,
+                "measured: log2 key space": ks.bits,
+                "measured: decimal digits": ks.digits,
+            }
+        )
     return rows
 
 
@@ -277,13 +331,22 @@ def orthogonality_rows(images: np.ndarray, *, block: int, key_seed: int) -> list
     if not (np.array_equal(ya, q @ xa + offset) and np.array_equal(yb, q @ xb + offset)):
         raise AssertionError("the EtC cipher is not x' = Qx + b")  # pragma: no cover - tested
     pa, pb = cipher.encrypt(images[:2], key.restricted(["scramble", "rotate", "shuffle"])).reshape(2, -1).astype(float)
-    return [{"quantity": "max |Q Q^T - I|", "measured: value": eye_err},
-            {"quantity": "|x.y - x'.y'|, permuting steps only", "measured: value": abs(xa @ xb - pa @ pb)},
-            {"quantity": "| ||x-y|| - ||x'-y'|| |, permuting steps only",
-             "measured: value": abs(np.linalg.norm(xa - xb) - np.linalg.norm(pa - pb))},
-            {"quantity": "|x.y - x'.y'|, all steps (negative-positive included)", "measured: value": abs(xa @ xb - ya @ yb)},
-            {"quantity": "|(Qx).(Qy) - x.y|, the linear part of all steps",
-             "measured: value": abs((q @ xa) @ (q @ xb) - xa @ xb)}]
+    return [
+        {"quantity": "max |Q Q^T - I|", "measured: value": eye_err},
+        {"quantity": "|x.y - x'.y'|, permuting steps only", "measured: value": abs(xa @ xb - pa @ pb)},
+        {
+            "quantity": "| ||x-y|| - ||x'-y'|| |, permuting steps only",
+            "measured: value": abs(np.linalg.norm(xa - xb) - np.linalg.norm(pa - pb)),
+        },
+        {
+            "quantity": "|x.y - x'.y'|, all steps (negative-positive included)",
+            "measured: value": abs(xa @ xb - ya @ yb),
+        },
+        {
+            "quantity": "|(Qx).(Qy) - x.y|, the linear part of all steps",
+            "measured: value": abs((q @ xa) @ (q @ xb) - xa @ xb),
+        },
+    ]
 
 
 # ---------------------------------------------------------------------- what the run claims (checks)
@@ -295,27 +358,51 @@ def record_condition1(run, study: dict[str, Any]) -> None:
     kf = max(r.get("max_abs_K_float") or 0.0 for r in inv)
     df = max(r.get("max_abs_decision_float") or 0.0 for r in inv)
     raw = study["raw"]
-    for name, v in (("max_abs_kernel_diff", k), ("max_abs_decision_diff", dec), ("max_abs_kernel_diff_float_pca", kf),
-                    ("max_abs_decision_diff_float_pca", df), ("raw_kernel_diff", raw["raw"]),
-                    ("raw_kernel_scale", raw["raw_scale"]), ("zscore_kernel_diff", raw["zscore"])):
+    for name, v in (
+        ("max_abs_kernel_diff", k),
+        ("max_abs_decision_diff", dec),
+        ("max_abs_kernel_diff_float_pca", kf),
+        ("max_abs_decision_diff_float_pca", df),
+        ("raw_kernel_diff", raw["raw"]),
+        ("raw_kernel_scale", raw["raw_scale"]),
+        ("zscore_kernel_diff", raw["zscore"]),
+    ):
         run.value(name, v, ".3g")
     run.value("raw_kernel_diff_detail", raw)
-    run.check("common-key-identical", "Under one common key (condition 1) the kernel matrices and SVM decision "
-              "values of EtC images equal those of plain images", k == 0 and dec == 0, kind="paper",
-              paper="identical (Fig. 4)", measured=f"largest differences {k:.3g} (kernels), {dec:.3g} (decisions)")
-    run.check("float-pca-rounding", "With floating-point PCA the common-key kernels agree only to rounding "
-              "(differences > 0, below 1e-9 of the kernel's scale)",
-              0 < kf <= 1e-9 * max(1.0, max(r["max_abs_K"] for r in inv)), measured=kf)
-    run.check("normalisation-cancels-negpos", "Without normalisation the negative-positive step changes the raw "
-              "linear kernel; a per-pixel z-score removes the change",
-              raw["raw"] > 1e-6 * raw["raw_scale"] and raw["zscore"] <= 1e-9 * max(1.0, raw["zscore_scale"]),
-              measured=f"{raw['raw']:.3g} -> {raw['zscore']:.3g}")
+    run.check(
+        "common-key-identical",
+        "Under one common key (condition 1) the kernel matrices and SVM decision "
+        "values of EtC images equal those of plain images",
+        k == 0 and dec == 0,
+        kind="paper",
+        paper="identical (Fig. 4)",
+        measured=f"largest differences {k:.3g} (kernels), {dec:.3g} (decisions)",
+    )
+    run.check(
+        "float-pca-rounding",
+        "With floating-point PCA the common-key kernels agree only to rounding "
+        "(differences > 0, below 1e-9 of the kernel's scale)",
+        0 < kf <= 1e-9 * max(1.0, max(r["max_abs_K"] for r in inv)),
+        measured=kf,
+    )
+    run.check(
+        "normalisation-cancels-negpos",
+        "Without normalisation the negative-positive step changes the raw "
+        "linear kernel; a per-pixel z-score removes the change",
+        raw["raw"] > 1e-6 * raw["raw_scale"] and raw["zscore"] <= 1e-9 * max(1.0, raw["zscore_scale"]),
+        measured=f"{raw['raw']:.3g} -> {raw['zscore']:.3g}",
+    )
 
 
 def record_orthogonality(run, rows: list[dict[str, Any]]) -> None:
     err = rows[0]["measured: value"]
-    run.check("q-orthogonal", "The EtC cipher is x' = Qx + b with Q a signed permutation: Q Q^T = I exactly",
-              err == 0.0, kind="exact", measured=err)
+    run.check(
+        "q-orthogonal",
+        "The EtC cipher is x' = Qx + b with Q a signed permutation: Q Q^T = I exactly",
+        err == 0.0,
+        kind="exact",
+        measured=err,
+    )
 
 
 def record_condition2(run, study: dict[str, Any]) -> None:
@@ -331,20 +418,45 @@ def record_condition2(run, study: dict[str, Any]) -> None:
         run.value(f"paper_cond2_{kernel}_range", f"{min(paper_enc):.4f}–{max(paper_enc):.4f}", "s")
         run.value(f"paper_plain_{kernel}_range", f"{paper_plain[0]:.4f}–{paper_plain[-1]:.4f}", "s")
         label = "linear" if kernel == "linear" else "RBF"
-        run.check(f"cond2-lower-{kernel}", f"Key condition 2 lowers the EER at every ratio ({label} kernel)",
-                  all(e < p for e, p in zip(enc, plain)), kind="paper", paper="lower at every ratio",
-                  measured=f"{max(e / p if p else 0 for e, p in zip(enc, plain)):.2f} at most (encrypted/plain)")
+        run.check(
+            f"cond2-lower-{kernel}",
+            f"Key condition 2 lowers the EER at every ratio ({label} kernel)",
+            all(e < p for e, p in zip(enc, plain)),
+            kind="paper",
+            paper="lower at every ratio",
+            measured=f"{max(e / p if p else 0 for e, p in zip(enc, plain)):.2f} at most (encrypted/plain)",
+        )
         paper = [r["paper: EER encrypted"] for r in rows if r["paper: EER encrypted"] is not None]
-        run.check(f"cond2-level-{kernel}", f"Key condition 2 EERs stay below 1%, as the paper's ({label})",
-                  max(enc) < 0.01, kind="paper", paper=f"{min(paper):.4f}–{max(paper):.4f}" if paper else None,
-                  measured=f"{min(enc):.4f}–{max(enc):.4f}")
-        pp = [(r["paper: EER not encrypted"], r["measured: EER not encrypted"]) for r in rows
-              if r["paper: EER not encrypted"] is not None]
+        run.check(
+            f"cond2-level-{kernel}",
+            f"Key condition 2 EERs stay below 1%, as the paper's ({label})",
+            max(enc) < 0.01,
+            kind="paper",
+            paper=f"{min(paper):.4f}–{max(paper):.4f}" if paper else None,
+            measured=f"{min(enc):.4f}–{max(enc):.4f}",
+        )
+        run.check(
+            f"cond2-zero-{kernel}",
+            f"Under key condition 2 no impostor outscores a genuine claim: the EER is exactly 0 at every "
+            f"ratio ({label})",
+            max(enc) == 0.0,
+            measured=f"{min(enc):.4f}–{max(enc):.4f}",
+        )
+        pp = [
+            (r["paper: EER not encrypted"], r["measured: EER not encrypted"])
+            for r in rows
+            if r["paper: EER not encrypted"] is not None
+        ]
         if pp:
             gap = max(abs(a - b) for a, b in pp)
-            run.check(f"plain-level-{kernel}", f"Plain EERs within 0.01 of the paper's at every ratio ({label})",
-                      gap <= 0.01, kind="paper", paper=f"{min(a for a, _ in pp):.4f}–{max(a for a, _ in pp):.4f}",
-                      measured=f"{min(b for _, b in pp):.4f}–{max(b for _, b in pp):.4f}")
+            run.check(
+                f"plain-level-{kernel}",
+                f"Plain EERs within 0.01 of the paper's at every ratio ({label})",
+                gap <= 0.01,
+                kind="paper",
+                paper=f"{min(a for a, _ in pp):.4f}–{max(a for a, _ in pp):.4f}",
+                measured=f"{min(b for _, b in pp):.4f}–{max(b for _, b in pp):.4f}",
+            )
 
 
 def _mean_gap(row: dict[str, Any]) -> float | None:
@@ -355,33 +467,70 @@ def _mean_gap(row: dict[str, Any]) -> float | None:
 def record_readings(run, rows: list[dict[str, Any]], axis: str, n_pixels: int) -> None:
     """Which reading of the z-score is closer to the paper, and the RBF trend under the chosen one."""
     train = [r for r in rows if r["PCA fitted on"] == "training images" and r["RBF gamma"] in ("—", "1/(d Var)")]
-    gap = {a: [g for r in train if r["z-score"] == a and (g := _mean_gap(r)) is not None]
-           for a in ("per vector", "per component")}
+    gap = {
+        a: [g for r in train if r["z-score"] == a and (g := _mean_gap(r)) is not None]
+        for a in ("per vector", "per component")
+    }
     if not gap["per vector"] or not gap["per component"]:
         return  # no ratio of the paper's in this run
     gv, gc = float(np.mean(gap["per vector"])), float(np.mean(gap["per component"]))
     run.value("readings_gap_vector", gv, ".4f")
     run.value("readings_gap_component", gc, ".4f")
-    run.check("zscore-per-vector-closer", "Z-scoring each reduced vector is closer to the paper's plain EERs than "
-              "z-scoring each component", gv < gc, measured=f"{gv:.4f} vs {gc:.4f} mean |EER - paper|")
+    run.check(
+        "zscore-per-vector-closer",
+        "Z-scoring each reduced vector is closer to the paper's plain EERs than z-scoring each component",
+        gv < gc,
+        measured=f"{gv:.4f} vs {gc:.4f} mean |EER - paper|",
+    )
     chosen = "per vector" if axis == "vector" else "per component"
     rbf = next(r for r in train if r["kernel"] == "RBF" and r["z-score"] == chosen)
     vals = [rbf[k] for k in rbf if k.startswith("measured: 1/")]
     rise = vals[-1] - vals[0]
     run.value("rbf_trend", f"{'rising' if rise > 0.01 else 'flat'} ({vals[0]:.4f} to {vals[-1]:.4f})", "s")
-    run.check("rbf-rises-with-ratio", "The RBF kernel's EER rises with the reduction ratio (by more than 0.01)",
-              rise > 0.01, kind="paper", paper="0.0504 to 0.0863", measured=f"{vals[0]:.4f} to {vals[-1]:.4f}")
+    run.check(
+        "rbf-rises-with-ratio",
+        "The RBF kernel's EER rises with the reduction ratio (by more than 0.01)",
+        rise > 0.01,
+        kind="paper",
+        paper="0.0504 to 0.0863",
+        measured=f"{vals[0]:.4f} to {vals[-1]:.4f}",
+    )
     fixed = [r for r in rows if r["kernel"] == "RBF" and r["RBF gamma"] not in ("—", "1/(d Var)")]
     if fixed:
         fv = [fixed[0][k] for k in fixed[0] if k.startswith("measured: 1/")]
-        run.check("fixed-gamma-rises", f"With one kernel width for every ratio ({fixed[0]['RBF gamma']}) the RBF EER "
-                  "rises with the ratio", fv[-1] - fv[0] > 0.01, measured=f"{fv[0]:.4f} to {fv[-1]:.4f}")
+        run.check(
+            "fixed-gamma-rises",
+            f"With one kernel width for every ratio ({fixed[0]['RBF gamma']}) the RBF EER rises with the ratio",
+            fv[-1] - fv[0] > 0.01,
+            measured=f"{fv[0]:.4f} to {fv[-1]:.4f}",
+        )
     cap = next((r["dims at 1/20"] for r in train if r["kernel"] == "linear"), None)
     if cap is not None and 20 in [int(k.split("/")[1]) for k in rows[0] if k.startswith("measured: 1/")]:
         n_pix = int(n_pixels)
-        run.check("pca-rank-cap", f"PCA on the training half gives at most {cap:,} components at 1/20, fewer "
-                  f"than the paper's {n_pix // 20:,}", cap < n_pix // 20, kind="claim", paper=f"{n_pix // 20:,}",
-                  measured=f"{cap:,}")
+        run.check(
+            "pca-rank-cap",
+            f"PCA on the training half gives at most {cap:,} components at 1/20, fewer "
+            f"than the paper's {n_pix // 20:,}",
+            cap < n_pix // 20,
+            kind="claim",
+            paper=f"{n_pix // 20:,}",
+            measured=f"{cap:,}",
+        )
+        run.value("pca_cap_1_20", cap, ",")
+        run.value("paper_dims_1_20", n_pix // 20, ",")
+        for axis in ("per component", "per vector"):
+            r_all = next(
+                (
+                    r
+                    for r in rows
+                    if r["kernel"] == "linear" and r["z-score"] == axis and r["PCA fitted on"] == "all images"
+                ),
+                None,
+            )
+            if r_all is not None:
+                tag = axis.split()[1]
+                run.value(f"all_{tag}_dims_1_20", r_all["dims at 1/20"], ",")
+                run.value(f"all_{tag}_linear_1_20", r_all["measured: 1/20"], ".4f")
 
 
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -395,15 +544,30 @@ def raw_kernel_differences(x_plain: np.ndarray, x_enc: np.ndarray) -> dict[str, 
     a = x_plain.reshape(len(x_plain), -1).astype(np.float64)
     b = x_enc.reshape(len(x_enc), -1).astype(np.float64)
     za, zb = StandardScaler().fit_transform(a), StandardScaler().fit_transform(b)
-    return {"raw": max_abs_diff(a @ a.T, b @ b.T), "raw_scale": float(np.abs(a @ a.T).max()),
-            "zscore": max_abs_diff(za @ za.T, zb @ zb.T), "zscore_scale": float(np.abs(za @ za.T).max())}
+    return {
+        "raw": max_abs_diff(a @ a.T, b @ b.T),
+        "raw_scale": float(np.abs(a @ a.T).max()),
+        "zscore": max_abs_diff(za @ za.T, zb @ zb.T),
+        "zscore_scale": float(np.abs(za @ za.T).max()),
+    }
 
 
 # ---------------------------------------------------------------------- the study
-def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = RATIOS,
-              kernels: Sequence[str] = KERNELS, C: float = 1.0, key_seed: int = 0, n_jobs: int = 1,
-              zscore_axis: str = "vector", fit_on: str = "train", gamma: str | float = "scale",
-              progress: bool = True, float_control: bool = True) -> dict[str, Any]:
+def run_study(
+    data: dict[str, Any],
+    *,
+    block: int = 8,
+    ratios: Sequence[int] = RATIOS,
+    kernels: Sequence[str] = KERNELS,
+    C: float = 1.0,
+    key_seed: int = 0,
+    n_jobs: int = 1,
+    zscore_axis: str = "vector",
+    fit_on: str = "train",
+    gamma: str | float = "scale",
+    progress: bool = True,
+    float_control: bool = True,
+) -> dict[str, Any]:
     """Plain, key condition 1 and key condition 2 through the same pipeline.
 
     Returns ``{"rows": [...per condition/ratio/kernel: eer, dims...], "invariance": [...max abs diffs
@@ -417,14 +581,23 @@ def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = R
     tr, q = data["train_idx"], data["query_idx"]
     ytr, yq = y[tr], y[q]
     x1, x2 = encrypt_conditions(data, block=block, key_seed=key_seed)
-    kw: dict[str, Any] = dict(ratios=ratios, kernels=kernels, C=C, n_jobs=n_jobs, zscore_axis=zscore_axis,
-                              fit_on=fit_on, gamma=gamma)
+    kw: dict[str, Any] = dict(
+        ratios=ratios, kernels=kernels, C=C, n_jobs=n_jobs, zscore_axis=zscore_axis, fit_on=fit_on, gamma=gamma
+    )
     total = len(ratios) * len(kernels)
     rows, inv, curves = [], [], {}
 
     def record(cond, res):
-        rows.append({"condition": cond, "ratio": res["ratio"], "dims": res["dims"], "kernel": res["kernel"],
-                     "eer": res["eer"], "gamma": res["gamma"]})
+        rows.append(
+            {
+                "condition": cond,
+                "ratio": res["ratio"],
+                "dims": res["dims"],
+                "kernel": res["kernel"],
+                "eer": res["eer"],
+                "gamma": res["gamma"],
+            }
+        )
         curves[f"{cond}/{res['kernel']}/{res['ratio']}"] = curve_on_grid(res["errors"])
 
     plain = evaluate(pipeline(x[tr], ytr, x[q], **kw), yq)
@@ -432,33 +605,54 @@ def run_study(data: dict[str, Any], *, block: int = 8, ratios: Sequence[int] = R
     for p, e in bar(zip(plain, enc1), total=total, desc="plain + key condition 1", enabled=progress):
         record("plain", p)
         record("condition 1", e)
-        inv.append({"ratio": p["ratio"], "dims": p["dims"], "kernel": p["kernel"],
-                    "max_abs_K_train": max_abs_diff(p["K_train"], e["K_train"]),
-                    "max_abs_K_query": max_abs_diff(p["K_query"], e["K_query"]),
-                    "max_abs_decision": max_abs_diff(p["scores"], e["scores"]),
-                    "max_abs_K": float(np.abs(p["K_query"]).max()),
-                    "max_abs_score": float(np.abs(p["scores"]).max()),
-                    "eer_plain": p["eer"], "eer_condition1": e["eer"]})
+        inv.append(
+            {
+                "ratio": p["ratio"],
+                "dims": p["dims"],
+                "kernel": p["kernel"],
+                "max_abs_K_train": max_abs_diff(p["K_train"], e["K_train"]),
+                "max_abs_K_query": max_abs_diff(p["K_query"], e["K_query"]),
+                "max_abs_decision": max_abs_diff(p["scores"], e["scores"]),
+                "max_abs_K": float(np.abs(p["K_query"]).max()),
+                "max_abs_score": float(np.abs(p["scores"]).max()),
+                "eer_plain": p["eer"],
+                "eer_condition1": e["eer"],
+            }
+        )
     if float_control:
         kwf = dict(kw, method="sklearn")
         pairs = zip(pipeline(x[tr], ytr, x[q], **kwf), pipeline(x1[tr], ytr, x1[q], **kwf))
         for row, (p, e) in zip(inv, bar(pairs, total=total, desc="control: floating-point PCA", enabled=progress)):
-            row["max_abs_K_float"] = max(max_abs_diff(p["K_train"], e["K_train"]),
-                                         max_abs_diff(p["K_query"], e["K_query"]))
+            row["max_abs_K_float"] = max(
+                max_abs_diff(p["K_train"], e["K_train"]), max_abs_diff(p["K_query"], e["K_query"])
+            )
             row["max_abs_decision_float"] = max_abs_diff(p["scores"], e["scores"])
-    for e in bar(evaluate(pipeline(x2[tr], ytr, x2[q], **kw), yq), total=total, desc="key condition 2",
-                 enabled=progress):
+    for e in bar(
+        evaluate(pipeline(x2[tr], ytr, x2[q], **kw), yq), total=total, desc="key condition 2", enabled=progress
+    ):
         record("condition 2", e)
     return {"rows": rows, "invariance": inv, "curves": curves, "raw": raw_kernel_differences(x[tr], x1[tr])}
 
 
 #: readings of the paper's normalisation compared on plain images: (z-score axis, PCA fitted on, RBF gamma)
-READINGS = (("component", "train", "scale"), ("vector", "train", "scale"), ("vector", "train", 1 / 30720),
-            ("component", "all", "scale"), ("vector", "all", "scale"))
+READINGS = (
+    ("component", "train", "scale"),
+    ("vector", "train", "scale"),
+    ("vector", "train", 1 / 30720),
+    ("component", "all", "scale"),
+    ("vector", "all", "scale"),
+)
 
 
-def readings_rows(data: dict[str, Any], *, ratios: Sequence[int] = RATIOS, readings=READINGS, C: float = 1.0,
-                  n_jobs: int = 1, progress: bool = True) -> list[dict[str, Any]]:
+def readings_rows(
+    data: dict[str, Any],
+    *,
+    ratios: Sequence[int] = RATIOS,
+    readings=READINGS,
+    C: float = 1.0,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Plain-image EERs (no encryption) under each reading of the paper's pipeline, beside the paper's
     not-encrypted EERs: which reading of "z-score normalization to the reduced vectors" is closer."""
     from ppstudy.progress import bar
@@ -467,14 +661,24 @@ def readings_rows(data: dict[str, Any], *, ratios: Sequence[int] = RATIOS, readi
     tr, q = data["train_idx"], data["query_idx"]
     rows = []
     for axis, fit_on, gamma in bar(readings, desc="readings of the normalisation", enabled=progress):
-        res = {(r["kernel"], r["ratio"]): r for r in evaluate(
-            pipeline(x[tr], y[tr], x[q], ratios=ratios, C=C, n_jobs=n_jobs, zscore_axis=axis, fit_on=fit_on,
-                     gamma=gamma), y[q])}
+        res = {
+            (r["kernel"], r["ratio"]): r
+            for r in evaluate(
+                pipeline(
+                    x[tr], y[tr], x[q], ratios=ratios, C=C, n_jobs=n_jobs, zscore_axis=axis, fit_on=fit_on, gamma=gamma
+                ),
+                y[q],
+            )
+        }
         for kern in KERNELS:
-            row: dict[str, Any] = {"kernel": "linear" if kern == "linear" else "RBF",
-                   "z-score": "per vector" if axis == "vector" else "per component",
-                   "PCA fitted on": "training images" if fit_on == "train" else "all images",
-                   "RBF gamma": "—" if kern == "linear" else ("1/(d Var)" if gamma == "scale" else f"1/{round(1 / gamma):,}")}
+            row: dict[str, Any] = {
+                "kernel": "linear" if kern == "linear" else "RBF",
+                "z-score": "per vector" if axis == "vector" else "per component",
+                "PCA fitted on": "training images" if fit_on == "train" else "all images",
+                "RBF gamma": "—"
+                if kern == "linear"
+                else ("1/(d Var)" if gamma == "scale" else f"1/{round(1 / gamma):,}"),
+            }
             if kern == "linear" and gamma != "scale":
                 continue  # the linear kernel has no width: one row per (axis, fit) is enough
             for r in ratios:
@@ -527,37 +731,56 @@ def table_rows(study: dict[str, Any], kernel: str) -> list[dict[str, Any]]:
     rows = []
     for ratio in sorted({r for (_, r) in eer}):
         p = paper.get(ratio, (None, None))
-        rows.append({"reduction ratio": f"1/{ratio}", "dims": eer[("plain", ratio)]["dims"],
-                     "paper: EER not encrypted": p[0], "measured: EER not encrypted": eer[("plain", ratio)]["eer"],
-                     "paper: EER encrypted": p[1], "measured: EER encrypted": eer[("condition 2", ratio)]["eer"]})
+        rows.append(
+            {
+                "reduction ratio": f"1/{ratio}",
+                "dims": eer[("plain", ratio)]["dims"],
+                "paper: EER not encrypted": p[0],
+                "measured: EER not encrypted": eer[("plain", ratio)]["eer"],
+                "paper: EER encrypted": p[1],
+                "measured: EER encrypted": eer[("condition 2", ratio)]["eer"],
+            }
+        )
     return rows
 
 
 def invariance_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
     """Condition 1 against plain, per ratio and kernel: the largest differences of kernels and decisions."""
-    return [{"reduction ratio": f"1/{r['ratio']}", "dims": r["dims"], "kernel": r["kernel"],
-             "measured: kernel diff": max(r["max_abs_K_train"], r["max_abs_K_query"]),
-             "measured: decision diff": r["max_abs_decision"],
-             "measured: largest kernel entry": r["max_abs_K"], "measured: largest decision": r["max_abs_score"],
-             "measured: float-PCA kernel diff": r.get("max_abs_K_float"),
-             "measured: float-PCA decision diff": r.get("max_abs_decision_float")}
-            for r in study["invariance"]]
+    return [
+        {
+            "reduction ratio": f"1/{r['ratio']}",
+            "dims": r["dims"],
+            "kernel": r["kernel"],
+            "measured: kernel diff": max(r["max_abs_K_train"], r["max_abs_K_query"]),
+            "measured: decision diff": r["max_abs_decision"],
+            "measured: largest kernel entry": r["max_abs_K"],
+            "measured: largest decision": r["max_abs_score"],
+            "measured: float-PCA kernel diff": r.get("max_abs_K_float"),
+            "measured: float-PCA decision diff": r.get("max_abs_decision_float"),
+        }
+        for r in study["invariance"]
+    ]
 
 
 def condition1_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
     """EER under key condition 1 beside the plain EER (the paper shows only the curves)."""
-    return [{"kernel": r["kernel"], "reduction ratio": f"1/{r['ratio']}", "dims": r["dims"],
-             "measured: EER not encrypted": r["eer_plain"], "measured: EER encrypted (condition 1)": r["eer_condition1"]}
-            for r in study["invariance"]]
+    return [
+        {
+            "kernel": r["kernel"],
+            "reduction ratio": f"1/{r['ratio']}",
+            "dims": r["dims"],
+            "measured: EER not encrypted": r["eer_plain"],
+            "measured: EER encrypted (condition 1)": r["eer_condition1"],
+        }
+        for r in study["invariance"]
+    ]
 
 
 # ---------------------------------------------------------------------- figures
 def _arrays(run_dir: str | Path, name: str) -> dict[str, np.ndarray]:
-    path = Path(run_dir) / f"{name}.npz"
-    if not path.is_file():
-        raise InputError(f"no {path.name} in {run_dir}: run the chapter first")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+    from ppstudy.results import load_arrays
+
+    return load_arrays(run_dir, name)
 
 
 def fig1_steps(manifest: dict, run_dir: str | Path):
@@ -588,10 +811,17 @@ def fig3_examples(manifest: dict, run_dir: str | Path):
 
     a = _arrays(run_dir, "examples")
     n = a["example/plain"].shape[0]
-    rows = [("plain", "plain"), ("condition1", "common key\n(condition 1)"),
-            ("condition2", "own key per person\n(condition 2)")]
-    return image_grid([(label, [np.squeeze(im) for im in a[f"example/{k}"]]) for k, label in rows], cell=1.45,
-                      label_width=1.8, titles=[f"person {j + 1}" for j in range(n)])
+    rows = [
+        ("plain", "plain"),
+        ("condition1", "common key\n(condition 1)"),
+        ("condition2", "own key per person\n(condition 2)"),
+    ]
+    return image_grid(
+        [(label, [np.squeeze(im) for im in a[f"example/{k}"]]) for k, label in rows],
+        cell=1.45,
+        label_width=1.8,
+        titles=[f"person {j + 1}" for j in range(n)],
+    )
 
 
 def fig4_far_frr(manifest: dict, run_dir: str | Path):
@@ -601,18 +831,29 @@ def fig4_far_frr(manifest: dict, run_dir: str | Path):
     a = _arrays(run_dir, "curves")
     ratios = sorted({int(k.split("/")[3]) for k in a if k.startswith("curve/plain/")})
     kernels = [k for k in KERNELS if any(x.startswith(f"curve/plain/{k}/") for x in a)]
-    fig, ax = plt.subplots(len(kernels), len(ratios), figsize=(8.0, 2.2 * len(kernels) + 0.7),
-                           squeeze=False, sharey=True)
+    fig, ax = plt.subplots(
+        len(kernels), len(ratios), figsize=(8.0, 2.2 * len(kernels) + 0.7), squeeze=False, sharey=True
+    )
     for i, kern in enumerate(kernels):
         for j, r in enumerate(ratios):
             axi = ax[i, j]
             for cond, lab in (("plain", "not encrypted"), ("condition 1", "encrypted, common key")):
                 c = f"curve/{cond}/{kern}/{r}/"
                 wide = dict(lw=3.5, alpha=0.45, ls="-") if cond == "plain" else dict(lw=1.0, ls=(0, (3, 2)))
-                axi.plot(a[c + "threshold"], a[c + "far"], color="C0" if cond == "plain" else "navy",
-                         label=f"FAR, {lab}", **wide)
-                axi.plot(a[c + "threshold"], a[c + "frr"], color="C3" if cond == "plain" else "darkred",
-                         label=f"FRR, {lab}", **wide)
+                axi.plot(
+                    a[c + "threshold"],
+                    a[c + "far"],
+                    color="C0" if cond == "plain" else "navy",
+                    label=f"FAR, {lab}",
+                    **wide,
+                )
+                axi.plot(
+                    a[c + "threshold"],
+                    a[c + "frr"],
+                    color="C3" if cond == "plain" else "darkred",
+                    label=f"FRR, {lab}",
+                    **wide,
+                )
             axi.set_title(f"{'linear' if kern == 'linear' else 'RBF'}, 1/{r}")
             if i == len(kernels) - 1:
                 axi.set_xlabel("threshold")
@@ -631,13 +872,21 @@ def fig_tables(manifest: dict, run_dir: str | Path):
     for axi, (name, kern) in zip(ax, (("table1", "linear"), ("table2", "RBF"))):
         rows = manifest["tables"][name]["rows"]
         x = np.arange(len(rows))
-        for col, style, lab in (("paper: EER not encrypted", "o--", "paper, not encrypted"),
-                                ("paper: EER encrypted", "s--", "paper, encrypted"),
-                                ("measured: EER not encrypted", "o-", "this run, not encrypted"),
-                                ("measured: EER encrypted", "s-", "this run, encrypted")):
+        for col, style, lab in (
+            ("paper: EER not encrypted", "o--", "paper, not encrypted"),
+            ("paper: EER encrypted", "s--", "paper, encrypted"),
+            ("measured: EER not encrypted", "o-", "this run, not encrypted"),
+            ("measured: EER encrypted", "s-", "this run, encrypted"),
+        ):
             v = [r[col] if r[col] is not None else np.nan for r in rows]
-            axi.plot(x, np.maximum(v, 1e-5), style, label=lab, color="C0" if "not" in col else "C3",
-                     alpha=0.5 if col.startswith("paper") else 1.0)
+            axi.plot(
+                x,
+                np.maximum(v, 1e-5),
+                style,
+                label=lab,
+                color="C0" if "not" in col else "C3",
+                alpha=0.5 if col.startswith("paper") else 1.0,
+            )
         axi.set_xticks(x, [r["reduction ratio"] for r in rows])
         axi.set_yscale("log")
         axi.set_title(f"{kern} kernel, key condition 2")

@@ -9,10 +9,10 @@ pixel`` redraws them without retraining.
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -22,12 +22,20 @@ ARRAYS = "arrays.npz"
 
 #: Table 2 of the paper: accuracy (%) with augmentation in the cloud (ResNet-18, CIFAR-10)
 PAPER_TABLE2 = {
-    "plain": 92.98, "step2": 85.15, "step2_adapt": 86.99, "step23": 82.51, "step23_adapt": 86.16,
-    "tanaka": 56.41, "etc": 69.03, "chaotic": 58.59,
+    "plain": 92.98,
+    "step2": 85.15,
+    "step2_adapt": 86.99,
+    "step23": 82.51,
+    "step23_adapt": 86.16,
+    "tanaka": 56.41,
+    "etc": 69.03,
+    "chaotic": 58.59,
 }
 #: Table 3 of the paper: accuracy (%) with augmentation in the client / in the cloud
 PAPER_TABLE3 = {
-    "step2": (92.94, 85.15), "step2_adapt": (90.65, 86.99), "tanaka": (85.84, 56.41),
+    "step2": (92.94, 85.15),
+    "step2_adapt": (90.65, 86.99),
+    "tanaka": (85.84, 56.41),
 }
 
 
@@ -37,20 +45,23 @@ class Config:
 
     name: str
     label: str
-    cipher: str          # "none" | "pixel2" | "pixel23" | "tanaka" | "etc" | "chaotic"
-    adaptation: str      # "none" | "pixel" (1x1 network, M1=8, M2=32) | "block" (Tanaka's)
+    cipher: str  # "none" | "pixel2" | "pixel23" | "tanaka" | "etc" | "chaotic"
+    adaptation: str  # "none" | "pixel" (1x1 network, M1=8, M2=32) | "block" (Tanaka's)
 
 
-CONFIGS: dict[str, Config] = {c.name: c for c in (
-    Config("plain", "Plain image", "none", "none"),
-    Config("step2", "Proposed (step 2) without adaptation", "pixel2", "none"),
-    Config("step2_adapt", "Proposed (step 2) with adaptation", "pixel2", "pixel"),
-    Config("step23", "Proposed (steps 2 and 3) without adaptation", "pixel23", "none"),
-    Config("step23_adapt", "Proposed (steps 2 and 3) with adaptation", "pixel23", "pixel"),
-    Config("tanaka", "Tanaka's scheme [6]", "tanaka", "block"),
-    Config("etc", "EtC [9, 10]", "etc", "none"),
-    Config("chaotic", "Pixel-based [16] (logistic map + RC4)", "chaotic", "none"),
-)}
+CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in (
+        Config("plain", "Plain image", "none", "none"),
+        Config("step2", "Proposed (step 2) without adaptation", "pixel2", "none"),
+        Config("step2_adapt", "Proposed (step 2) with adaptation", "pixel2", "pixel"),
+        Config("step23", "Proposed (steps 2 and 3) without adaptation", "pixel23", "none"),
+        Config("step23_adapt", "Proposed (steps 2 and 3) with adaptation", "pixel23", "pixel"),
+        Config("tanaka", "Tanaka's scheme [6]", "tanaka", "block"),
+        Config("etc", "EtC [9, 10]", "etc", "none"),
+        Config("chaotic", "Pixel-based [16] (logistic map + RC4)", "chaotic", "none"),
+    )
+}
 TABLE3_ROWS = ("step2", "step2_adapt", "tanaka")
 ETC_BLOCK = 4  # the paper does not give the EtC block size for 32x32 images; we use Tanaka's 4x4
 
@@ -66,14 +77,17 @@ def load_data(data: str, n_train: int, n_test: int, seed: int) -> dict[str, Any]
     if data == "smoke":
         k = 8
         xtr, ytr, xte, yte, names = cifar10.smoke_dataset(max(1, n_train // k), max(1, n_test // k), seed=seed)
-        src = datasource.smoke(f"{len(xtr)} training / {len(xte)} test 32x32 patches of {len(names)} scikit-image "
-                               f"photographs (class = photograph)")
+        src = datasource.smoke(
+            f"{len(xtr)} training / {len(xte)} test 32x32 patches of {len(names)} scikit-image "
+            f"photographs (class = photograph)"
+        )
     elif data == "cifar10":
         xtr, ytr, s_tr = cifar10.load_with_source("train", n=n_train or None, seed=seed)
         xte, yte, s_te = cifar10.load_with_source("test", n=n_test or None, seed=seed + 1)
         names = cifar10.CLASSES
-        src = s_tr.combine(s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images "
-                                 f"({s_te.description})")
+        src = s_tr.combine(
+            s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images ({s_te.description})"
+        )
     else:
         raise InputError(f"data must be 'smoke' or 'cifar10', got {data!r}")
     return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte, "classes": tuple(names), "source": src}
@@ -140,8 +154,19 @@ def make_schedule(schedule: str, epochs: int, batch_size: int, lr: float):
     return schedules.get(schedule, epochs, lr=lr, batch_size=batch_size)
 
 
-def train_row(cfg: Config, placement: str, data: dict[str, Any], keys, *, schedule, width: int, seed: int,
-              device=None, checkpoint_dir: str | None = None, progress: bool = True) -> dict:
+def train_row(
+    cfg: Config,
+    placement: str,
+    data: dict[str, Any],
+    keys,
+    *,
+    schedule,
+    width: int,
+    seed: int,
+    device=None,
+    checkpoint_dir: str | None = None,
+    progress: bool = True,
+) -> dict:
     """Train and test one configuration with augmentation in the ``client`` or the ``cloud``; the row's
     accuracy, epochs, s/epoch, images/s and peak GPU memory."""
     import torch
@@ -155,19 +180,35 @@ def train_row(cfg: Config, placement: str, data: dict[str, Any], keys, *, schedu
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     # the checkpoint directory is keyed by the fingerprint of data, key, model and schedule (train.fit)
-    res = train.fit(model, (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"]), schedule=schedule,
-                    transform=torch_transform(cfg.cipher, keys, dev), augment=train.Augment(pad=4, flip=True),
-                    augment_before_transform=(placement == "client"), seed=seed, device=dev,
-                    checkpoint_dir=checkpoint_dir or None, progress=progress, desc=f"{cfg.name}/{placement}",
-                    tag=f"{cfg.name}-{placement}")
+    res = train.fit(
+        model,
+        (data["x_train"], data["y_train"]),
+        (data["x_test"], data["y_test"]),
+        schedule=schedule,
+        transform=torch_transform(cfg.cipher, keys, dev),
+        augment=train.Augment(pad=4, flip=True),
+        augment_before_transform=(placement == "client"),
+        seed=seed,
+        device=dev,
+        checkpoint_dir=checkpoint_dir or None,
+        progress=progress,
+        desc=f"{cfg.name}/{placement}",
+        tag=f"{cfg.name}-{placement}",
+    )
     secs = [h["seconds"] for h in res.history]
-    return {"config": cfg.name, "placement": placement, "accuracy": 100.0 * float(res.history[-1]["test_acc"]),
-            "best_accuracy": 100.0 * max(h["test_acc"] for h in res.history), "epochs": len(res.history),
-            "s_per_epoch": float(np.mean(secs)) if secs else None, "images_per_s": res.images_per_s,
-            "train_seconds": float(sum(secs)),
-            "peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
-            "params": sum(p.numel() for p in res.model.parameters()),
-            "history": [{k: h[k] for k in ("epoch", "loss", "train_acc", "test_acc", "lr")} for h in res.history]}
+    return {
+        "config": cfg.name,
+        "placement": placement,
+        "accuracy": 100.0 * float(res.history[-1]["test_acc"]),
+        "best_accuracy": 100.0 * max(h["test_acc"] for h in res.history),
+        "epochs": len(res.history),
+        "s_per_epoch": float(np.mean(secs)) if secs else None,
+        "images_per_s": res.images_per_s,
+        "train_seconds": float(sum(secs)),
+        "peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
+        "params": sum(p.numel() for p in res.model.parameters()),
+        "history": [{k: h[k] for k in ("epoch", "loss", "train_acc", "test_acc", "lr")} for h in res.history],
+    }
 
 
 def planned_rows(rows: list[str], table3: bool) -> list[tuple[str, str]]:
@@ -181,9 +222,20 @@ def planned_rows(rows: list[str], table3: bool) -> list[tuple[str, str]]:
     return plan
 
 
-def train_within_budget(plan: list[tuple[str, str]], data, keys, *, schedule, width: int, seed: int,
-                        time_budget_s: float = 0.0, device=None, checkpoint_dir=None, progress: bool = True,
-                        clock=None) -> tuple[dict, list[tuple[str, str]]]:
+def train_within_budget(
+    plan: list[tuple[str, str]],
+    data,
+    keys,
+    *,
+    schedule,
+    width: int,
+    seed: int,
+    time_budget_s: float = 0.0,
+    device=None,
+    checkpoint_dir=None,
+    progress: bool = True,
+    clock=None,
+) -> tuple[dict, list[tuple[str, str]]]:
     """Train ``plan`` in order; with a budget, stop before a row whose expected time (the mean of the
     finished rows) would exceed what is left. Returns ``(results by (row, placement), not run)``."""
     import time
@@ -197,9 +249,18 @@ def train_within_budget(plan: list[tuple[str, str]], data, keys, *, schedule, wi
             expected = spent / len(results)
             if spent + expected > time_budget_s:
                 return results, plan[k:]
-        results[(name, placement)] = train_row(CONFIGS[name], placement, data, keys, schedule=schedule, width=width,
-                                               seed=seed, device=device, checkpoint_dir=checkpoint_dir,
-                                               progress=progress)
+        results[(name, placement)] = train_row(
+            CONFIGS[name],
+            placement,
+            data,
+            keys,
+            schedule=schedule,
+            width=width,
+            seed=seed,
+            device=device,
+            checkpoint_dir=checkpoint_dir,
+            progress=progress,
+        )
     return results, []
 
 
@@ -208,11 +269,20 @@ def table2_rows(results: dict, rows: list[str]) -> list[dict]:
     out = []
     for n in rows:
         r = results.get((n, "cloud"), {})
-        out.append({"encryption": CONFIGS[n].label, "paper: accuracy (%)": PAPER_TABLE2[n],
-                    "measured: accuracy (%)": r.get("accuracy"), "measured: best epoch (%)": r.get("best_accuracy"),
-                    "epochs": r.get("epochs"), "s/epoch": r.get("s_per_epoch"), "images/s": r.get("images_per_s"),
-                    "peak GPU MB": r.get("peak_gpu_mb"), "parameters": r.get("params"),
-                    "status": "trained" if r else "not run"})
+        out.append(
+            {
+                "encryption": CONFIGS[n].label,
+                "paper: accuracy (%)": PAPER_TABLE2[n],
+                "measured: accuracy (%)": r.get("accuracy"),
+                "measured: best epoch (%)": r.get("best_accuracy"),
+                "epochs": r.get("epochs"),
+                "s/epoch": r.get("s_per_epoch"),
+                "images/s": r.get("images_per_s"),
+                "peak GPU MB": r.get("peak_gpu_mb"),
+                "parameters": r.get("params"),
+                "status": "trained" if r else "not run",
+            }
+        )
     return out
 
 
@@ -221,11 +291,16 @@ def table3_rows(results: dict, rows: list[str]) -> list[dict]:
     out = []
     for n in [r for r in TABLE3_ROWS if r in rows]:
         both = (n, "client") in results and (n, "cloud") in results
-        out.append({"encryption": CONFIGS[n].label, "paper: client (%)": PAPER_TABLE3[n][0],
-                    "measured: client (%)": results.get((n, "client"), {}).get("accuracy"),
-                    "paper: cloud (%)": PAPER_TABLE3[n][1],
-                    "measured: cloud (%)": results.get((n, "cloud"), {}).get("accuracy"),
-                    "status": "trained" if both else "not run"})
+        out.append(
+            {
+                "encryption": CONFIGS[n].label,
+                "paper: client (%)": PAPER_TABLE3[n][0],
+                "measured: client (%)": results.get((n, "client"), {}).get("accuracy"),
+                "paper: cloud (%)": PAPER_TABLE3[n][1],
+                "measured: cloud (%)": results.get((n, "cloud"), {}).get("accuracy"),
+                "status": "trained" if both else "not run",
+            }
+        )
     return out
 
 
@@ -238,25 +313,50 @@ def record_training(run, results: dict, not_run: list[tuple[str, str]], *, full_
 
     def order(name, claim, a, b, paper):
         if a in acc and b in acc:
-            run.check(name, claim, acc[a] > acc[b], kind="paper", paper=paper,
-                      measured=f"{acc[a]:.2f}% vs {acc[b]:.2f}%")
+            run.check(
+                name, claim, acc[a] > acc[b], kind="paper", paper=paper, measured=f"{acc[a]:.2f}% vs {acc[b]:.2f}%"
+            )
 
-    order("plain-beats-encrypted", "Plain images score higher than the best encrypted row (cloud augmentation)",
-          ("plain", "cloud"), max((k for k in acc if k[1] == "cloud" and k[0] != "plain"), key=lambda k: acc[k], default=None),
-          f"{PAPER_TABLE2['plain']}% vs {max(v for k, v in PAPER_TABLE2.items() if k != 'plain')}%")
-    order("pixel-beats-tanaka-in-cloud", "With augmentation in the cloud the pixel cipher (step 2) beats Tanaka's "
-          "block cipher", ("step2", "cloud"), ("tanaka", "cloud"),
-          f"{PAPER_TABLE2['step2']}% vs {PAPER_TABLE2['tanaka']}%")
-    order("adaptation-helps-step2", "The adaptation network improves step 2 (cloud augmentation)",
-          ("step2_adapt", "cloud"), ("step2", "cloud"), f"{PAPER_TABLE2['step2_adapt']}% vs {PAPER_TABLE2['step2']}%")
-    order("tanaka-needs-client-augmentation", "Tanaka's scheme loses accuracy when augmentation moves to the cloud",
-          ("tanaka", "client"), ("tanaka", "cloud"), f"{PAPER_TABLE3['tanaka'][0]}% vs {PAPER_TABLE3['tanaka'][1]}%")
+    order(
+        "plain-beats-encrypted",
+        "Plain images score higher than the best encrypted row (cloud augmentation)",
+        ("plain", "cloud"),
+        max((k for k in acc if k[1] == "cloud" and k[0] != "plain"), key=lambda k: acc[k], default=None),
+        f"{PAPER_TABLE2['plain']}% vs {max(v for k, v in PAPER_TABLE2.items() if k != 'plain')}%",
+    )
+    order(
+        "pixel-beats-tanaka-in-cloud",
+        "With augmentation in the cloud the pixel cipher (step 2) beats Tanaka's block cipher",
+        ("step2", "cloud"),
+        ("tanaka", "cloud"),
+        f"{PAPER_TABLE2['step2']}% vs {PAPER_TABLE2['tanaka']}%",
+    )
+    order(
+        "adaptation-helps-step2",
+        "The adaptation network improves step 2 (cloud augmentation)",
+        ("step2_adapt", "cloud"),
+        ("step2", "cloud"),
+        f"{PAPER_TABLE2['step2_adapt']}% vs {PAPER_TABLE2['step2']}%",
+    )
+    order(
+        "tanaka-needs-client-augmentation",
+        "Tanaka's scheme loses accuracy when augmentation moves to the cloud",
+        ("tanaka", "client"),
+        ("tanaka", "cloud"),
+        f"{PAPER_TABLE3['tanaka'][0]}% vs {PAPER_TABLE3['tanaka'][1]}%",
+    )
     for n, paper in PAPER_TABLE2.items():
         if (n, "cloud") in acc:
             gap = acc[(n, "cloud")] - paper
-            run.check(f"table2-level-{n.replace('_', '-')}", f"{CONFIGS[n].label}: within 1 point of the paper's "
-                      f"accuracy", abs(gap) <= 1.0, kind="paper", paper=f"{paper}%",
-                      measured=f"{acc[(n, 'cloud')]:.2f}%", needs=needs)
+            run.check(
+                f"table2-level-{n.replace('_', '-')}",
+                f"{CONFIGS[n].label}: within 1 point of the paper's accuracy",
+                abs(gap) <= 1.0,
+                kind="paper",
+                paper=f"{paper}%",
+                measured=f"{acc[(n, 'cloud')]:.2f}%",
+                needs=needs,
+            )
 
 
 # ------------------------------------------------------------------------------------------- security
@@ -265,13 +365,16 @@ def key_space_rows(shape=(32, 32, 3)) -> list[dict]:
     from ppstudy import ciphers
 
     rows = []
-    for label, name, paper in (("Proposed, step 2: 2^(3n)", "pixel2", "2^{3n}"),
-                               ("Proposed, steps 2+3: 2^(3n) 6^n", "pixel23", "2^{3n} 6^n"),
-                               ("Tanaka: 96! 2^96", "tanaka", "96! 2^96"),
-                               (f"EtC ({ETC_BLOCK}x{ETC_BLOCK} blocks)", CIPHERS["etc"], None)):
+    for label, name, paper in (
+        ("Proposed, step 2: 2^(3n)", "pixel2", "2^{3n}"),
+        ("Proposed, steps 2+3: 2^(3n) 6^n", "pixel23", "2^{3n} 6^n"),
+        ("Tanaka: 96! 2^96", "tanaka", "96! 2^96"),
+        (f"EtC ({ETC_BLOCK}x{ETC_BLOCK} blocks)", CIPHERS["etc"], None),
+    ):
         ks = ciphers.get(name).key_space(shape, exact=True)
-        rows.append({"cipher": label, "paper_formula": paper, "measured_log2": ks.bits,
-                     "measured_decimal_digits": ks.digits})
+        rows.append(
+            {"cipher": label, "paper_formula": paper, "measured_log2": ks.bits, "measured_decimal_digits": ks.digits}
+        )
     return rows
 
 
@@ -287,10 +390,18 @@ def attack_success(pool: np.ndarray, public: np.ndarray, counts: list[int], *, d
     for shuffle in (False, True):
         prior = attacks.pixel_prior(public, shuffle=shuffle)
         for r in attacks.success_rates(pool, prior, counts, draws=draws, shuffle=shuffle, seed=seed):
-            rows.append({"cipher": r["cipher"], "cipher images": r["cipher_images"], "draws": r["draws"],
-                         "successes": r["successes"], "measured: whole key recovered": r["rate"],
-                         "measured: 95% low": r["ci95_low"], "measured: 95% high": r["ci95_high"],
-                         "measured: mean key bits": r["mean_key_bits"]})
+            rows.append(
+                {
+                    "cipher": r["cipher"],
+                    "cipher images": r["cipher_images"],
+                    "draws": r["draws"],
+                    "successes": r["successes"],
+                    "measured: whole key recovered": r["rate"],
+                    "measured: 95% low": r["ci95_low"],
+                    "measured: 95% high": r["ci95_high"],
+                    "measured: mean key bits": r["mean_key_bits"],
+                }
+            )
     return rows
 
 
@@ -303,37 +414,56 @@ def record_attack(run, rows: list[dict]) -> None:
             continue
         tag = variant.replace(" ", "").replace("+", "")
         run.value(f"attack_rate_10_{tag}", at10["measured: whole key recovered"], ".0%")
-        run.check(f"attack-10-images-{tag}", f"The whole key ({variant}) comes back from 10 cipher images in at "
-                  f"least 99% of random draws", at10["measured: whole key recovered"] >= 0.99,
-                  measured=f"{at10['successes']}/{at10['draws']} draws (95% interval "
-                           f"{at10['measured: 95% low']:.2f}-{at10['measured: 95% high']:.2f})")
+        run.check(
+            f"attack-10-images-{tag}",
+            f"The whole key ({variant}) comes back from 10 cipher images in at least 99% of random draws",
+            at10["measured: whole key recovered"] >= 0.99,
+            measured=f"{at10['successes']}/{at10['draws']} draws (95% interval "
+            f"{at10['measured: 95% low']:.2f}-{at10['measured: 95% high']:.2f})",
+        )
 
 
 def scale_text(d: dict, epochs: int, width: int, schedule) -> str:
     """This run's training scale in words, for the text beside Tables 2 and 3."""
     net = "ResNet-18" if width == 64 else f"ResNet-18 at width {width} (the paper's: 64)"
-    return (f"{len(d['x_train']):,} training and {len(d['x_test']):,} test images, {net}, {epochs} epochs of the "
-            f"{'paper' if schedule.name == 'paper' else 'one-cycle'} schedule (the paper: 50,000 / 10,000 images, "
-            f"300 epochs)")
+    return (
+        f"{len(d['x_train']):,} training and {len(d['x_test']):,} test images, {net}, {epochs} epochs of the "
+        f"{'paper' if schedule.name == 'paper' else 'one-cycle'} schedule (the paper: 50,000 / 10,000 images, "
+        f"300 epochs)"
+    )
 
 
 def not_run_text(not_run: list[tuple[str, str]]) -> str:
     if not not_run:
         return "Every planned row ran."
-    return ("Not run within the time budget: " + ", ".join(f"{CONFIGS[n].label} ({p} augmentation)"
-                                                         for n, p in not_run) + ".")
+    return (
+        "Not run within the time budget: "
+        + ", ".join(f"{CONFIGS[n].label} ({p} augmentation)" for n, p in not_run)
+        + "."
+    )
 
 
 # ------------------------------------------------------------------------------------------- figures
 def fig4_examples(manifest: dict, run_dir: Path):
     """Fig. 4 (and Fig. 1): one image encrypted by every cipher of the chapter."""
     from ppstudy.plots import image_grid
+    from ppstudy.results import load_arrays
 
-    a = np.load(Path(run_dir) / "fig4.npz")
-    cols = [("plain", "plain"), ("step2", "step 2"), ("step23", "steps 2+3"), ("tanaka_hi", "Tanaka\nupper bits"),
-            ("tanaka_lo", "Tanaka\nlower bits"), ("etc", f"EtC {ETC_BLOCK}x{ETC_BLOCK}"), ("chaotic", "logistic\n+ RC4")]
-    rows = [(label, [a[f"fig4_{r}_{k}"] for k, _ in cols]) for r, label in (("small", "32x32"), ("large", "128x128"))
-            if f"fig4_{r}_plain" in a]
+    a = load_arrays(run_dir, "fig4")
+    cols = [
+        ("plain", "plain"),
+        ("step2", "step 2"),
+        ("step23", "steps 2+3"),
+        ("tanaka_hi", "Tanaka\nupper bits"),
+        ("tanaka_lo", "Tanaka\nlower bits"),
+        ("etc", f"EtC {ETC_BLOCK}x{ETC_BLOCK}"),
+        ("chaotic", "logistic\n+ RC4"),
+    ]
+    rows = [
+        (label, [a[f"fig4_{r}_{k}"] for k, _ in cols])
+        for r, label in (("small", "32x32"), ("large", "128x128"))
+        if f"fig4_{r}_plain" in a
+    ]
     return image_grid(rows, cell=1.0, label_width=0.9, titles=[t for _, t in cols])
 
 
@@ -351,8 +481,9 @@ def fig_training_curves(manifest: dict, run_dir: Path):
             if r is None:
                 continue
             h = r["history"]
-            (line,) = ax.plot([e["epoch"] for e in h], [100 * e["test_acc"] for e in h], marker="o", ms=3,
-                              color=f"C{i}")
+            (line,) = ax.plot(
+                [e["epoch"] for e in h], [100 * e["test_acc"] for e in h], marker="o", ms=3, color=f"C{i}"
+            )
             handles[CONFIGS[name].label] = line
         ax.set_title(f"augmentation in the {placement}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -398,9 +529,15 @@ def example_arrays(x_small: np.ndarray, keys: dict, large: np.ndarray | None = N
 
     def row(img, ks):
         t = tanaka.encrypt(img, ks["tanaka"])
-        return {"plain": img, "step2": pixel.encrypt(img, ks["pixel2"]), "step23": pixel.encrypt(img, ks["pixel23"]),
-                "tanaka_hi": (t[..., :3] * 17).astype(np.uint8), "tanaka_lo": (t[..., 3:] * 17).astype(np.uint8),
-                "etc": etc.encrypt(img, ks["etc"]), "chaotic": chaotic.encrypt(img, ks["chaotic"])}
+        return {
+            "plain": img,
+            "step2": pixel.encrypt(img, ks["pixel2"]),
+            "step23": pixel.encrypt(img, ks["pixel23"]),
+            "tanaka_hi": (t[..., :3] * 17).astype(np.uint8),
+            "tanaka_lo": (t[..., 3:] * 17).astype(np.uint8),
+            "etc": etc.encrypt(img, ks["etc"]),
+            "chaotic": chaotic.encrypt(img, ks["chaotic"]),
+        }
 
     out = {f"fig4_small_{k}": v for k, v in row(x_small, keys).items()}
     if large is not None:

@@ -329,8 +329,13 @@ def regenerate_figures(
             raise InputError(
                 f"{rd}: cannot redraw {name}: its arrays are unreadable ({type(e).__name__}: {e}); rerun the chapter"
             ) from None
-        photo = (rd / "figures" / f"{name}.jpg").is_file()
-        out.extend(save_figure(fig, rd / "figures", name, photo=photo).values())
+        had = {f.suffix for f in (rd / "figures").glob(f"{name}.*")}
+        photo = ".jpg" in had
+        for path in save_figure(fig, rd / "figures", name, photo=photo).values():
+            if had and path.suffix not in had:  # keep the run's formats (a published photo is its JPEG only)
+                path.unlink()
+            else:
+                out.append(path)
         plt.close(fig)
     return out
 
@@ -376,7 +381,10 @@ def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool 
                 shutil.copy2(src / f"{name}.npz", tmp / f"{name}.npz")
         (tmp / "figures").mkdir()
         for name in m.get("figures", []):
-            for ext in ("png", "svg", "jpg"):
+            # a figure of photographs is published as its JPEG (its PNG and SVG hold the same raster, larger);
+            # a plot as PNG and SVG
+            photo = (src / "figures" / f"{name}.jpg").is_file()
+            for ext in ("jpg",) if photo else ("png", "svg"):
                 f = src / "figures" / f"{name}.{ext}"
                 if f.is_file():
                     shutil.copy2(f, tmp / "figures" / f.name)
@@ -425,12 +433,30 @@ def published_run(chapter: str, root: Path | None = None, profile: str | None = 
     return d
 
 
+#: the package's code that computes a chapter's numbers and figures (what a run's commit vouches for);
+#: the runner, the manifest's rendering, the CLI and the book's checks only present them
+COMPUTING_CODE = (
+    "src/ppstudy/ciphers",
+    "src/ppstudy/attacks",
+    "src/ppstudy/data",
+    "src/ppstudy/models",
+    "src/ppstudy/train.py",
+    "src/ppstudy/schedules.py",
+    "src/ppstudy/metrics.py",
+    "src/ppstudy/pca.py",
+    "src/ppstudy/images.py",
+    "src/ppstudy/plots.py",
+    "src/ppstudy/progress.py",
+)
+
+
 def code_changed_since(commit: str | None, chapter: str, root: Path) -> list[str] | None:
-    """The chapter's files (notebook, profiles, package) that changed between ``commit`` and the working
-    tree; None when git cannot tell (no checkout, unknown commit)."""
+    """The chapter's code (its notebook, profiles and study module, and the package's computing code) that
+    changed between ``commit`` and the working tree; None when git cannot tell (no checkout, unknown
+    commit)."""
     if not commit:
         return None
-    paths = [f"book/{chapter}.md", f"book/params/{chapter}", "src/ppstudy"]
+    paths = [f"book/{chapter}.md", f"book/params/{chapter}", f"src/ppstudy/studies/{chapter}.py", *COMPUTING_CODE]
     try:
         r = subprocess.run(
             ["git", "diff", "--name-only", commit, "--", *paths], cwd=root, capture_output=True, text=True, timeout=20

@@ -784,12 +784,13 @@ def _arrays(run_dir: str | Path, name: str) -> dict[str, np.ndarray]:
 
 
 def fig1_steps(manifest: dict, run_dir: str | Path):
-    """The EtC steps one after the other, and the grayscale-based variant."""
+    """The EtC steps one after the other, and the grayscale-based variant (no data: recomputed from the
+    bundled photograph and a fixed seed, so a run stores nothing for it)."""
     import matplotlib.pyplot as plt
 
     from ppstudy.plots import show_image
 
-    a = _arrays(run_dir, "steps")
+    a = flatten({"steps": steps_illustration(block=16)})
     names = ["plain", *cipher.STEPS]
     titles = ["plain", "+ scramble", "+ rotate/invert", "+ neg.-pos.", "+ colour shuffle"]
     fig = plt.figure(figsize=(8.0, 3.9))

@@ -77,8 +77,9 @@ def test_published_figures_redraw(chapter, profile, tmp_path):
 def test_the_book_built_from_the_published_runs_shows_everything(tmp_path):
     with mock.patch.dict(os.environ, {"PPSTUDY_BUILD": str(tmp_path / "build")}):
         index = runner.build_book(None, root=ROOT, strict=True, progress=False, check=False)
-        problems = check_book(index.parent, runner.chapter_sources(None, ROOT), strict=False,
-                              machine_paths=[str(ROOT), str(tmp_path)])
+        problems = check_book(
+            index.parent, runner.chapter_sources(None, ROOT), strict=False, machine_paths=[str(ROOT), str(tmp_path)]
+        )
     assert not problems, "\n".join(problems)
     intro = (index.parent / "book" / "intro.html").read_text()
     assert "reproduced" in intro and "Provenance" in (index.parent / "book" / "etc.html").read_text()

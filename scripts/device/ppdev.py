@@ -31,21 +31,17 @@ import io
 import json
 import lzma
 import os
+import sys
 import tarfile
 import time
 import zipfile
 from pathlib import Path
 
-#: the official md5 of every file of ``cifar-10-batches-py/`` (the dataset's home page; as torchvision checks)
-OFFICIAL_MD5 = {
-    "data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "data_batch_4": "634d18415352ddfa80567beed471001a",
-    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-    "test_batch": "40351d587109b95175f43aff81a1287e",
-    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
-}
+_SRC = Path(__file__).resolve().parents[2] / "src"  # the package of this checkout, on the device too
+if str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+from ppstudy.data.cifar10 import BATCH_MD5 as OFFICIAL_MD5  # noqa: E402, F401  (re-exported: the official md5 list, once)
+
 #: which CIFAR-10 files travel in which call (at most two batch files a call)
 CALL_FILES = {
     1: ("data_batch_1", "data_batch_2"),

@@ -18,7 +18,6 @@ The timings feed the last call: it picks the number of epochs that lets every ro
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -29,29 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ppdev
 
 
-class _NumpyOnly(pickle.Unpickler):
-    _OK = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("_codecs", "encode"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) in self._OK:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
-
-
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One CIFAR-10 python batch file as (uint8 N x 32 x 32 x 3, int64 labels)."""
-    with open(path, "rb") as f:
-        d = _NumpyOnly(f, encoding="bytes").load()
-    x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(x), np.asarray(d[b"labels"], dtype=np.int64)
+    """One CIFAR-10 python batch file as (uint8 N x 32 x 32 x 3, int64 labels): ppstudy's own reader."""
+    from ppstudy.data.cifar10 import parse_batch
+
+    return parse_batch(path.read_bytes(), str(path))
 
 
 def staged_images(data_root: Path, names=("data_batch_1", "data_batch_2")):

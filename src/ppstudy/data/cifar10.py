@@ -80,7 +80,9 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
 
 
-def _parse_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+def parse_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch (the bytes of the file) as (uint8 N x 32 x 32 x 3, int64 labels); ``where``
+    names it in errors. Only numpy's array reconstruction may run from the pickle."""
     try:
         d = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
         data = np.asarray(d[b"data"])
@@ -171,7 +173,7 @@ def load_with_source(
     if path is None and unpacked.is_dir():
         for name in files:
             raw, rec = _read_unpacked(unpacked, name)
-            parts.append(_parse_batch(raw, f"{unpacked / name}"))
+            parts.append(parse_batch(raw, f"{unpacked / name}"))
             read.append(rec)
     else:
         if path is not None:
@@ -190,7 +192,7 @@ def load_with_source(
                         raise InputError(f"{p}: no member {member} — not the CIFAR-10 python tarball") from None
                     if f is None:
                         raise InputError(f"{p}: {member} is not a file")
-                    parts.append(_parse_batch(f.read(), f"{p}: {member}"))
+                    parts.append(parse_batch(f.read(), f"{p}: {member}"))
         except (tarfile.TarError, OSError, EOFError) as e:
             if isinstance(e, FileNotFoundError):
                 raise DataUnavailableError(f"CIFAR-10: {p} does not exist") from None
@@ -205,6 +207,19 @@ def load_with_source(
         x, y = x[idx], y[idx]
         desc = f"{n:,} {split} images drawn (seed {seed}) from {', '.join(files)}"
     return x, y, DataSource("CIFAR-10", desc, tuple(read))
+
+
+def load_train_test(
+    n_train: int | None = None, n_test: int | None = None, *, seed: int = 0, path: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, DataSource]:
+    """A training and a test subset together (seeds ``seed`` and ``seed + 1``) as (x_train, y_train, x_test,
+    y_test, one DataSource naming both); None or 0: a whole split."""
+    xtr, ytr, s_tr = load_with_source("train", n=n_train or None, seed=seed, path=path)
+    xte, yte, s_te = load_with_source("test", n=n_test or None, seed=seed + 1, path=path)
+    src = s_tr.combine(
+        s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images ({s_te.description})"
+    )
+    return xtr, ytr, xte, yte, src
 
 
 def load(

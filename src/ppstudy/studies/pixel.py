@@ -82,12 +82,8 @@ def load_data(data: str, n_train: int, n_test: int, seed: int) -> dict[str, Any]
             f"photographs (class = photograph)"
         )
     elif data == "cifar10":
-        xtr, ytr, s_tr = cifar10.load_with_source("train", n=n_train or None, seed=seed)
-        xte, yte, s_te = cifar10.load_with_source("test", n=n_test or None, seed=seed + 1)
+        xtr, ytr, xte, yte, src = cifar10.load_train_test(n_train, n_test, seed=seed)
         names = cifar10.CLASSES
-        src = s_tr.combine(
-            s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images ({s_te.description})"
-        )
     else:
         raise InputError(f"data must be 'smoke' or 'cifar10', got {data!r}")
     return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte, "classes": tuple(names), "source": src}

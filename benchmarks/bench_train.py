@@ -84,7 +84,7 @@ def fit_loop(width: int, batch: int, steps: int, dev) -> float:
     import numpy as np
     import torch
 
-    from ppstudy import train
+    from ppstudy import schedules, train
     from ppstudy.ciphers import pixel
     from ppstudy.models import resnet18_cifar
 
@@ -97,8 +97,8 @@ def fit_loop(width: int, batch: int, steps: int, dev) -> float:
     res = train.fit(
         resnet18_cifar(10, width=width),
         (x, y),
-        schedule=train.fast_schedule(2, batch_size=batch),
-        transform=pixel.torch_transform(key, dev),
+        schedule=schedules.one_cycle(2, batch_size=batch),
+        transform=key.torch_transform(dev),
         device=dev,
         progress=False,
     )

@@ -195,7 +195,7 @@ def smoke_deid(a, root: Path, data_root: Path) -> dict:
     :func:`smoke_deidentify` (call 2, once every deid wheel is on the machine)."""
     import torch
 
-    from ppstudy import train
+    from ppstudy import schedules, train
     from ppstudy.studies import deid as study
 
     dev = "cuda" if torch.cuda.is_available() and not a.cpu else "cpu"
@@ -213,7 +213,7 @@ def smoke_deid(a, root: Path, data_root: Path) -> dict:
     ys = torch.from_numpy(yr)
     xte, yte = xs[: a.eval_images], ys[: a.eval_images]
     model = study.classifier(arch, 10)
-    sched = train.fast_schedule(2, batch_size=batch)
+    sched = schedules.one_cycle(2, batch_size=batch)
     r = timed_fit(
         model,
         xs,

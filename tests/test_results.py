@@ -190,3 +190,26 @@ def test_html_escapes_cells(tmp_path):
     run.table("t", [{"name": "<script>x</script>", "measured: v": 1}], caption="<b>c</b>")
     html = render_table(run.manifest, "t")
     assert "<script>" not in html and "&lt;script&gt;" in html and re.search("&lt;b&gt;c", html)
+
+
+def test_git_state_ignores_published_runs_but_not_code(tmp_path):
+    import subprocess
+
+    from ppstudy.results import git_commit
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "results" / "etc").mkdir(parents=True)
+    (tmp_path / "src" / "m.py").write_text("x = 1\n")
+    (tmp_path / "results" / "etc" / "results.json").write_text("{}\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert git_commit(tmp_path / "src")["dirty"] is False
+    (tmp_path / "results" / "etc" / "results.json").write_text('{"published": 1}\n')  # a publish
+    assert git_commit(tmp_path / "src")["dirty"] is False
+    (tmp_path / "src" / "m.py").write_text("x = 2\n")  # a code edit
+    state = git_commit(tmp_path / "src")
+    assert state["dirty"] is True and len(state["commit"]) == 40

@@ -72,7 +72,10 @@ def package_versions(names=TRACKED_PACKAGES) -> dict[str, str | None]:
 
 
 def git_commit(path: Path | None = None) -> dict[str, Any]:
-    """The commit of the checkout holding ``path`` (default: this package), and whether it is dirty."""
+    """The commit of the checkout holding ``path`` (default: this package), and whether it is dirty.
+
+    The tracked published runs under ``results/`` do not count: they are what runs write, not the code
+    that computes them (publishing one chapter must not mark the next chapter's run as dirty)."""
     cwd = Path(path) if path else Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
@@ -80,7 +83,7 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top,exclude)results"],
                 cwd=cwd,
                 capture_output=True,
                 text=True,

@@ -8,11 +8,13 @@ import subprocess
 import sys
 
 import nbformat
+import numpy as np
 import pytest
 
 from ppstudy import InputError, PPStudyError, runner
 from ppstudy.chapters import get
 from ppstudy.params import parameters_cell, resolve
+from ppstudy.results import pixels_only
 
 
 def test_parameters_cell_reads_literals(tiny_root):
@@ -159,6 +161,32 @@ def test_publish_and_provenance(tiny_root):
     assert "Provenance" in text and "`quick`" in text and "Wall time" in text and "ppstudy run etc" in text
     with pytest.raises(InputError, match="not a finished run|no results"):
         runner.publish("etc", "smoke", root=tiny_root)
+
+
+def test_publish_keeps_photographs_as_their_jpeg(tiny_root):
+    _git(tiny_root, "init", "-q")
+    _git(tiny_root, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
+    out = runner.run("etc", "quick", root=tiny_root, progress=False)
+    # the run's figure of photographs (etc's fig3_examples reads examples.npz) and an array file of numbers
+    np.savez_compressed(out / "examples.npz", **{"example/plain": np.zeros((2, 8, 8), np.uint8)})
+    np.savez_compressed(out / "curves.npz", far=np.linspace(0, 1, 5), frr=np.linspace(1, 0, 5))
+    (out / "figures").mkdir()
+    (out / "figures" / "fig3_examples.jpg").write_bytes(b"\xff\xd8 a JPEG")
+    m = json.loads((out / "results.json").read_text())
+    m.update(arrays=["examples", "curves"], figures=["fig3_examples"])
+    (out / "results.json").write_text(json.dumps(m))
+    assert pixels_only(out / "examples.npz") and not pixels_only(out / "curves.npz")
+    dest = runner.publish("etc", "quick", root=tiny_root)
+    assert not (dest / "examples.npz").exists() and (dest / "curves.npz").is_file()
+    kept = runner.regenerate_figures("etc", "quick", tiny_root, source=dest)
+    assert kept == [dest / "figures" / "fig3_examples.jpg"]
+    assert kept[0].read_bytes() == b"\xff\xd8 a JPEG", "the published JPEG is kept as it is"
+    (dest / "figures" / "fig3_examples.jpg").unlink()  # neither published nor redrawable: one clear error
+    with pytest.raises(InputError, match="no examples.npz"):
+        runner.regenerate_figures("etc", "quick", tiny_root, source=dest)
+    (out / "examples.npz").unlink()  # a run of one's own must hold its arrays, even beside its JPEG
+    with pytest.raises(InputError, match="no examples.npz"):
+        runner.regenerate_figures("etc", "quick", tiny_root)
 
 
 def test_book_without_published_runs_says_what_to_do(tiny_root):

@@ -453,13 +453,25 @@ def measured_label(manifest: Mapping[str, Any]) -> str:
     return f"this run ({manifest.get('profile', '?')})"
 
 
+class MissingArraysError(InputError):
+    """A run lacks one of its array files (a published run leaves out arrays of pixels: see
+    :func:`ppstudy.runner.publish`)."""
+
+
+def pixels_only(path: str | os.PathLike) -> bool:
+    """Whether every array in the ``.npz`` file is ``uint8`` of two or more dimensions: images, which a
+    published run keeps as its figure's JPEG rather than as arrays."""
+    with np.load(path, allow_pickle=False) as z:
+        return bool(z.files) and all(z[k].dtype == np.uint8 and z[k].ndim >= 2 for k in z.files)
+
+
 def load_arrays(run_dir: str | os.PathLike, name: str) -> dict[str, np.ndarray]:
     """The arrays a run saved with :meth:`Run.arrays` (``run_dir/<name>.npz``), read into memory."""
     import zipfile
 
     path = Path(run_dir) / f"{name}.npz"
     if not path.is_file():
-        raise InputError(f"no {path.name} in {run_dir}: run the chapter first")
+        raise MissingArraysError(f"no {path.name} in {run_dir}: run the chapter first")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}

@@ -34,7 +34,15 @@ from typing import Any
 from ppstudy import InputError, PPStudyError
 from ppstudy import chapters as _chapters
 from ppstudy.params import parameters_cell, resolve
-from ppstudy.results import INVOCATION_ENV, RESULTS_FILE, device_label, load, write_json_atomic
+from ppstudy.results import (
+    INVOCATION_ENV,
+    RESULTS_FILE,
+    MissingArraysError,
+    device_label,
+    load,
+    pixels_only,
+    write_json_atomic,
+)
 
 KERNEL = "python3"
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -323,6 +331,12 @@ def regenerate_figures(
             raise InputError(
                 f"{rd}: cannot redraw {name}: results.json lacks what it needs ({type(e).__name__}: {e})"
             ) from None
+        except MissingArraysError:
+            published = sorted((rd / "figures").glob(f"{name}.*"))
+            if source is not None and [p.suffix for p in published] == [".jpg"]:
+                out.append(published[0])  # a published photograph: its pixels are its JPEG, kept as it is
+                continue
+            raise
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
             if isinstance(e, InputError):
                 raise
@@ -360,8 +374,10 @@ def published_index(root: Path | None = None) -> dict[str, Any]:
 
 def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool | None = None) -> Path:
     """Copy the finished run ``runs/<chapter>/<profile>`` into ``results/<chapter>/<profile>``: its
-    results.json, executed notebook, figures and the arrays its figures need (nothing else). The first
-    published run of a chapter (or one published with ``main=True``) is the one the book renders."""
+    results.json, executed notebook, figures and the arrays its figures need (nothing else). Arrays of
+    pixels only (photographs; see :func:`ppstudy.results.pixels_only`) stay in the run: their figure is
+    published as its JPEG, which :func:`regenerate_figures` keeps. The first published run of a chapter (or
+    one published with ``main=True``) is the one the book renders."""
     root = root or _chapters.project_root()
     src = run_dir(chapter, profile, root)
     m = load(src)
@@ -377,7 +393,7 @@ def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool 
         shutil.copy2(src / RESULTS_FILE, tmp / RESULTS_FILE)
         shutil.copy2(src / f"{chapter}.ipynb", tmp / f"{chapter}.ipynb")
         for name in m.get("arrays", []):
-            if (src / f"{name}.npz").is_file():
+            if (src / f"{name}.npz").is_file() and not pixels_only(src / f"{name}.npz"):
                 shutil.copy2(src / f"{name}.npz", tmp / f"{name}.npz")
         (tmp / "figures").mkdir()
         for name in m.get("figures", []):

@@ -192,3 +192,37 @@ def test_publish_keeps_photographs_as_their_jpeg(tiny_root):
 def test_book_without_published_runs_says_what_to_do(tiny_root):
     with pytest.raises(PPStudyError, match="no published run"):
         runner.published_run("etc", tiny_root)
+
+
+def test_the_book_shows_the_parameters_a_run_used(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    defaults = nbformat.v4.new_code_cell(
+        'profile = "smoke"\nn = 3            # images\nsizes = [1,\n         2]\nlabel = "x"  # kept\ncheckpoint_dir = ""'
+    )
+    defaults.metadata["tags"] = ["parameters"]
+    injected = nbformat.v4.new_code_cell(
+        '# Parameters\nn = 500\nsizes = [4, 5]\nprofile = "quick"\ncheckpoint_dir = "/home/u/repo/runs/.checkpoints/etc"\n'
+    )
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells = [defaults, injected]
+    nb.metadata["papermill"] = {
+        "input_path": "/home/u/repo/runs/etc/.quick.runs/x.partial/etc.source.ipynb",
+        "parameters": {"checkpoint_dir": "/home/u/repo/runs/.checkpoints/etc", "n": 500},
+    }
+    path = tmp_path / "etc.ipynb"
+    nbformat.write(nb, path)
+    runner._show_run_parameters(path, "etc")
+    out = nbformat.read(path, as_version=4)
+    shown = out.cells[0].source.splitlines()
+    assert shown[0] == "# the values of this run (profile quick); the defaults are in book/etc.md"
+    assert shown[1:] == [
+        'profile = "quick"',
+        "n = 500          # images",
+        "sizes = [4, 5]",
+        'label = "x"  # kept',
+        'checkpoint_dir = "runs/.checkpoints/etc"',
+    ]
+    assert "/home/u" not in path.read_text(), "no machine path left in the downloadable notebook"
+    assert out.metadata["papermill"]["input_path"] == "etc.source.ipynb"

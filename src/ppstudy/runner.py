@@ -532,6 +532,68 @@ def provenance(manifest: dict[str, Any], chapter: str, root: Path) -> str:
     return out
 
 
+_ABS_RUNS = re.compile(r"""(["'])/[^"']*?/(runs/[^"']*)\1""")
+
+
+def _repo_relative(text: str) -> str:
+    """Absolute paths into a checkout's ``runs/`` written as the repository-relative ``runs/...``."""
+    return _ABS_RUNS.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}", text)
+
+
+def _show_run_parameters(nb_path: Path, chapter: str) -> None:
+    """The folded parameters cell shows the values the run used (papermill's injected cell stays removed):
+    each default the run overrode is replaced in place, a first comment says so, and machine paths in the
+    notebook's papermill metadata become repository-relative."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    defaults = next((c for c in cells if "parameters" in c.metadata.get("tags", [])), None)
+    injected = next((c for c in cells if "injected-parameters" in c.metadata.get("tags", [])), None)
+    if injected is not None:
+        injected.source = _repo_relative(injected.source)
+    if defaults is not None and injected is not None:
+        used: dict[str, str] = {}
+        for line in injected.source.splitlines():
+            name, eq, value = line.partition(" = ")
+            if eq and name.isidentifier():
+                used[name] = value
+        lines = defaults.source.splitlines()
+        try:
+            body = ast.parse(defaults.source).body
+        except SyntaxError:
+            body = []
+        for node in reversed(body):  # from the end, so that earlier line numbers stay valid
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                continue
+            name = node.targets[0].id
+            if name not in used or node.end_lineno is None:
+                continue
+            first, last = node.lineno - 1, node.end_lineno - 1
+            comment = lines[first][lines[first].index("#") :] if "#" in lines[last] and first == last else ""
+            text = f"{name} = {used[name]}"
+            if comment:
+                with_comment = text + " " * max(1, len(lines[first]) - len(comment) - len(text)) + comment
+                text = with_comment if len(with_comment) <= 90 else text  # cells wrap at ~90 columns
+            lines[first : last + 1] = [text]
+        profile = used.get("profile", "").strip("\"'")
+        head = f"# the values of this run (profile {profile}); the defaults are in book/{chapter}.md"
+        defaults.source = "\n".join([head, *lines])
+    pm = nb.metadata.get("papermill")
+    if isinstance(pm, dict):
+        for key in ("input_path", "output_path"):
+            if isinstance(pm.get(key), str):
+                pm[key] = os.path.basename(pm[key])
+        params = pm.get("parameters")
+        if isinstance(params, dict):
+            for k, v in params.items():
+                if isinstance(v, str) and v.startswith("/") and "/runs/" in v:
+                    params[k] = "runs/" + v.split("/runs/", 1)[1]
+    nbformat.write(nb, nb_path)
+
+
 def _insert_provenance(nb_path: Path, manifest: dict[str, Any], chapter: str, root: Path) -> None:
     import nbformat
 
@@ -641,6 +703,7 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
     for name, d in sources.items():
         nb = stage / "book" / f"{name}.ipynb"
         shutil.copy2(d / f"{name}.ipynb", nb)
+        _show_run_parameters(nb, name)
         _insert_provenance(nb, load(d), name, root)
     intro = stage / "book" / "intro.md"
     if intro.is_file():

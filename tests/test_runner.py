@@ -211,9 +211,9 @@ def test_the_book_shows_the_parameters_a_run_used(tmp_path):
         "input_path": "/home/u/repo/runs/etc/.quick.runs/x.partial/etc.source.ipynb",
         "parameters": {"checkpoint_dir": "/home/u/repo/runs/.checkpoints/etc", "n": 500},
     }
+    runner._show_run_parameters(nb, "etc")
     path = tmp_path / "etc.ipynb"
     nbformat.write(nb, path)
-    runner._show_run_parameters(path, "etc")
     out = nbformat.read(path, as_version=4)
     shown = out.cells[0].source.splitlines()
     assert shown[0] == "# the values of this run (profile quick); the defaults are in book/etc.md"

@@ -14,8 +14,10 @@ stages the published notebooks (or, with a profile, freshly executed ones) besid
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import importlib
+import io
 import json
 import os
 import re
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import tokenize
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -532,47 +535,61 @@ def provenance(manifest: dict[str, Any], chapter: str, root: Path) -> str:
     return out
 
 
-_ABS_RUNS = re.compile(r"""(["'])/[^"']*?/(runs/[^"']*)\1""")
+def _relative_run_path(path: str) -> str:
+    """An absolute path into a checkout's ``runs/`` as the repository-relative ``runs/...``; other text
+    unchanged."""
+    head, sep, rest = path.partition("/runs/")
+    return f"runs/{rest}" if path.startswith("/") and sep else path
 
 
-def _repo_relative(text: str) -> str:
-    """Absolute paths into a checkout's ``runs/`` written as the repository-relative ``runs/...``."""
-    return _ABS_RUNS.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}", text)
+_QUOTED_RUN_PATH = re.compile(r"""(["'])(/[^"']*?/runs/[^"']*)\1""")
 
 
-def _show_run_parameters(nb_path: Path, chapter: str) -> None:
-    """The folded parameters cell shows the values the run used (papermill's injected cell stays removed):
-    each default the run overrode is replaced in place, a first comment says so, and machine paths in the
-    notebook's papermill metadata become repository-relative."""
-    import ast
+def _assignments(source: str) -> dict[str, ast.Assign]:
+    """The ``name = value`` statements of a parameters cell by name (none when it does not parse)."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return {}
+    return {
+        n.targets[0].id: n
+        for n in body
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+    }
 
-    import nbformat
 
-    nb = nbformat.read(nb_path, as_version=4)
+def _line_comment(line: str) -> str:
+    """The ``# ...`` comment of one line of code ("" when it has none, or is not a whole statement)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return ""
+    return next((t.string for t in tokens if t.type == tokenize.COMMENT), "")
+
+
+def _show_run_parameters(nb, chapter: str) -> None:
+    """The folded parameters cell of ``nb`` shows the values the run used (papermill's injected cell stays
+    removed): each default the run overrode is replaced in place and a first comment says so; machine paths
+    in the injected cell and the papermill metadata become repository-relative."""
     cells = [c for c in nb.cells if c.cell_type == "code"]
     defaults = next((c for c in cells if "parameters" in c.metadata.get("tags", [])), None)
     injected = next((c for c in cells if "injected-parameters" in c.metadata.get("tags", [])), None)
     if injected is not None:
-        injected.source = _repo_relative(injected.source)
+        injected.source = _QUOTED_RUN_PATH.sub(
+            lambda m: m.group(1) + _relative_run_path(m.group(2)) + m.group(1), injected.source
+        )
     if defaults is not None and injected is not None:
-        used: dict[str, str] = {}
-        for line in injected.source.splitlines():
-            name, eq, value = line.partition(" = ")
-            if eq and name.isidentifier():
-                used[name] = value
+        used = {
+            name: ast.get_source_segment(injected.source, node.value) or ""
+            for name, node in _assignments(injected.source).items()
+        }
         lines = defaults.source.splitlines()
-        try:
-            body = ast.parse(defaults.source).body
-        except SyntaxError:
-            body = []
-        for node in reversed(body):  # from the end, so that earlier line numbers stay valid
-            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-                continue
-            name = node.targets[0].id
+        # from the end, so that earlier line numbers stay valid
+        for name, node in sorted(_assignments(defaults.source).items(), key=lambda kv: -kv[1].lineno):
             if name not in used or node.end_lineno is None:
                 continue
             first, last = node.lineno - 1, node.end_lineno - 1
-            comment = lines[first][lines[first].index("#") :] if "#" in lines[last] and first == last else ""
+            comment = _line_comment(lines[first]) if first == last else ""
             text = f"{name} = {used[name]}"
             if comment:
                 with_comment = text + " " * max(1, len(lines[first]) - len(comment) - len(text)) + comment
@@ -589,15 +606,14 @@ def _show_run_parameters(nb_path: Path, chapter: str) -> None:
         params = pm.get("parameters")
         if isinstance(params, dict):
             for k, v in params.items():
-                if isinstance(v, str) and v.startswith("/") and "/runs/" in v:
-                    params[k] = "runs/" + v.split("/runs/", 1)[1]
-    nbformat.write(nb, nb_path)
+                if isinstance(v, str):
+                    params[k] = _relative_run_path(v)
 
 
-def _insert_provenance(nb_path: Path, manifest: dict[str, Any], chapter: str, root: Path) -> None:
+def _insert_provenance(nb, manifest: dict[str, Any], chapter: str, root: Path) -> None:
+    """The chapter's provenance as a markdown cell of ``nb``, after its title and opening paragraphs."""
     import nbformat
 
-    nb = nbformat.read(nb_path, as_version=4)
     cell = nbformat.v4.new_markdown_cell(provenance(manifest, chapter, root))
     cell.metadata["tags"] = ["ppstudy-provenance"]
     first = next(
@@ -614,7 +630,6 @@ def _insert_provenance(nb_path: Path, manifest: dict[str, Any], chapter: str, ro
             nb.cells[first + 1 : first + 1] = [cell, rest]
         else:
             nb.cells.insert(first + 1, cell)
-    nbformat.write(nb, nb_path)
 
 
 # ---------------------------------------------------------------------- the book
@@ -685,6 +700,8 @@ def chapter_sources(profile: str | None, root: Path | None = None) -> dict[str, 
 def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
     """Copy the book's static pages and the executed chapter notebooks (with their provenance) into
     ``_build/stage``."""
+    import nbformat
+
     root = root or _chapters.project_root()
     stage = build_root(root) / "stage"
     if stage.exists():
@@ -701,10 +718,10 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
             shutil.copy2(item, stage / "book" / item.name)
     sources = chapter_sources(profile, root)
     for name, d in sources.items():
-        nb = stage / "book" / f"{name}.ipynb"
-        shutil.copy2(d / f"{name}.ipynb", nb)
-        _show_run_parameters(nb, name)
-        _insert_provenance(nb, load(d), name, root)
+        notebook = nbformat.read(d / f"{name}.ipynb", as_version=4)
+        _show_run_parameters(notebook, name)
+        _insert_provenance(notebook, load(d), name, root)
+        nbformat.write(notebook, stage / "book" / f"{name}.ipynb")
     intro = stage / "book" / "intro.md"
     if intro.is_file():
         intro.write_text(intro.read_text().replace(DASHBOARD_MARK, dashboard({n: load(d) for n, d in sources.items()})))

@@ -216,9 +216,7 @@ def load_train_test(
     y_test, one DataSource naming both); None or 0: a whole split."""
     xtr, ytr, s_tr = load_with_source("train", n=n_train or None, seed=seed, path=path)
     xte, yte, s_te = load_with_source("test", n=n_test or None, seed=seed + 1, path=path)
-    src = s_tr.combine(
-        s_te, f"{len(xtr):,} training images ({s_tr.description}) and {len(xte):,} test images ({s_te.description})"
-    )
+    src = s_tr.combine(s_te, f"{s_tr.description} and {s_te.description}")
     return xtr, ytr, xte, yte, src
 
 

@@ -52,7 +52,7 @@ def test_table_html_has_two_level_headers_no_index_and_dashes(tmp_path):
     )
     html = render_table(run.manifest, "t")
     assert '<th rowspan="2">kernel</th>' in html and '<th colspan="2">EER</th>' in html
-    assert "<th>paper</th><th>this run (quick)</th>" in html
+    assert "<th>paper</th><th>this run<br>(quick)</th>" in html
     assert ">0.0223<" in html and ">0.0235<" in html and ">1,215<" in html and ">—<" in html
     assert "Table 1. EER table" in html and "<th></th>" not in html  # numbered caption; no index column
     assert "Smoke run" not in html  # quick data are not smoke

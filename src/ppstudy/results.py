@@ -606,7 +606,8 @@ def render_table(manifest: Mapping[str, Any], name: str) -> str:
             continue
         top.append(f'<th colspan="{len(idx)}">{escape(head) if head else ""}</th>')
         for k in kinds:
-            sub.append(f"<th>{'paper' if k == 'paper' else escape(label)}</th>")
+            # "this run (quick)" on two lines: a column no wider than its numbers
+            sub.append(f"<th>{'paper' if k == 'paper' else escape(label).replace(' (', '<br>(', 1)}</th>")
     fmts = [_cell_formatter(t, c) for c in cols]
     body = []
     for r in t["rows"]:

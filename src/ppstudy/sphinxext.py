@@ -39,6 +39,7 @@ CSS_FILE = "ppstudy.css"
 #: wider than the text column.
 SCROLL_CLASS = "ppstudy-scroll"
 CSS = f""".{SCROLL_CLASS} {{ overflow-x: auto; max-width: 100%; }}
+.{SCROLL_CLASS} > table > caption {{ position: sticky; left: 0; }}
 """
 FA_FONTS = "_static/vendor/fontawesome/webfonts"
 FA_FACES = ("fa-solid-900", "fa-regular-400", "fa-brands-400")

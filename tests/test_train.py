@@ -85,6 +85,12 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, schedule):
     # a finished run resumes to nothing and returns the same history
     again = _fit(tmp_path / "part", schedule=schedule)
     assert again.resumed_from == 3 and len(again.history) == 3
+    # throughput covers every epoch of the history (also those of the interrupted process): it agrees with
+    # the mean seconds per epoch, whichever process trained them
+    for r in (resumed, again):
+        per_epoch = [h["images_per_s"] * h["seconds"] for h in r.history]
+        assert np.allclose(per_epoch, per_epoch[0])
+        assert r.images_per_s == pytest.approx(per_epoch[0] / np.mean([h["seconds"] for h in r.history]))
 
 
 def _only_checkpoint(d):

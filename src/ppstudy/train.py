@@ -576,9 +576,12 @@ def fit(
             )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, rec)
+    # over every epoch of the history, this process's and a resumed checkpoint's alike: images / seconds,
+    # so that it agrees with the mean seconds per epoch (a mean of per-epoch rates would not)
+    timed = [h for h in history if h.get("images_per_s") and h.get("seconds")]
     ips = (
-        train_images / train_time
-        if train_time > 0
-        else (float(np.mean([h["images_per_s"] for h in history if h.get("images_per_s")])) if history else math.nan)
+        sum(h["images_per_s"] * h["seconds"] for h in timed) / sum(h["seconds"] for h in timed)
+        if timed
+        else (train_images / train_time if train_time > 0 else math.nan)
     )
     return TrainResult(model, history, ips, train_time, resumed_from, norm_list)

@@ -198,3 +198,19 @@ def test_bad_input(public, priors):
         attacks.success_rates(y, priors[True], [2], draws=0, shuffle=True, seed=0)
     with pytest.raises(InputError):
         attacks.clopper_pearson(3, 2)
+
+
+def test_study_attack_rows_take_more_draws_where_asked(public):
+    from ppstudy.studies import pixel as study
+
+    pool = smooth_images(30, SIZE, seed=78)
+    rows = study.attack_success(pool, public, [2, 3], draws=2, seed=5, draws_at={3: 5})
+    assert [(r["cipher"], r["cipher images"], r["draws"]) for r in rows] == [
+        ("step 2", 2, 2),
+        ("step 2", 3, 5),
+        ("steps 2+3", 2, 2),
+        ("steps 2+3", 3, 5),
+    ]
+    # the same draws as the attack's own rows: the study only relabels them
+    same = attacks.success_rates(pool, public, [3], draws=5, shuffle=False, seed=5)[0]
+    assert rows[1]["successes"] == same["successes"] and rows[1]["measured: 95% low"] == same["ci95_low"]

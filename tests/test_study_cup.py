@@ -132,22 +132,28 @@ def test_model_selection_on_the_papers_table():
     rows = {r["approach"]: r for r in cup.model_selection()}
     assert list(rows) == ["3-T1", "3-T2", "3-T3", "3 (all)"]
     t1, allr = rows["3-T1"], rows["3 (all)"]
-    assert (t1["models"], t1["paper_best_val_acc"], t1["paper_worst_val_acc"]) == (3, 0.524585, 0.515491)
-    assert allr["models"] == 5 and allr["paper_worst_val_acc"] == 0.515097
-    assert t1["z_best"] == pytest.approx(0.024585 / np.sqrt(0.25 / 4000))  # 3.11 standard deviations
-    assert rows["3-T2"]["p_best_of_k_reaches_best"] == rows["3-T2"]["p_one_model_reaches_best"]  # one model
+    assert (t1["models k"], t1["best validation accuracy (paper)"], t1["worst validation accuracy (paper)"]) == (
+        3,
+        0.524585,
+        0.515491,
+    )
+    assert allr["models k"] == 5 and allr["worst validation accuracy (paper)"] == 0.515097
+    assert t1["z of the best"] == pytest.approx(0.024585 / np.sqrt(0.25 / 4000))  # 3.11 standard deviations
+    assert (
+        rows["3-T2"]["P(best of k chance models reaches it)"] == rows["3-T2"]["P(one chance model reaches the best)"]
+    )  # one model
     tail = binom.sf(2097, 4000, 0.5)
-    assert t1["p_best_of_k_reaches_best"] == pytest.approx(1 - (1 - tail) ** 3)
+    assert t1["P(best of k chance models reaches it)"] == pytest.approx(1 - (1 - tail) ** 3)
     # a seeded simulation of three chance-level models on 4000 pairs agrees with the exact value
     rng = np.random.default_rng(0)
     best = rng.binomial(4000, 0.5, size=(400_000, 3)).max(axis=1)
     sim = float(np.mean(best >= 2098))
     se = np.sqrt(sim * (1 - sim) / 400_000)
-    assert abs(sim - t1["p_best_of_k_reaches_best"]) < 5 * se
-    assert np.quantile(best / 4000, 0.95) == pytest.approx(t1["best_of_k_chance_q95"], abs=1 / 4000)
+    assert abs(sim - t1["P(best of k chance models reaches it)"]) < 5 * se
+    assert np.quantile(best / 4000, 0.95) == pytest.approx(t1["95% quantile of the best of k at chance"], abs=1 / 4000)
     # how many chance-level runs a selection would need: hundreds, not the handful in Table 1
-    assert t1["runs_needed_best"] > 100 and allr["runs_needed_all_k"] > 100
-    assert allr["p_all_k_reach_worst"] < 1e-6
+    assert t1["chance runs needed for the best"] > 100 and allr["chance runs needed for all k"] > 100
+    assert allr["P(all k reach the worst)"] < 1e-6
 
 
 # ---------------------------------------------------------------------- BFV at chance
@@ -234,3 +240,16 @@ def test_spread():
     assert np.isnan(metrics.spread([1.0])["sd"])
     with pytest.raises(InputError):
         metrics.spread([])
+
+
+def test_ensemble_agreement_follows_the_most_confident_model():
+    labels = np.array([1, 0, 1, 0, 1, 0])
+    sure = np.array([0.95, 0.9, 0.05, 0.1, 0.97, 0.02])  # far from 1/2
+    unsure = [np.array([0.45, 0.55, 0.55, 0.45, 0.4, 0.6]), np.array([0.52, 0.48, 0.6, 0.49, 0.45, 0.55])]
+    acc, pred = cup.ensemble_accuracy([sure, *unsure], labels)
+    assert np.array_equal(pred, sure >= 0.5) and acc == pytest.approx(np.mean((sure >= 0.5) == labels))
+    rows = {r["model"]: r for r in cup.ensemble_agreement([sure, *unsure], ["a", "b", "c"])}
+    assert rows["a"]["agreement"] == 1.0 and max(rows["b"]["agreement"], rows["c"]["agreement"]) < 1.0
+    assert rows["a"]["confidence"] == pytest.approx(np.abs(sure - 0.5).mean())
+    with pytest.raises(InputError, match="3 probability arrays for 2 names"):
+        cup.ensemble_agreement([sure, *unsure], ["a", "b"])

@@ -150,6 +150,15 @@ def test_label_style_disambiguates_equal_labels():
         "Kiya and Ito, 2019a",
         "Kiya and Ito, 2019b",
     ]  # sorted by author, year, title
+    orgs = parse_string(
+        """
+        @misc{w, author = {Wang, Z.}, title = {SSIM}, year = {2004}}
+        @misc{v, author = {{Vision Cortex}}, title = {VTracer}, year = {2020}}
+        @misc{a, author = {Adams, A.}, title = {A}, year = {2000}}
+    """,
+        "bibtex",
+    )
+    assert [e.key for e in fmt.format_entries(orgs.entries.values())] == ["a", "v", "w"]  # braces ignored
 
 
 def test_toc_lists_every_chapter_and_params_exist():

@@ -397,3 +397,14 @@ def test_table2_protocol_resumes_per_size(images, tmp_path):
     other = ope.OPEKey(b"another-key-0123456789ab", (-500, 500), (-5000, 5000))
     study.table2_protocol(x, other, [16], 48, settings=SV, cache_dir=tmp_path, progress=False, timings=t3)
     assert sorted(t3) == [16]  # another key is another file
+
+
+def test_table4_rows_list_the_papers_sizes_beside_the_runs():
+    from ppstudy.studies import deid as study
+
+    res = {("dei", 50, 48): {"accuracy": 40.0, "eval_ms_per_image": 1.0}}
+    rows = {r["de-identified size"]: r for r in study.table4_rows(res, 50, [32, 48])}
+    assert list(rows) == ["32x32", "48x48", "75x75", "100x100", "150x150", "200x200", "224x224"]
+    assert rows["48x48"]["status"] == "trained" and rows["32x32"]["status"] == "not run"
+    assert rows["224x224"]["status"] == "not in this profile" and rows["224x224"]["paper: accuracy (%)"] == 87.10
+    assert rows["48x48"]["paper: accuracy (%)"] is None and rows["48x48"]["measured: accuracy (%)"] == 40.0

@@ -83,6 +83,7 @@ def _register_bibliography_style() -> None:
     from pybtex.plugin import register_plugin
     from pybtex.style.formatting.unsrt import Style as Unsrt
     from pybtex.style.labels import BaseLabelStyle
+    from pybtex.style.sorting.author_year_title import SortingStyle as AuthorYearTitle
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries):
@@ -95,11 +96,19 @@ def _register_bibliography_style() -> None:
                 else:
                     yield lab
 
+    class PlainNameSorting(AuthorYearTitle):
+        """author_year_title on the names as printed: an organisation written ``{Vision Cortex}`` sorts under
+        V, not after every letter (its brace)."""
+
+        def person_key(self, person):
+            return _last_names(person).lower() + "  " + super().person_key(person)
+
     class AuthorYearStyle(Unsrt):
         default_label_style = "ppstudy_author_year"
-        default_sorting_style = "author_year_title"
+        default_sorting_style = "ppstudy_plain_names"
 
     register_plugin("pybtex.style.labels", "ppstudy_author_year", AuthorYearLabels, force=True)
+    register_plugin("pybtex.style.sorting", "ppstudy_plain_names", PlainNameSorting, force=True)
     register_plugin("pybtex.style.formatting", "ppstudy", AuthorYearStyle, force=True)
 
 

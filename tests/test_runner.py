@@ -226,3 +226,47 @@ def test_the_book_shows_the_parameters_a_run_used(tmp_path):
     ]
     assert "/home/u" not in path.read_text(), "no machine path left in the downloadable notebook"
     assert out.metadata["papermill"]["input_path"] == "etc.source.ipynb"
+
+
+def test_staging_rerenders_tables_with_the_current_presentation():
+    from ppstudy.results import render_table
+
+    manifest = {
+        "chapter": "etc",
+        "profile": "quick",
+        "data": {"dataset": "D", "description": "d", "smoke": False},
+        "tables": {
+            "t1": {
+                "caption": "EERs (the paper's Table 1)",
+                "number": 1,
+                "columns": ["ratio", "paper: EER", "measured: EER"],
+                "rows": [{"ratio": "1/20", "paper: EER": 0.0223, "measured: EER": 0.023}],
+            },
+            "t2": {
+                "caption": "Two",
+                "number": 2,
+                "columns": ["x", "measured: y"],
+                "rows": [{"x": 1, "measured: y": 2.5}],
+            },
+        },
+    }
+    old = (  # how a run rendered its tables before they had an id: the caption inside the table
+        '<div class="ppstudy-table ppstudy-scroll"><table class="table"><caption style="caption-side: top;">'
+        "Table 1. EERs (the paper&#x27;s Table 1)</caption><tbody><tr><td>stale</td></tr></tbody></table></div>"
+    )
+    new = render_table(manifest, "t2").replace("2.5", "stale")
+    other = "<p>not a table</p>"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[
+                nbformat.v4.new_output("display_data", data={"text/html": h, "text/plain": "t"})
+                for h in (old, new, other)
+            ],
+        )
+    ]
+    assert runner._rerender_tables(nb, manifest) == 2
+    html = [o["data"]["text/html"] for o in nb.cells[0].outputs]
+    assert html == [render_table(manifest, "t1"), render_table(manifest, "t2"), other]
+    assert "stale" not in "".join(html) and "<caption" not in html[0]

@@ -632,10 +632,15 @@ def render_table(manifest: Mapping[str, Any], name: str) -> str:
             "what the paper measured.</p></div>"
         )
     data = "" if t.get("exact") else _data_line(manifest)
+    # the caption above the scrolling part (so that it wraps in the text column however wide the table);
+    # tables of many columns in a smaller font
+    ident = f"ppstudy-table-{escape(name)}"
+    wide = " ppstudy-wide" if len(cols) >= 8 else ""
     return (
-        f'<div class="ppstudy-table ppstudy-scroll" style="overflow-x: auto; max-width: 100%;">'
-        f'<table class="table"><caption style="caption-side: top; text-align: left;">{escape(cap)}</caption>'
-        f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{data}{''.join(notes)}</div>"
+        f'<div class="ppstudy-table{wide}"><p class="ppstudy-caption" id="{ident}">{escape(cap)}</p>'
+        f'<div class="ppstudy-scroll" style="overflow-x: auto; max-width: 100%;">'
+        f'<table class="table" aria-labelledby="{ident}">'
+        f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table></div>{data}{''.join(notes)}</div>"
     )
 
 

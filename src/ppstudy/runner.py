@@ -610,6 +610,41 @@ def _show_run_parameters(nb, chapter: str) -> None:
                     params[k] = _relative_run_path(v)
 
 
+_TABLE_ID = re.compile(r'id="ppstudy-table-([^"]+)"')
+
+
+def _rerender_tables(nb, manifest: dict[str, Any]) -> int:
+    """Replace every recorded table in ``nb``'s outputs with :func:`ppstudy.results.render_table` of the
+    current package, so that a change of presentation reaches the book without rerunning the chapter. A
+    table is known by its id, or (runs rendered before tables had one) by its numbered caption. Returns the
+    number of tables replaced."""
+    from html import escape
+
+    from ppstudy.results import render_table
+
+    tables = manifest.get("tables") or {}
+    by_caption = {
+        escape((f"Table {t['number']}. " if t.get("number") else "") + t.get("caption", "")): name
+        for name, t in tables.items()
+    }
+    done = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            html = (out.get("data") or {}).get("text/html")
+            if isinstance(html, list):
+                html = "".join(html)
+            if not isinstance(html, str) or 'class="ppstudy-table' not in html:
+                continue
+            m = _TABLE_ID.search(html)
+            name = m.group(1) if m and m.group(1) in tables else None
+            if name is None:
+                name = next((n for cap, n in by_caption.items() if f">{cap}</caption>" in html), None)
+            if name is not None:
+                out["data"]["text/html"] = render_table(manifest, name)
+                done += 1
+    return done
+
+
 def _insert_provenance(nb, manifest: dict[str, Any], chapter: str, root: Path) -> None:
     """The chapter's provenance as a markdown cell of ``nb``, after its title and opening paragraphs."""
     import nbformat
@@ -720,7 +755,9 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
     for name, d in sources.items():
         notebook = nbformat.read(d / f"{name}.ipynb", as_version=4)
         _show_run_parameters(notebook, name)
-        _insert_provenance(notebook, load(d), name, root)
+        manifest = load(d)
+        _rerender_tables(notebook, manifest)
+        _insert_provenance(notebook, manifest, name, root)
         nbformat.write(notebook, stage / "book" / f"{name}.ipynb")
     intro = stage / "book" / "intro.md"
     if intro.is_file():

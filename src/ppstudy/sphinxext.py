@@ -39,7 +39,11 @@ CSS_FILE = "ppstudy.css"
 #: wider than the text column.
 SCROLL_CLASS = "ppstudy-scroll"
 CSS = f""".{SCROLL_CLASS} {{ overflow-x: auto; max-width: 100%; }}
-.{SCROLL_CLASS} > table > caption {{ position: sticky; left: 0; }}
+.ppstudy-table {{ margin-bottom: 1.5em; }}
+.ppstudy-table > .ppstudy-caption {{ margin-bottom: 0.3em; }}
+.ppstudy-table > .{SCROLL_CLASS} > table {{ margin-bottom: 0.3em; }}
+.ppstudy-wide table {{ font-size: 0.76em; }}
+.ppstudy-wide th, .ppstudy-wide td {{ padding: 0.25em 0.3em; }}
 """
 FA_FONTS = "_static/vendor/fontawesome/webfonts"
 FA_FACES = ("fa-solid-900", "fa-regular-400", "fa-brands-400")

@@ -329,7 +329,8 @@ class Run:
         }
         rec["status"] = check_status(rec)
         self.manifest["checks"][name] = rec
-        _glue(f"check:{name}", rec["status"])
+        # glue:text reads what follows a colon as a format spec: the status is glued as check-<name>
+        _glue(f"check-{name}", rec["status"])
 
     def arrays(self, name: str, **arrays: Any) -> None:
         """Save arrays a figure needs as ``run_dir/<name>.npz`` (compressed) and list the file."""

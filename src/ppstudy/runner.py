@@ -796,9 +796,18 @@ def build_book(
     cmd = [jb, "build", str(stage), "--path-output", str(out), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=root)
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
     if proc.returncode != 0:
         raise PPStudyError(f"jupyter-book build failed (exit {proc.returncode}); see the log above")
+    # a {glue:text} role whose key the run did not glue renders as nothing: never publish such a page
+    unglued = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if "[mystnb.glue]" in line]
+    if unglued:
+        raise PPStudyError(
+            f"{len(unglued)} glue reference(s) without a value in the chapters' runs, e.g. "
+            + re.sub(r"\x1b\[[0-9;]*m", "", unglued[0])
+        )
     index = out / "_build" / "html" / "index.html"
     if not index.is_file():
         raise PPStudyError(f"jupyter-book finished but {index} does not exist")

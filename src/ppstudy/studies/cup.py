@@ -1012,7 +1012,7 @@ def record_checks(
     ps = [r["measured: p (vs 1/2)"] for r in chance if r.get("measured: p (vs 1/2)") is not None]
     if ps:
         best = min(range(len(ps)), key=lambda i: ps[i])
-        run.value("chance_tests", len(ps))
+        run.value("chance_tests", len(ps), "d")
         run.value("chance_min_p", ps[best], ".3f")
         run.value("chance_min_p_matcher", chance[best]["matcher"], "s")
         run.value("chance_min_p_holm", min(1.0, len(ps) * ps[best]), ".2f")

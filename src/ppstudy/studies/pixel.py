@@ -435,21 +435,24 @@ def attack_success(
 
 def record_attack(run, rows: list[dict]) -> None:
     """The attack's claims: the whole key from 10 cipher images in at least 99% of draws, per variant, read
-    from the lower end of the 95% interval (400 draws without a failure put it above 0.99; 30 cannot)."""
+    from the lower end of the 95% interval (only 367 draws or more can put it above 0.99, with no failure:
+    0.025^(1/n) >= 0.99; 30 without a failure give 0.884)."""
     for variant in ("step 2", "steps 2+3"):
         rr = [r for r in rows if r["cipher"] == variant]
         at10 = next((r for r in rr if r["cipher images"] == 10), None)
         if at10 is None:
             continue
         tag = variant.replace(" ", "").replace("+", "")
-        run.value(f"attack_rate_10_{tag}", at10["measured: whole key recovered"], ".0%")
+        run.value(f"attack_rate_10_{tag}", at10["measured: whole key recovered"], ".2%")
+        run.value(f"attack_10_{tag}", f"{at10['successes']} of {at10['draws']}", "s")
+        run.value(f"attack_10_low_{tag}", at10["measured: 95% low"], ".3f")
         run.check(
             f"attack-10-images-{tag}",
             f"The whole key ({variant}) comes back from 10 cipher images in at least 99% of random draws "
             "(the lower end of the 95% interval)",
             at10["measured: 95% low"] >= 0.99,
             measured=f"{at10['successes']}/{at10['draws']} draws (95% interval "
-            f"{at10['measured: 95% low']:.2f}-{at10['measured: 95% high']:.2f})",
+            f"{at10['measured: 95% low']:.3f}–{at10['measured: 95% high']:.3f})",
         )
 
 

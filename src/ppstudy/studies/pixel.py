@@ -456,13 +456,18 @@ def record_attack(run, rows: list[dict]) -> None:
         )
 
 
-def scale_text(d: dict, epochs: int, width: int, schedule) -> str:
-    """This run's training scale in words, for the text beside Tables 2 and 3."""
+def scale_text(d: dict, epochs: int, width: int, schedule, results: dict | None = None) -> str:
+    """This run's training scale in words, for the text beside Tables 2 and 3; with ``results``, the training
+    time of every row's epochs (the same whether they ran in this process or were resumed from checkpoints)."""
     net = "ResNet-18" if width == 64 else f"ResNet-18 at width {width} (the paper's: 64)"
+    spent = ""
+    if results:
+        total = sum(r.get("train_seconds") or 0.0 for r in results.values())
+        spent = f"; {len(results)} trainings, {total / 60:,.0f} min of training steps in all (checkpointed per epoch)"
     return (
         f"{len(d['x_train']):,} training and {len(d['x_test']):,} test images, {net}, {epochs} epochs of the "
         f"{'paper' if schedule.name == 'paper' else 'one-cycle'} schedule (the paper: 50,000 / 10,000 images, "
-        f"300 epochs)"
+        f"300 epochs){spent}"
     )
 
 

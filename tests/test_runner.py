@@ -270,3 +270,42 @@ def test_staging_rerenders_tables_with_the_current_presentation():
     html = [o["data"]["text/html"] for o in nb.cells[0].outputs]
     assert html == [render_table(manifest, "t1"), render_table(manifest, "t2"), other]
     assert "stale" not in "".join(html) and "<caption" not in html[0]
+
+
+def test_sigterm_ends_the_kernel_and_its_children(tiny_root):
+    """A run stopped with SIGTERM shuts its kernel down with the kernel's process group: a process the
+    notebook started (as a process pool or the Node tracer would) does not outlive it."""
+    import os
+    import signal
+    import time
+
+    (tiny_root / "book" / "etc.md").write_text(
+        (tiny_root / "book" / "etc.md").read_text().split("```{code-cell} ipython3\nimport sys")[0]
+        + "```{code-cell} ipython3\nimport subprocess, time\n"
+        + 'child = subprocess.Popen(["sleep", "300"])\n'
+        + 'open("child.pid", "w").write(str(child.pid))\ntime.sleep(300)\n```\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ppstudy", "run", "etc"], cwd=tiny_root, stderr=subprocess.PIPE, text=True
+    )
+    pid_file = tiny_root / "child.pid"
+    for _ in range(600):
+        if pid_file.is_file() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the notebook never started its child: " + proc.communicate()[1][-2000:])
+    child = int(pid_file.read_text())
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the notebook's child outlived the stopped run")
+    assert (tiny_root / "runs" / "etc" / "smoke.failed").is_dir()  # the partial notebook is kept

@@ -10,7 +10,9 @@ import argparse
 import contextlib
 import errno
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ppstudy import PPStudyError, __version__
@@ -73,8 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum, frame):
+    """SIGTERM ends a command as Ctrl-C does: through the ``finally`` blocks, so that a chapter run shuts its
+    kernel down (with the kernel's process group: its worker processes and tracers) and keeps its partial
+    notebook, instead of dying and leaving them running."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         code = _dispatch(args)
         sys.stdout.flush()

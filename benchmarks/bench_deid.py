@@ -11,7 +11,8 @@ Prints figures; asserts nothing. Three commands (run from the repository root)::
         here, not through ppstudy's loader) for each pipeline configuration, beside the paper's values.
     python benchmarks/bench_deid.py protocol --cifar PATH/test_batch [--n 10000] [--workers 2]
                                    [--cache-dir DIR] [--sizes ...13 sizes]
-        ``studies.deid.table2_protocol`` end to end (resumable: finished sizes are read from DIR).
+        ``studies.deid.table2_protocol`` end to end (resumable: finished sizes and blocks are read from DIR);
+        prints worker time per size and the shared per-image work.
 """
 
 from __future__ import annotations
@@ -214,13 +215,19 @@ def protocol(args) -> None:
         f"config {args.config}, cache {cache}: {wall:.0f} s wall "
         f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
+    shared = timings.pop("originals", 0.0)
+    busy = shared + sum(timings.values())
+    print(
+        f"  worker time {busy:.0f} s over {wall:.0f} s wall ({busy / wall:.2f} of {args.workers} workers busy); "
+        f"shared per image (originals up-sampled, their SSIM statistics): {1e3 * shared / len(imgs):.1f} ms"
+    )
     for s, t in timings.items():
-        print(f"  {s:4d}x{s:<4d} {t:7.1f} s  {len(imgs) / t:7.1f} images/s")
-    done = sum(timings.values())
+        print(f"  {s:4d}x{s:<4d} {t:7.1f} worker-s  {1e3 * t / len(imgs):6.1f} ms/image")
     if timings:
+        rate = len(imgs) * len(timings) / wall
         print(
-            f"  computed sizes: {len(imgs) * len(timings) / done:.1f} image-sizes/s; the full protocol "
-            f"(10,000 x 13) at this rate: {10000 * 13 / (len(imgs) * len(timings) / done) / 60:.0f} min"
+            f"  {rate:.1f} image-sizes/s wall; the full protocol (10,000 x 13) at this rate: "
+            f"{10000 * 13 / rate / 60:.0f} min"
         )
     for r in rows:
         print(

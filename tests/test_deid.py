@@ -379,7 +379,8 @@ def test_table2_protocol_resumes_per_size(images, tmp_path):
     rows, ex = study.table2_protocol(
         x, KEY, [16, 24], 48, settings=SV, cache_dir=tmp_path, progress=False, keep=2, chunk=2, timings=t1
     )
-    assert sorted(t1) == [16, 24] and [r["size"] for r in rows] == ["16x16", "24x24"]
+    assert sorted(k for k in t1 if k != "originals") == [16, 24] and [r["size"] for r in rows] == ["16x16", "24x24"]
+    assert t1["originals"] > 0  # the up-sampling and SSIM statistics the sizes share
     vec = deid.vector_images(x, deid.Settings(size=24, out_size=48, tracer="vtracer"))
     dei = deid.deidentify(x, KEY, deid.Settings(size=24, out_size=48, tracer="vtracer"))
     want = M.deid_indices(study.resize_batch(x, 48), vec, dei)
@@ -391,12 +392,40 @@ def test_table2_protocol_resumes_per_size(images, tmp_path):
     again, ex2 = study.table2_protocol(
         x, KEY, [16, 24, 20], 48, settings=SV, cache_dir=tmp_path, progress=False, keep=2, chunk=2, timings=t2
     )
-    assert sorted(t2) == [20] and again[:2] == rows  # finished sizes are read back, not recomputed
+    assert (
+        sorted(t2, key=str) == [20, "originals"] and again[:2] == rows
+    )  # finished sizes are read back, not recomputed
     np.testing.assert_array_equal(ex2[24]["deid"], dei[:2])
     t3: dict = {}
     other = ope.OPEKey(b"another-key-0123456789ab", (-500, 500), (-5000, 5000))
     study.table2_protocol(x, other, [16], 48, settings=SV, cache_dir=tmp_path, progress=False, timings=t3)
-    assert sorted(t3) == [16]  # another key is another file
+    assert 16 in t3  # another key is another file
+
+
+def test_table2_protocol_resumes_within_a_size_from_finished_blocks(images, tmp_path, monkeypatch):
+    from ppstudy.studies import deid as study
+
+    rgb, _ = images
+    x = np.stack([rgb, rgb[::-1], rgb[:, ::-1]])
+    kw = dict(settings=SV, progress=False, keep=1, chunk=1, block=2)
+    want, want_ex = study.table2_protocol(x, KEY, [16, 24], 48, **kw)
+    real, calls = study._protocol_chunk, []
+
+    def interrupted(images, key, settings, keep):
+        calls.append(len(images))
+        if len(calls) == 3:  # the first chunk of the second block
+            raise KeyboardInterrupt
+        return real(images, key, settings, keep)
+
+    monkeypatch.setattr(study, "_protocol_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        study.table2_protocol(x, KEY, [16, 24], 48, cache_dir=tmp_path, **kw)
+    assert len(list(tmp_path.glob("table2_*.part.npz"))) == 2  # block 1 at both sizes, kept
+    calls.clear()
+    rows, ex = study.table2_protocol(x, KEY, [16, 24], 48, cache_dir=tmp_path, **kw)
+    assert calls == [1] and rows == want  # only the unfinished block is computed, to the same values
+    np.testing.assert_array_equal(ex[24]["deid"], want_ex[24]["deid"])
+    assert sorted(p.name.split("_")[1] for p in tmp_path.glob("table2_*.npz")) == ["16", "24"]  # parts removed
 
 
 def test_table4_rows_list_the_papers_sizes_beside_the_runs():

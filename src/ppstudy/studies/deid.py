@@ -149,18 +149,37 @@ def upsample_batch(x: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.rint(t), 0, 255).astype(np.uint8)
 
 
-def _index_chunk(images: np.ndarray, key, settings: deid.Settings, keep: int) -> dict:
-    """Per-image SSIM_vec, SSIM_dei, L2norm_dei of one chunk (and its first ``keep`` images)."""
-    r = deid.pipeline(images, key, settings, outputs=("vector", "deid"))
-    ref = upsample_batch(images, settings.out_size)
-    out = M.deid_per_image(ref, r["vector"], r["deid"])
-    if keep:
-        out["examples"] = {"original": ref[:keep], "vector": r["vector"][:keep], "deid": r["deid"][:keep]}
-    return out
+def _protocol_chunk(images: np.ndarray, key, settings: list[deid.Settings], keep: int) -> dict:
+    """One chunk of Table 2's protocol at every size in ``settings`` (one output size): per size, the
+    per-image SSIM_vec, SSIM_dei and L2norm_dei (and the first ``keep`` images), and the seconds spent.
+    What does not depend on the size is done once for all sizes: the originals' up-sampling to the output
+    size and their SSIM window statistics (:class:`ppstudy.metrics.SSIMReference`)."""
+    t0 = time.perf_counter()
+    ref = upsample_batch(images, settings[0].out_size)
+    refs = [M.SSIMReference(ref[i : i + 1]) for i in range(len(ref))]  # image by image: each fits in the CPU cache
+
+    def ssim(y: np.ndarray) -> np.ndarray:
+        return np.concatenate([s.ssim(y[i : i + 1]) for i, s in enumerate(refs)])
+
+    seconds: dict = {"originals": time.perf_counter() - t0}
+    per_size: dict = {}
+    for st in settings:
+        t0 = time.perf_counter()
+        r = deid.pipeline(images, key, st, outputs=("vector", "deid"))
+        per: dict = {
+            "SSIM_vec": ssim(r["vector"]),
+            "SSIM_dei": ssim(r["deid"]),
+            "L2norm_dei": M.l2norm_images(ref, r["deid"], what="de-identified"),
+        }
+        if keep:
+            per.update(example_original=ref[:keep], example_vector=r["vector"][:keep], example_deid=r["deid"][:keep])
+        per_size[st.size] = per
+        seconds[st.size] = time.perf_counter() - t0
+    return {"sizes": per_size, "seconds": seconds}
 
 
-def _index_chunk_star(args):
-    return _index_chunk(*args)
+def _protocol_chunk_star(args):
+    return _protocol_chunk(*args)
 
 
 def indices_at(
@@ -189,6 +208,28 @@ def _digest(images: np.ndarray, key, settings: deid.Settings) -> str:
     return h.hexdigest()[:24]
 
 
+_PER_IMAGE = ("SSIM_vec", "SSIM_dei", "L2norm_dei")
+
+
+def _load_values(path: Path | None, n: int) -> dict | None:
+    """The per-image values stored at ``path`` for ``n`` images, or None (absent, unreadable, other length)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            per = {k: z[k] for k in z.files}
+        return per if all(len(per[k]) == n for k in _PER_IMAGE) else None
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def _save_values(path: Path, per: dict) -> None:
+    """Write atomically: a file is either complete or absent."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, allow_pickle=False, **per)
+    os.replace(tmp, path)
+
+
 def _table2_row(size: int, res: dict) -> dict:
     row: dict = {"size": f"{size}x{size}"}
     p = PAPER_TABLE2.get(int(size))
@@ -211,18 +252,24 @@ def table2_protocol(
     progress: bool = True,
     keep: int = 8,
     chunk: int = 50,
+    block: int = 500,
     timings: dict | None = None,
 ) -> tuple[list[dict], dict]:
     """Table 2's protocol: for every size, de-identify and vectorize every image (one tracing each) and
     average SSIM_vec, SSIM_dei, L2norm_dei, hence SSIM_pos, DI and SDIM, over the images.
 
     ``settings``: the pipeline (its ``size`` and ``out_size`` are replaced per row; default
-    :class:`ppstudy.ciphers.deid.Settings`). ``workers`` processes share chunks of ``chunk`` images.
+    :class:`ppstudy.ciphers.deid.Settings`). The images are processed in chunks of ``chunk``, each at every
+    size still to compute, so that the originals' up-sampling and SSIM statistics are computed once per image
+    rather than once per size; ``workers`` processes share the chunks.
+
     ``cache_dir``: the per-image values of a finished size are stored there (a file per size, named by a
-    digest of the images, the key and the settings) and loaded instead of recomputed on a rerun, so an
-    interrupted run resumes at the first unfinished size. Returns the rows (paper values beside measured
-    ones) and ``{size: {"original", "vector", "deid"}}`` with the first ``keep`` images. ``timings``, if
-    given, receives ``{size: seconds}`` for the sizes computed in this call.
+    digest of the images, the key and the settings) and loaded instead of recomputed on a rerun; while sizes
+    are being computed, each finished block of ``block`` images is stored too, so an interrupted run loses at
+    most one block and resumes where it stopped. Returns the rows (paper values beside measured ones) and
+    ``{size: {"original", "vector", "deid"}}`` with the first ``keep`` images. ``timings``, if given,
+    receives ``{size: seconds}`` for the sizes computed in this call, and ``"originals": seconds`` for the
+    work they share: time spent in the workers, summed over them (about ``workers`` times the wall time).
     """
     from ppstudy.progress import meter
 
@@ -231,6 +278,9 @@ def table2_protocol(
     sizes = [int(s) for s in sizes]
     if not sizes:
         raise InputError("Table 2: no sizes given")
+    for name, v in (("chunk", chunk), ("block", block)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"Table 2: {name} must be a positive integer, got {v!r}")
     cache = Path(cache_dir) if cache_dir else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
@@ -238,53 +288,102 @@ def table2_protocol(
         from ppstudy.ciphers import ope
 
         ope.table(key)
-    rows, examples = [], {}
-    bar = meter(len(sizes) * len(images), desc="Table 2", unit="img", enabled=progress)
-    for size in sizes:
+    n = len(images)
+    bar = meter(len(set(sizes)) * n, desc="Table 2", unit="img", enabled=progress)
+    values: dict = {}
+    todo: list[tuple[int, deid.Settings]] = []
+    for size in dict.fromkeys(sizes):
         st = _settings_at(settings, size, out_size)
-        path = cache / f"table2_{size}_{_digest(images, key, st)}.npz" if cache is not None else None
-        per = None
-        if path is not None and path.exists():
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    per = {k: z[k] for k in z.files}
-                if len(per["SSIM_vec"]) != len(images):
-                    per = None
-            except (OSError, ValueError, KeyError, EOFError):
-                per = None
+        per = _load_values(cache / f"table2_{size}_{_digest(images, key, st)}.npz" if cache else None, n)
         if per is None:
-            t0 = time.perf_counter()
-            parts = [images[i : i + chunk] for i in range(0, len(images), chunk)]
-            args = [(p, key, st, keep if j == 0 else 0) for j, p in enumerate(parts)]
-            results = []
-            bar.set_postfix_str(f"{size}x{size}")
-            if workers > 1 and len(parts) > 1:
-                import multiprocessing as mp
-                from concurrent.futures import ProcessPoolExecutor
-
-                with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("fork")) as ex:
-                    for p, r in zip(parts, ex.map(_index_chunk_star, args), strict=True):
-                        results.append(r)
-                        bar.update(len(p))
-            else:
-                for a in args:
-                    results.append(_index_chunk(*a))
-                    bar.update(len(a[0]))
-            per = {k: np.concatenate([r[k] for r in results]) for k in ("SSIM_vec", "SSIM_dei", "L2norm_dei")}
-            for k, v in results[0].get("examples", {}).items():
-                per[f"example_{k}"] = v
-            if timings is not None:
-                timings[size] = time.perf_counter() - t0
-            if path is not None:
-                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-                np.savez_compressed(tmp, allow_pickle=False, **per)
-                os.replace(tmp, path)
+            todo.append((size, st))
         else:
-            bar.update(len(images))
+            values[size] = per
+            bar.update(n)
+    if todo:
+        values.update(_protocol_sizes(images, key, todo, cache, bar, keep, chunk, block, workers, timings))
+    bar.close()
+    rows, examples = [], {}
+    for size in sizes:
+        per = values[size]
         examples[size] = {k[len("example_") :]: v for k, v in per.items() if k.startswith("example_")}
         rows.append(_table2_row(size, M.deid_indices_from(per, alpha)))
-    bar.close()
     return rows, examples
+
+
+def _protocol_sizes(images, key, todo, cache, bar, keep, chunk, block, workers, timings) -> dict:
+    """:func:`table2_protocol`'s computation of the sizes in ``todo`` (``[(size, settings)]``), block by
+    block; returns ``{size: per-image values}`` and, with a cache, stores a file per size (the block files
+    it wrote on the way are removed)."""
+    n = len(images)
+    part_paths: dict = {}
+    blocks = []  # (start, stop, {size: values loaded from a block file}, [(size, settings) to compute])
+    for b0 in range(0, n, block):
+        sl = images[b0 : b0 + block]
+        loaded, pending = {}, []
+        for size, st in todo:
+            path = cache / f"table2_{size}_{_digest(sl, key, st)}.part.npz" if cache is not None else None
+            part_paths[(b0, size)] = path
+            per = _load_values(path, len(sl))
+            if per is None:
+                pending.append((size, st))
+            else:
+                loaded[size] = per
+                bar.update(len(sl))
+        blocks.append((b0, min(n, b0 + block), loaded, pending))
+    tasks = []  # (block index, chunk length, args)
+    for j, (b0, b1, _, pending) in enumerate(blocks):
+        for c0 in range(b0, b1, chunk):
+            part = images[c0 : min(b1, c0 + chunk)]
+            if pending:
+                tasks.append((j, len(part), (part, key, [st for _, st in pending], keep if c0 == 0 else 0)))
+    pool = None
+    if workers > 1 and len(tasks) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp.get_context("fork"))
+    try:
+        done = (
+            pool.map(_protocol_chunk_star, [a for _, _, a in tasks])
+            if pool
+            else (_protocol_chunk(*a) for _, _, a in tasks)
+        )
+        got: dict = {}  # block index -> chunk results so far
+        left = {j: sum(1 for t in tasks if t[0] == j) for j in range(len(blocks))}
+        for (j, m, _), r in zip(tasks, done, strict=True):
+            got.setdefault(j, []).append(r)
+            bar.update(m * len(blocks[j][3]))
+            if timings is not None:
+                for k, v in r["seconds"].items():
+                    timings[k] = timings.get(k, 0.0) + v
+            left[j] -= 1
+            if left[j] == 0:
+                loaded = blocks[j][2]
+                for size, _ in blocks[j][3]:
+                    rs = [c["sizes"][size] for c in got[j]]
+                    per = {k: np.concatenate([c[k] for c in rs]) for k in _PER_IMAGE}
+                    per.update({k: v for k, v in rs[0].items() if k.startswith("example_")})
+                    loaded[size] = per
+                    if part_paths[(blocks[j][0], size)] is not None:
+                        _save_values(part_paths[(blocks[j][0], size)], per)
+                got.pop(j)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    out = {}
+    for size, st in todo:
+        parts = [b[2][size] for b in blocks]
+        per = {k: np.concatenate([p[k] for p in parts]) for k in _PER_IMAGE}
+        per.update({k: v for k, v in parts[0].items() if k.startswith("example_")})
+        out[size] = per
+        if cache is not None:
+            _save_values(cache / f"table2_{size}_{_digest(images, key, st)}.npz", per)
+            for b in blocks:
+                p = part_paths[(b[0], size)]
+                if p is not None:
+                    p.unlink(missing_ok=True)
+    return out
 
 
 def table2_rows(

@@ -163,6 +163,36 @@ def test_publish_and_provenance(tiny_root):
         runner.publish("etc", "smoke", root=tiny_root)
 
 
+def test_code_changed_since_ignores_docstrings_and_comments_only(tmp_path):
+    root = tmp_path / "repo"
+    (root / "src" / "ppstudy").mkdir(parents=True)
+    (root / "book").mkdir()
+    metrics = root / "src" / "ppstudy" / "metrics.py"
+    metrics.write_text('"""Metrics."""\n\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n')
+    (root / "book" / "etc.md").write_text("# EtC\n")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "x")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    assert runner.code_changed_since(commit, "etc", root) == []
+    # other docstrings, comments, layout and a string statement: the same code
+    metrics.write_text(
+        '"""Metrics, reworded."""\n\n\ndef f(x):\n    """Two times x, as the paper says."""\n\n'
+        '    # the factor\n    "a note"\n    return 2 * (x)\n'
+    )
+    assert runner.code_changed_since(commit, "etc", root) == []
+    (root / "src" / "ppstudy" / "plots.py").write_text("")  # a new computing file counts
+    _git(root, "add", "-A")
+    assert runner.code_changed_since(commit, "etc", root) == ["src/ppstudy/plots.py"]
+    metrics.write_text('"""Metrics."""\n\n\ndef f(x):\n    """Twice x."""\n    return 3 * x\n')
+    assert runner.code_changed_since(commit, "etc", root) == ["src/ppstudy/metrics.py", "src/ppstudy/plots.py"]
+    metrics.write_text('"""Metrics."""\n\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n')
+    (root / "book" / "etc.md").write_text("# EtC, reworded\n")  # the chapter's text is what the page shows
+    assert runner.code_changed_since(commit, "etc", root) == ["book/etc.md", "src/ppstudy/plots.py"]
+    metrics.write_text("def f(x:\n")  # does not parse: counts as changed
+    assert "src/ppstudy/metrics.py" in runner.code_changed_since(commit, "etc", root)
+
+
 def test_publish_keeps_photographs_as_their_jpeg(tiny_root):
     _git(tiny_root, "init", "-q")
     _git(tiny_root, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")

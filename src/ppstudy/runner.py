@@ -469,10 +469,46 @@ COMPUTING_CODE = (
 )
 
 
+def _code_of(source: str) -> str | None:
+    """What a Python module computes, as a dump of its syntax tree without docstrings or other string
+    statements (which do nothing) and without comments or layout (which the tree does not keep); None if
+    it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+    class _NoStrings(ast.NodeTransformer):
+        def visit_Expr(self, node: ast.Expr):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return None
+            return node
+
+    return ast.dump(_NoStrings().visit(tree), include_attributes=False)
+
+
+def _same_code(commit: str, path: str, root: Path) -> bool:
+    """True when the Python file ``path`` computes the same at ``commit`` and in the working tree: only its
+    docstrings, comments or layout differ."""
+    try:
+        old = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, text=True, timeout=20)
+        new = (root / path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, subprocess.SubprocessError):
+        return False
+    if old.returncode != 0:
+        return False
+    a, b = _code_of(old.stdout), _code_of(new)
+    return a is not None and a == b
+
+
 def code_changed_since(commit: str | None, chapter: str, root: Path) -> list[str] | None:
     """The chapter's code (its notebook, profiles and study module, and the package's computing code) that
     changed between ``commit`` and the working tree; None when git cannot tell (no checkout, unknown
-    commit)."""
+    commit). A Python file whose changes are only docstrings, comments or layout does not count: the run's
+    numbers cannot depend on them. The chapter's notebook counts for any change, since its text is what the
+    published page shows."""
     if not commit:
         return None
     paths = [f"book/{chapter}.md", f"book/params/{chapter}", f"src/ppstudy/studies/{chapter}.py", *COMPUTING_CODE]
@@ -484,7 +520,8 @@ def code_changed_since(commit: str | None, chapter: str, root: Path) -> list[str
         return None
     if r.returncode != 0:
         return None
-    return [line for line in r.stdout.splitlines() if line.strip()]
+    changed = [line for line in r.stdout.splitlines() if line.strip()]
+    return [c for c in changed if not (c.endswith(".py") and _same_code(commit, c, root))]
 
 
 def provenance(manifest: dict[str, Any], chapter: str, root: Path) -> str:

@@ -266,7 +266,8 @@ def read_ciphertext(path: str | Path) -> bytes:
 
 
 def ciphertext_image(payload: bytes, shape=DEFAULT_SHAPE) -> np.ndarray:
-    """The winner's view of a ciphertext as an image: the first H*W*C bytes after SEAL's header."""
+    """A ciphertext as an image, our reading of the paper's "convert the binary encoded file into a
+    three-channel image" (it does not say how): the first H*W*C payload bytes after SEAL's header."""
     need = int(np.prod(shape))
     if len(payload) < SEAL_HEADER + need:
         raise InputError(f"ciphertext of {len(payload)} bytes is too short for a {shape} image view")

@@ -251,3 +251,14 @@ def test_ensemble_agreement_follows_the_most_confident_model():
     assert rows["a"]["confidence"] == pytest.approx(np.abs(sure - 0.5).mean())
     with pytest.raises(InputError, match="3 probability arrays for 2 names"):
         cup.ensemble_agreement([sure, *unsure], ["a", "b"])
+
+
+def test_score_chance_bound_is_the_ceiling_for_one_run_and_grows_with_the_runs_selected_from():
+    n = 4000
+    # perfect subtasks 1 and 2, one run: the leaderboard ceiling with n graded pairs
+    assert cup.score_chance_bound(1.0, 1.0, 1, n) == pytest.approx(metrics.chance_ceiling(n_test=n), abs=1e-12)
+    b1, b8 = cup.score_chance_bound(0.9, 0.8, 1, n), cup.score_chance_bound(0.9, 0.8, 8, n)
+    assert b8 > b1  # the best of 8 chance runs lands higher than one
+    # at the bound the best of 8 chance accuracies stays below with probability >= 95%, one pair lower not
+    j = round((b8 - 0.1 * 0.9 - 0.3 * 0.8) / 0.6 * n)
+    assert binom.cdf(j, n, 0.5) ** 8 >= 0.95 > binom.cdf(j - 1, n, 0.5) ** 8

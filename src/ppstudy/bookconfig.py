@@ -123,8 +123,7 @@ def configure_stage(
     cfg = yaml.safe_load(cfg_path.read_text()) or {}
     settings = book_settings(env)
     md_dir = stage / MD_SOURCES
-    if md_dir.exists():
-        shutil.rmtree(md_dir)
+    _chapters.remove(md_dir, stage)  # a link there is unlinked, never followed
     md_dir.mkdir()
     for name in chapters if chapters is not None else list(_chapters.CHAPTERS):
         src = _chapters.get(name).notebook(root)

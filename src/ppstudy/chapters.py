@@ -64,3 +64,34 @@ def project_root() -> Path:
         if _is_root(p):
             return p
     raise InputError("cannot find the ppstudy book (_toc.yml and book/): run inside the checkout or set PPSTUDY_ROOT")
+
+
+# ---------------------------------------------------------------------- staying inside the project's roots
+def inside(path: Path, base: Path, doing: str = "write to") -> Path:
+    """``path`` with every link followed, when that lies strictly below ``base`` (links followed too); else an
+    InputError naming both. Call it before removing, replacing or writing anything that a link might
+    redirect (a run link, a published run, a staged book)."""
+    real, top = Path(os.path.realpath(path)), Path(os.path.realpath(base))
+    if real == top or not real.is_relative_to(top):
+        shown = f"{path} (which leads to {real})" if real != Path(path) else str(path)
+        raise InputError(f"refusing to {doing} {shown}: it is not inside {base}")
+    return real
+
+
+def remove(path: Path, base: Path) -> None:
+    """Remove ``path`` if it exists: a symbolic link is unlinked (what it points at is left alone); a file
+    or a directory tree is removed only when it lies inside ``base`` (InputError otherwise)."""
+    import shutil
+
+    path = Path(path)
+    if path.is_symlink():
+        where, top = Path(os.path.realpath(path.parent)), Path(os.path.realpath(base))
+        if not where.is_relative_to(top):  # the link's own directory must be ours (or base itself)
+            raise InputError(f"refusing to remove {path}: it is not inside {base}")
+        path.unlink()
+    elif path.is_dir():
+        inside(path, base, "remove")
+        shutil.rmtree(path)
+    elif path.exists():
+        inside(path, base, "remove")
+        path.unlink()

@@ -132,6 +132,7 @@ def _dispatch(args) -> int:
         return 0
     if args.cmd == "publish":
         chapters.get(args.chapter)
+        runner.runs_root(must_exist=True)
         dest = runner.publish(args.chapter, args.profile, main=args.main or None)
         print(f"ppstudy: published {args.chapter} [{args.profile}] in {dest}")
         return 0
@@ -146,7 +147,11 @@ def _dispatch(args) -> int:
     if args.cmd == "figures":
         chapters.get(args.chapter)
         runner.check_profile(args.profile)
+        if not args.published:
+            runner.runs_root(must_exist=True)
         src = runner.published_run(args.chapter, profile=args.profile) if args.published else None
+        if src is not None:  # redrawing writes figures: into results/, wherever a link there points
+            chapters.inside(src, runner.published_root(), "redraw figures into")
         for path in runner.regenerate_figures(args.chapter, args.profile, source=src):
             print(path)
         return 0
@@ -156,13 +161,14 @@ def _dispatch(args) -> int:
 
 
 def _checkpoints(args) -> int:
-    import shutil
     import time
 
     from ppstudy import chapters, runner
     from ppstudy.train import list_checkpoints
 
-    base = runner.checkpoints_root()
+    runner.runs_root(must_exist=True)
+    top = runner.checkpoints_root()
+    base = top
     if args.chapter:
         chapters.get(args.chapter)
         base = base / args.chapter
@@ -176,11 +182,13 @@ def _checkpoints(args) -> int:
             )
         print(f"{len(found)} checkpoint(s) under {base}")
         return 0
+    drop = [r["path"] for r in found if not (args.keep and args.keep in str(r["tag"]))]
+    for path in drop:  # all checked before any is removed: nothing outside runs/.checkpoints/, whatever links say
+        if not path.is_symlink():
+            chapters.inside(path, top, "remove the checkpoint")
     removed = 0
-    for r in found:
-        if args.keep and args.keep in str(r["tag"]):
-            continue
-        shutil.rmtree(r["path"])
+    for path in drop:
+        chapters.remove(path, top)
         removed += 1
     print(f"removed {removed} checkpoint(s) under {base}")
     return 0

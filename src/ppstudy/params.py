@@ -8,6 +8,8 @@ overrides may only set names that cell declares, with values of a compatible typ
 from __future__ import annotations
 
 import ast
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,52 @@ def _coerce(name: str, default: Any, value: Any, source: str) -> Any:
     return value
 
 
+def _number(value: Any) -> float | None:
+    """A finite number (a YAML text such as ``1e-3``, which YAML 1.1 reads as a string, counts); else None."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _word_or_positive_number(*words: str) -> Callable[[str, Any, Any, str], Any]:
+    """A parameter whose default is a word (e.g. ``"scale"``) that also takes a positive number."""
+
+    def check(name: str, default: Any, value: Any, source: str) -> Any:
+        if isinstance(value, str) and value in words:
+            return value
+        x = _number(value)
+        if x is None or x <= 0:
+            shown = " or ".join(repr(w) for w in words)
+            raise InputError(f"parameter {name}: expected {shown} or a positive number, got {value!r} (from {source})")
+        return float(x)
+
+    return check
+
+
+def _positive_elements(name: str, default: Any, value: Any, source: str) -> Any:
+    """A list of numbers that the chapter divides by (e.g. reduction ratios): every element above zero."""
+    value = _coerce(name, default, value, source)
+    bad = next((v for v in value if not v > 0), None)
+    if bad is not None:
+        raise InputError(f"parameter {name}: every element must be positive, got {bad!r} (from {source})")
+    return value
+
+
+#: parameters whose values the type of their default does not describe: those that also take another kind
+#: of value (their parameters cell documents it) or refuse some values of that type, keyed by chapter and
+#: name; each check returns the value to use or raises InputError, so that a bad value is one clear line
+#: before the run rather than an exception deep inside a cell
+RULES: dict[tuple[str, str], Callable[[str, Any, Any, str], Any]] = {
+    ("etc", "rbf_gamma"): _word_or_positive_number("scale"),
+    ("etc", "ratios"): _positive_elements,
+}
+
+
 def parse_override(text: str) -> Any:
     """A command-line value, read as YAML: ``30`` is an int, ``0.1`` a float, ``true`` a bool, ``[1, 2]`` a list."""
     try:
@@ -143,6 +191,7 @@ def resolve(
                 )
             if name in RUNNER_PARAMS:
                 raise InputError(f"parameter {name!r} is set by the runner, not by {source}")
-            merged[name] = _coerce(name, defaults[name], value, source)
+            check = RULES.get((chapter.name, name), _coerce)
+            merged[name] = check(name, defaults[name], value, source)
     merged["profile"] = profile
     return merged

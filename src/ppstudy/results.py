@@ -15,6 +15,7 @@ row label. The formatter groups ``paper`` and ``measured`` columns of one quanti
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -148,9 +149,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and a rename, so a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    _write_atomic(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a new temporary file beside it (created exclusively, so never through a
+    link someone left there) and a rename (which replaces a link at ``path`` itself, never its target)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _glue(name: str, obj: Any) -> None:
@@ -491,6 +507,50 @@ def load(run_dir: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("tables", {}), dict):
         raise InputError(f"{path} is not a ppstudy results file")
     return data
+
+
+# ---------------------------------------------------------------------- integrity of a published run
+#: beside a published run's results.json: ``sha256:<hex>``, the digest of :func:`canonical_json` of it
+DIGEST_FILE = "results.sha256"
+
+
+def canonical_json(data: Any) -> bytes:
+    """The manifest as canonical JSON (keys sorted, no whitespace, UTF-8): what its digest is of, so that
+    re-indenting the file or another line ending does not change it, and any changed value does."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def digest(data: Any) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def write_digest(run_dir: str | os.PathLike) -> str:
+    """Record the digest of ``run_dir/results.json`` in ``run_dir/results.sha256``; return it."""
+    d = digest(load(run_dir))
+    _write_atomic(Path(run_dir) / DIGEST_FILE, d + "\n")
+    return d
+
+
+def verify_digest(run_dir: str | os.PathLike) -> bool:
+    """Whether ``run_dir/results.json`` has a recorded digest (runs published before digests have none: they
+    pass). A recorded digest that does not match the file is an InputError naming it."""
+    path = Path(run_dir) / DIGEST_FILE
+    if not path.is_file():
+        return False
+    try:
+        want = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is unreadable: {e}") from None
+    got = digest(load(run_dir))
+    if got != want:
+        raise InputError(
+            f"{Path(run_dir) / RESULTS_FILE} does not match its digest in {path} (recorded {want[:19]}..., "
+            f"file {got[:19]}...): the published run was changed or damaged since it was published; "
+            "restore it (git checkout) or publish it again"
+        )
+    return True
 
 
 # ---------------------------------------------------------------------- formatting

@@ -15,6 +15,8 @@ stages the published notebooks (or, with a profile, freshly executed ones) besid
 from __future__ import annotations
 
 import ast
+import contextlib
+import errno
 import fcntl
 import importlib
 import io
@@ -44,6 +46,8 @@ from ppstudy.results import (
     device_label,
     load,
     pixels_only,
+    verify_digest,
+    write_digest,
     write_json_atomic,
 )
 
@@ -62,9 +66,22 @@ def check_profile(profile: str) -> str:
     return profile
 
 
-def runs_root(root: Path | None = None) -> Path:
+def runs_root(root: Path | None = None, *, must_exist: bool = False) -> Path:
+    """Where runs live: ``$PPSTUDY_RUNS`` or ``runs/`` of the checkout. ``$PPSTUDY_RUNS`` naming a file (or a
+    path below one) is an InputError; with ``must_exist`` (commands that read runs) so is a missing one."""
     env = os.environ.get("PPSTUDY_RUNS")
-    return Path(env).expanduser().resolve() if env else (root or _chapters.project_root()) / "runs"
+    if not env:
+        return (root or _chapters.project_root()) / "runs"
+    p = Path(env).expanduser().resolve()
+    for a in (p, *p.parents):
+        if a.exists():
+            if not a.is_dir():
+                what = "is a file" if a == p else f"lies below the file {a}"
+                raise InputError(f"PPSTUDY_RUNS={env} {what}: set it to a directory for the runs (or unset it)")
+            break
+    if must_exist and not p.is_dir():
+        raise InputError(f"PPSTUDY_RUNS={env} does not exist: set it to the directory holding the runs (or unset it)")
+    return p
 
 
 def run_dir(chapter: str, profile: str, root: Path | None = None) -> Path:
@@ -110,7 +127,13 @@ def export_notebooks(dest: Path, root: Path | None = None, names: list[str] | No
 @contextmanager
 def _locked(path: Path, what: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
+    try:  # never through a link: the lock file is truncated below
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputError(f"{path} is a symbolic link, not a lock file: remove it") from None
+        raise
+    with open(fd, "r+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -128,25 +151,62 @@ def _locked(path: Path, what: str) -> Iterator[None]:
 
 
 def _switch(final: Path, target: Path) -> None:
-    """Point ``final`` (a symbolic link) at ``target`` in one atomic rename; remove what it pointed at."""
+    """Point ``final`` (a symbolic link) at ``target`` in one atomic rename; remove the run it pointed at when
+    that is a run of the same store (``target``'s directory). A link to anything else is replaced, never
+    followed: what it pointed at is left as it is."""
+    store = target.parent
     old: Path | None = None
     if final.is_symlink():
-        old = final.resolve()
+        real = Path(os.path.realpath(final))
+        if real.parent == Path(os.path.realpath(store)):
+            old = store / real.name
+        else:
+            print(
+                f"ppstudy: {final} pointed at {real}, not at a run in {store}: the link is replaced, "
+                f"{real} is left as it is",
+                file=sys.stderr,
+            )
     elif final.exists():  # a run directory from before links: move it aside into the store first
-        old = target.parent / f"legacy-{uuid.uuid4().hex[:8]}"
+        old = store / f"legacy-{uuid.uuid4().hex[:8]}"
         os.replace(final, old)
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.link")
     os.symlink(os.path.relpath(target, final.parent), tmp)
     os.replace(tmp, final)  # atomic: readers see the old run or the new one, never neither
-    if old is not None and old != target.resolve() and old.exists():
-        shutil.rmtree(old, ignore_errors=True)
+    if old is not None and old.name != target.name:
+        with contextlib.suppress(OSError):
+            _chapters.remove(old, store)
 
 
 def _keep_failed(staging: Path, failed: Path) -> None:
-    if failed.exists() or failed.is_symlink():
-        shutil.rmtree(failed, ignore_errors=True)
+    _chapters.remove(failed, failed.parent)  # a link there is unlinked, never followed
     if staging.exists():
         os.replace(staging, failed)
+
+
+_PARTIAL = re.compile(r"^\d{8}T\d{6}-(\d+)-[0-9a-f]+\.partial$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # a process of another user holds that id; an impossible id holds nothing
+    return True
+
+
+def _clean_stale(store: Path) -> list[Path]:
+    """Remove the staging directories (``{stamp}-{pid}-{hex}.partial``) of runs killed before they could
+    tidy up (SIGKILL, power loss): those whose process is gone. Returns what it removed."""
+    gone = []
+    for p in store.iterdir() if store.is_dir() else ():
+        m = _PARTIAL.match(p.name)
+        if m and not _alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                _chapters.remove(p, store)
+                gone.append(p)
+    return gone
 
 
 # ---------------------------------------------------------------------- executed-notebook tidying
@@ -230,9 +290,14 @@ def run(
     final = run_dir(chapter, profile, root)
     store = final.parent / f".{profile}.runs"
     failed = final.with_name(f"{profile}.failed")
+    # everything a run writes or replaces lies in runs/<chapter>/, wherever a link there points
+    base = runs_root(root)
+    _chapters.inside(final.parent, base)
+    _chapters.inside(store, base)
     cell = parameters_cell(nb)
     with _locked(final.parent / f".{profile}.lock", f"chapter {chapter} [{profile}]"):
         store.mkdir(parents=True, exist_ok=True)
+        _clean_stale(store)
         stamp = time.strftime("%Y%m%dT%H%M%S")
         staging = store / f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}.partial"
         staging.mkdir()
@@ -319,6 +384,10 @@ def regenerate_figures(
     from ppstudy.plots import apply_style, save_figure
 
     rd = source or run_dir(chapter, profile, root)
+    if source is None:  # redrawing writes figures: into a run under runs/, wherever its link points
+        for d in (rd, rd / "figures"):
+            if d.exists() or d.is_symlink():
+                _chapters.inside(d, runs_root(root), "redraw figures into")
     manifest = load(rd)
     figures: dict[str, Callable] = getattr(study_module(chapter), "FIGURES", {})
     apply_style()
@@ -384,29 +453,40 @@ def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool 
     root = root or _chapters.project_root()
     src = run_dir(chapter, profile, root)
     m = load(src)
+    verify_digest(src)
     if m.get("finished") is None or m.get("profile") != profile:
         raise InputError(f"{src} is not a finished run of profile {profile}")
     commit = (m.get("git") or {}).get("commit")
     if not commit:
         raise InputError(f"{src}: the run records no git commit, so it cannot be published")
-    dest = published_root(root) / chapter / profile
+    names = {kind: _plain_names(m, kind, src) for kind in ("arrays", "figures")}
+    pub = published_root(root)
+    dest = pub / chapter / profile
+    _chapters.inside(dest.parent, pub, "publish into")  # results/<chapter> is ours, whatever links say
+    real_src = Path(os.path.realpath(src))
+
+    def source(path: Path) -> Path:  # a file of the run, never one a link inside it leads out to
+        return _chapters.inside(path, real_src, "publish") if path.exists() else path
+
     tmp = dest.with_name(f".{profile}.{uuid.uuid4().hex[:6]}.tmp")
     tmp.mkdir(parents=True)
     try:
-        shutil.copy2(src / RESULTS_FILE, tmp / RESULTS_FILE)
-        shutil.copy2(src / f"{chapter}.ipynb", tmp / f"{chapter}.ipynb")
-        for name in m.get("arrays", []):
-            if (src / f"{name}.npz").is_file() and not pixels_only(src / f"{name}.npz"):
-                shutil.copy2(src / f"{name}.npz", tmp / f"{name}.npz")
+        shutil.copy2(source(src / RESULTS_FILE), tmp / RESULTS_FILE)
+        shutil.copy2(source(src / f"{chapter}.ipynb"), tmp / f"{chapter}.ipynb")
+        for name in names["arrays"]:
+            f = source(src / f"{name}.npz")
+            if f.is_file() and not pixels_only(f):
+                shutil.copy2(f, tmp / f"{name}.npz")
         (tmp / "figures").mkdir()
-        for name in m.get("figures", []):
+        for name in names["figures"]:
             # a figure of photographs is published as its JPEG (its PNG and SVG hold the same raster, larger);
             # a plot as PNG and SVG
-            photo = (src / "figures" / f"{name}.jpg").is_file()
+            photo = source(src / "figures" / f"{name}.jpg").is_file()
             for ext in ("jpg",) if photo else ("png", "svg"):
-                f = src / "figures" / f"{name}.{ext}"
+                f = source(src / "figures" / f"{name}.{ext}")
                 if f.is_file():
-                    shutil.copy2(f, tmp / "figures" / f.name)
+                    shutil.copy2(f, tmp / "figures" / f"{name}.{ext}")
+        write_digest(tmp)
         size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
         if size > PUBLISH_LIMIT:
             big = sorted(((f.stat().st_size, f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file()), reverse=True)[
@@ -419,12 +499,14 @@ def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool 
                 + ")"
             )
         old = dest.with_name(f".{profile}.{uuid.uuid4().hex[:6]}.old")
-        if dest.exists():
-            os.replace(dest, old)
+        if dest.exists() or dest.is_symlink():
+            os.replace(dest, old)  # renames a link itself, never what it points at
         os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _chapters.remove(old, dest.parent)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _chapters.remove(tmp, dest.parent)
     index = published_index(root)
     entry = index.setdefault(chapter, {"main": profile, "runs": []})
     if profile not in entry["runs"]:
@@ -433,6 +515,24 @@ def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool 
         entry["main"] = profile
     write_json_atomic(published_root(root) / INDEX, index)
     return dest
+
+
+def _plain_names(manifest: dict[str, Any], kind: str, where: Path) -> list[str]:
+    """The ``arrays`` or ``figures`` a run's manifest lists: plain names (as :meth:`ppstudy.results.Run.arrays`
+    writes them), never paths; anything else (``"../x"``, ``"/etc/x"``) is an InputError."""
+    names = manifest.get(kind) or []
+    if not isinstance(names, list):
+        raise InputError(f"{where / RESULTS_FILE}: {kind} is not a list of names")
+    for name in names:
+        if not isinstance(name, str) or not _PLAIN_NAME.match(name):
+            raise InputError(
+                f"{where / RESULTS_FILE}: {kind[:-1]} name {name!r} is not a plain name (lower-case letters, "
+                "digits, '_' and '-'): refusing to publish it"
+            )
+    return names
+
+
+_PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # the names ppstudy.results.Run gives its files
 
 
 def published_run(chapter: str, root: Path | None = None, profile: str | None = None) -> Path:
@@ -449,6 +549,7 @@ def published_run(chapter: str, root: Path | None = None, profile: str | None = 
     d = published_root(root) / chapter / check_profile(prof)
     if not (d / RESULTS_FILE).is_file():
         raise PPStudyError(f"{d} is listed in {PUBLISHED}/{INDEX} but holds no {RESULTS_FILE}")
+    verify_digest(d)
     return d
 
 
@@ -776,8 +877,7 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
 
     root = root or _chapters.project_root()
     stage = build_root(root) / "stage"
-    if stage.exists():
-        shutil.rmtree(stage)
+    _chapters.remove(stage, build_root(root))  # a link there is unlinked, never followed
     (stage / "book").mkdir(parents=True)
     for f in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / f, stage / f)
@@ -790,6 +890,7 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
             shutil.copy2(item, stage / "book" / item.name)
     sources = chapter_sources(profile, root)
     for name, d in sources.items():
+        verify_digest(d)  # a published run whose results.json was changed since is refused
         notebook = nbformat.read(d / f"{name}.ipynb", as_version=4)
         _show_run_parameters(notebook, name)
         manifest = load(d)

@@ -128,9 +128,10 @@ def mathjax_source() -> Path:
 
 def copy_mathjax(dest: Path) -> list[Path]:
     """Copy the MathJax subset into ``dest`` (``_static/mathjax``); return the files written."""
+    from ppstudy.chapters import remove
+
     src = mathjax_source()
-    if dest.exists():
-        shutil.rmtree(dest)
+    remove(dest, dest.parent)  # a link there is unlinked, never followed
     for rel in MATHJAX_FILES:
         s, d = src / rel, dest / rel
         d.parent.mkdir(parents=True, exist_ok=True)

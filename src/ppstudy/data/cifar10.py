@@ -129,10 +129,9 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-_VERIFIED: dict[tuple[str, int, int], str] = {}
-
-
 def _read_unpacked(directory: Path, name: str) -> tuple[bytes, DataFile]:
+    """The bytes of one unpacked batch file, verified by content: the md5 is of the very bytes returned
+    (read once), so neither a file changed in place nor one replaced with the same size and time passes."""
     path = directory / name
     want = BATCH_MD5[name]
     where = (
@@ -141,15 +140,13 @@ def _read_unpacked(directory: Path, name: str) -> tuple[bytes, DataFile]:
     )
     if not path.is_file():
         raise DataUnavailableError(f"CIFAR-10: {path} is missing: {where}")
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    got = _VERIFIED.get(key) or _md5(path)
+    raw = path.read_bytes()
+    got = hashlib.md5(raw, usedforsecurity=False).hexdigest()
     if got != want:
         raise DataUnavailableError(
             f"CIFAR-10: {path} has md5 {got}, expected {want}: the file is corrupt or not the official one; {where}"
         )
-    _VERIFIED[key] = got
-    return path.read_bytes(), DataFile(f"{UNPACKED}/{name}", md5=want, bytes=st.st_size)
+    return raw, DataFile(f"{UNPACKED}/{name}", md5=want, bytes=len(raw))
 
 
 def _open_tarball(download: bool) -> tuple[Path, DataFile]:
@@ -157,14 +154,36 @@ def _open_tarball(download: bool) -> tuple[Path, DataFile]:
     return p, DataFile(SPEC.filename, sha256=SPEC.sha256, bytes=p.stat().st_size)
 
 
+def _check_tarball(p: Path) -> DataFile:
+    """A tarball given by path, verified against the official md5 (:data:`MD5`)."""
+    try:
+        got = _md5(p)
+    except FileNotFoundError:
+        raise DataUnavailableError(f"CIFAR-10: {p} does not exist") from None
+    except OSError as e:
+        raise InputError(f"{p} is not a readable CIFAR-10 tarball: {e}") from None
+    if got != MD5:
+        raise InputError(
+            f"CIFAR-10: {p} has md5 {got}, expected the official {MD5}: the file is corrupt or not the official "
+            "tarball (pass verify=False to read another one)"
+        )
+    return DataFile(p.name, md5=MD5, bytes=p.stat().st_size)
+
+
 def load_with_source(
-    split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None, download: bool = True
+    split: str = "train",
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    path: str | Path | None = None,
+    download: bool = True,
+    verify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, DataSource]:
     """CIFAR-10 ``split`` ("train" or "test") as (uint8 N x 32 x 32 x 3, int64 labels, its DataSource).
 
     ``n`` draws a random subset of ``n`` images (``seed``; sorted indices) from the batches
-    :func:`batches_for` names; None or 0: the whole split. ``path`` reads a tarball held elsewhere (not
-    checksum-verified).
+    :func:`batches_for` names; None or 0: the whole split. ``path`` reads a tarball held elsewhere, verified
+    against the official md5 unless ``verify`` is false (a tarball of one's own, e.g. a test's).
     """
     files = batches_for(split, n)
     read: list[DataFile] = []
@@ -178,7 +197,10 @@ def load_with_source(
     else:
         if path is not None:
             p = Path(path)
-            read.append(DataFile(p.name, bytes=p.stat().st_size if p.is_file() else None))
+            if verify:
+                read.append(_check_tarball(p))
+            else:
+                read.append(DataFile(p.name, bytes=p.stat().st_size if p.is_file() else None))
         else:
             p, rec = _open_tarball(download)
             read.append(rec)
@@ -210,21 +232,32 @@ def load_with_source(
 
 
 def load_train_test(
-    n_train: int | None = None, n_test: int | None = None, *, seed: int = 0, path: str | Path | None = None
+    n_train: int | None = None,
+    n_test: int | None = None,
+    *,
+    seed: int = 0,
+    path: str | Path | None = None,
+    verify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, DataSource]:
     """A training and a test subset together (seeds ``seed`` and ``seed + 1``) as (x_train, y_train, x_test,
     y_test, one DataSource naming both); None or 0: a whole split."""
-    xtr, ytr, s_tr = load_with_source("train", n=n_train or None, seed=seed, path=path)
-    xte, yte, s_te = load_with_source("test", n=n_test or None, seed=seed + 1, path=path)
+    xtr, ytr, s_tr = load_with_source("train", n=n_train or None, seed=seed, path=path, verify=verify)
+    xte, yte, s_te = load_with_source("test", n=n_test or None, seed=seed + 1, path=path, verify=verify)
     src = s_tr.combine(s_te, f"{s_tr.description} and {s_te.description}")
     return xtr, ytr, xte, yte, src
 
 
 def load(
-    split: str = "train", *, n: int | None = None, seed: int = 0, path: str | Path | None = None, download: bool = True
+    split: str = "train",
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    path: str | Path | None = None,
+    download: bool = True,
+    verify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10 ``split`` as (uint8 N x 32 x 32 x 3, int64 labels); see :func:`load_with_source`."""
-    x, y, _ = load_with_source(split, n=n, seed=seed, path=path, download=download)
+    x, y, _ = load_with_source(split, n=n, seed=seed, path=path, download=download, verify=verify)
     return x, y
 
 

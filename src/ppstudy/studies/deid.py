@@ -212,15 +212,28 @@ _PER_IMAGE = ("SSIM_vec", "SSIM_dei", "L2norm_dei")
 
 
 def _load_values(path: Path | None, n: int) -> dict | None:
-    """The per-image values stored at ``path`` for ``n`` images, or None (absent, unreadable, other length)."""
+    """The per-image values stored at ``path`` for ``n`` images, or None (absent, unreadable, other length):
+    a file that cannot be read (truncated, flipped bytes, not an npz) is removed, with a warning, so that
+    the values are computed again and stored afresh."""
+    import warnings
+    import zipfile
+    import zlib
+
     if path is None or not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             per = {k: z[k] for k in z.files}
-        return per if all(len(per[k]) == n for k in _PER_IMAGE) else None
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
+        if all(len(per[k]) == n for k in _PER_IMAGE):
+            return per
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        warnings.warn(
+            f"Table 2 cache {path} is unreadable ({type(e).__name__}: {e}): removed; its values are computed again",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        path.unlink(missing_ok=True)
+    return None
 
 
 def _save_values(path: Path, per: dict) -> None:

@@ -19,9 +19,15 @@ from typing import Literal
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 
 ResizeMethod = Literal["bilinear", "area"]
+
+#: the largest side :func:`resize` produces (pixels)
+MAX_RESIZE_SIDE = 4096
+#: the most output values (N * size * size * C) one :func:`resize` call may produce: 2^28 (256 MiB of uint8),
+#: checked before anything is allocated (``resize(x, 100000)`` would otherwise ask for hundreds of GiB)
+MAX_RESIZE_VALUES = 1 << 28
 
 
 # ---------------------------------------------------------------------- validation
@@ -61,11 +67,8 @@ def strip_single(x: np.ndarray, single: bool, ndim_in: int) -> np.ndarray:
 
 
 def check_size(size, name: str = "size", *, low: int = 1, high: int | None = None) -> int:
-    """A checked positive integer side length in ``low..high``."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < low or (high and size > high):
-        rng = f"{low}..{high}" if high else f">= {low}"
-        raise InputError(f"{name} must be an integer {rng}, got {size!r}")
-    return int(size)
+    """A checked positive integer side length in ``low..high`` (:func:`ppstudy.validate.integer`)."""
+    return validate.integer(name, size, low=low, high=high or None)
 
 
 # ---------------------------------------------------------------------- resizing
@@ -85,6 +88,7 @@ def _area(x: np.ndarray, size: int, chunk: int = 256) -> np.ndarray:
 
     if x.shape[1:3] == (size, size):
         return x
+    chunk = validate.positive_int("chunk", chunk)
     out = np.empty((x.shape[0], size, size, x.shape[3]), np.uint8)
     for i in range(0, len(x), chunk):
         t = torch.from_numpy(np.ascontiguousarray(x[i : i + chunk])).permute(0, 3, 1, 2).float()
@@ -96,10 +100,18 @@ def _area(x: np.ndarray, size: int, chunk: int = 256) -> np.ndarray:
 def resize(images: np.ndarray, size: int, *, method: ResizeMethod = "bilinear") -> np.ndarray:
     """Resize one uint8 image (HxW or HxWxC) or a batch (NxHxWxC) to ``size`` x ``size``; the layout is
     kept. (A 3-D array is read as one HxWxC image; for an NxHxW grayscale batch use :func:`resize_each`.)"""
-    size = check_size(size)
+    size = check_size(size, high=MAX_RESIZE_SIDE)
     check_uint8(images)
     if method not in ("bilinear", "area"):
         raise InputError(f"resize method must be 'bilinear' or 'area', got {method!r}")
+    n = images.shape[0] if images.ndim == 4 else 1
+    c = images.shape[-1] if images.ndim >= 3 else 1
+    validate.at_most(
+        f"resize output ({n} x {size} x {size} x {c} values)",
+        n * size * size * c,
+        MAX_RESIZE_VALUES,
+        "MAX_RESIZE_VALUES",
+    )
     if images.ndim == 4:
         if method == "area":
             return _area(images, size)

@@ -9,14 +9,25 @@ import math
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 
 # --- etc ---
 
 
+def _reals(name: str, values, *, finite: bool = True) -> np.ndarray:
+    """``values`` as a float64 array of real numbers (NaN refused; infinities too when ``finite``)."""
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be real numbers, got {values!r:.80}") from None
+    if np.isnan(a).any() or (finite and not np.isfinite(a).all()):
+        raise InputError(f"{name} must be {'finite' if finite else 'real'} numbers (no NaN), got {a.tolist()!r:.80}")
+    return a
+
+
 def _scores(genuine, impostor) -> tuple[np.ndarray, np.ndarray]:
-    g = np.asarray(genuine, dtype=float).ravel()
-    i = np.asarray(impostor, dtype=float).ravel()
+    g = _reals("genuine scores", genuine).ravel()
+    i = _reals("impostor scores", impostor).ravel()
     if g.size == 0 or i.size == 0:
         raise InputError(f"need at least one genuine and one impostor score, got {g.size} and {i.size}")
     if not (np.isfinite(g).all() and np.isfinite(i).all()):
@@ -93,8 +104,8 @@ CUP_WEIGHTS = (0.1, 0.3, 0.6)
 
 def weighted_score(accuracies, weights=CUP_WEIGHTS) -> float:
     """The leaderboard score ``sum_i w_i * Acc_i`` of the challenge (weights 0.1 / 0.3 / 0.6)."""
-    acc = np.asarray(accuracies, dtype=float)
-    w = np.asarray(weights, dtype=float)
+    acc = _reals("weighted_score: accuracies", accuracies)
+    w = _reals("weighted_score: weights", weights)
     if acc.shape != w.shape:
         raise InputError(f"weighted_score: {acc.size} accuracies for {w.size} weights")
     if np.any((acc < 0) | (acc > 1)):
@@ -106,9 +117,10 @@ def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) confidence interval of a proportion ``k / n`` (scipy.stats.binomtest)."""
     from scipy.stats import binomtest
 
-    if not (0 < level < 1):
-        raise InputError(f"binomial_ci: level must be in (0, 1), got {level}")
-    if n < 1 or not 0 <= k <= n:
+    level = validate.number("binomial_ci: level", level, low=0, high=1, low_open=True, high_open=True)
+    n = validate.integer("binomial_ci: n", n, low=1)
+    k = validate.integer("binomial_ci: k", k, low=0)
+    if k > n:
         raise InputError(f"binomial_ci: need 0 <= k <= n and n >= 1, got k={k}, n={n}")
     ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
     return float(ci.low), float(ci.high)
@@ -126,24 +138,23 @@ def chance_ceiling(
     """
     from scipy.stats import binom
 
-    w = np.asarray(weights, dtype=float)
-    chance = 0.5 if n_test is None else float(binom.ppf(level, int(n_test), 0.5)) / int(n_test)
+    w = _reals("chance_ceiling: weights", weights).ravel()
+    if n_test is not None:
+        n_test = validate.positive_int("chance_ceiling: n_test", n_test)
+        level = validate.number("chance_ceiling: level", level, low=0, high=1, low_open=True, high_open=True)
+    chance = 0.5 if n_test is None else float(binom.ppf(level, n_test, 0.5)) / n_test
     acc = np.ones_like(w)
-    acc[list(chance_subtasks)] = chance
+    idx = [validate.integer("chance_ceiling: chance subtask", j, low=0, high=len(w) - 1) for j in chance_subtasks]
+    acc[idx] = chance
     return float(np.dot(w, acc))
 
 
 def _check_prob(name: str, v: float, *, open_low: bool = True) -> float:
-    v = float(v)
-    if not (0 < v < 1 if open_low else 0 <= v <= 1):
-        raise InputError(f"{name} must lie in {'(0, 1)' if open_low else '[0, 1]'}, got {v}")
-    return v
+    return validate.number(name, v, low=0, high=1, low_open=open_low, high_open=open_low)
 
 
 def _check_count(name: str, v, low: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
-    return int(v)
+    return validate.integer(name, v, low=low)
 
 
 def chance_tail(acc: float, n: int, p: float = 0.5) -> float:
@@ -201,6 +212,7 @@ def tries_needed(
 
     j = _check_count("j", j)
     prob = _check_prob("prob", prob)
+    max_tries = _check_count("max_tries", max_tries)
     t = chance_tail(acc, n, p)
     if t >= 1:
         return j
@@ -224,7 +236,7 @@ def tries_needed(
 
 def spread(values) -> dict:
     """Mean, sample standard deviation (ddof = 1; nan for one value), min, max and the values themselves."""
-    v = np.asarray(values, dtype=float).ravel()
+    v = _reals("spread: values", values, finite=False).ravel()
     if not v.size:
         raise InputError("spread: no values")
     return {
@@ -364,6 +376,7 @@ def ssim_images(x: np.ndarray, y: np.ndarray, *, what: str = "compared", chunk: 
 def ssim_many(x: np.ndarray, ys: list[np.ndarray], *, what: str = "compared", chunk: int = 1) -> list[np.ndarray]:
     """Per-image SSIM of each batch in ``ys`` against the same references ``x`` (their window statistics
     are computed once per chunk of ``chunk`` images)."""
+    chunk = validate.positive_int("chunk", chunk)
     pairs = [_pairs(x, y, what) for y in ys]
     xb = pairs[0][0] if pairs else x
     out = [np.empty(len(xb)) for _ in ys]
@@ -382,25 +395,23 @@ def l2norm_images(x: np.ndarray, y: np.ndarray, *, what: str = "compared") -> np
 
 
 def _alpha(alpha):
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 <= alpha <= 1:
-        raise InputError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    return float(alpha)
+    return validate.number("alpha", alpha, low=0, high=1)
 
 
 def ssim_pos(ssim_dei: float, ssim_vec: float) -> float:
     """Eq. 4: SSIM_Pos = SSIM_Dei - SSIM_Vec."""
-    return float(ssim_dei) - float(ssim_vec)
+    return validate.number("SSIM_Dei", ssim_dei) - validate.number("SSIM_Vec", ssim_vec)
 
 
 def di(ssim_dei: float, l2norm_dei: float, alpha: float = 0.5) -> float:
     """Eq. 5: DI(alpha) = SSIM_Dei * alpha + L2norm_Dei * (1 - alpha)."""
     a = _alpha(alpha)
-    return float(ssim_dei) * a + float(l2norm_dei) * (1 - a)
+    return validate.number("SSIM_Dei", ssim_dei) * a + validate.number("L2norm_Dei", l2norm_dei) * (1 - a)
 
 
 def sdim(ssim_pos_value: float, di_value: float) -> float:
     """Eq. 6: SDIM(alpha) = SSIM_Pos + DI(alpha)."""
-    return float(ssim_pos_value) + float(di_value)
+    return validate.number("SSIM_Pos", ssim_pos_value) + validate.number("DI", di_value)
 
 
 def deid_indices(originals: np.ndarray, vectorized: np.ndarray, deidentified: np.ndarray, alpha: float = 0.5) -> dict:
@@ -426,12 +437,17 @@ def deid_per_image(originals: np.ndarray, vectorized: np.ndarray, deidentified: 
 def deid_indices_from(per_image: dict, alpha: float = 0.5) -> dict:
     """Table 2's indices from the per-image values of :func:`deid_per_image` (means over the images)."""
     a = _alpha(alpha)
-    n = len(per_image["SSIM_vec"])
+    if not isinstance(per_image, dict) or any(k not in per_image for k in ("SSIM_vec", "SSIM_dei", "L2norm_dei")):
+        raise InputError("de-identification indices: expected a dict with SSIM_vec, SSIM_dei and L2norm_dei")
+    vals = {k: _reals(k, per_image[k]).ravel() for k in ("SSIM_vec", "SSIM_dei", "L2norm_dei")}
+    n = len(vals["SSIM_vec"])
     if n == 0:
         raise InputError("de-identification indices need at least one image")
-    s_vec = float(np.mean(per_image["SSIM_vec"]))
-    s_dei = float(np.mean(per_image["SSIM_dei"]))
-    l2 = float(np.mean(per_image["L2norm_dei"]))
+    if any(len(v) != n for v in vals.values()):
+        raise InputError("de-identification indices: SSIM_vec, SSIM_dei and L2norm_dei differ in length")
+    s_vec = float(np.mean(vals["SSIM_vec"]))
+    s_dei = float(np.mean(vals["SSIM_dei"]))
+    l2 = float(np.mean(vals["L2norm_dei"]))
     pos = ssim_pos(s_dei, s_vec)
     d = di(s_dei, l2, a)
     return {

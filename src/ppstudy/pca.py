@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 
 
 class ExactPCA:
@@ -28,12 +28,15 @@ class ExactPCA:
     """
 
     def __init__(self, n_components: int):
-        self.n_components = int(n_components)
+        self.n_components = validate.positive_int("ExactPCA: n_components", n_components)
+        self._x: np.ndarray | None = None
 
     @staticmethod
     def _flat(x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
             raise InputError("ExactPCA needs uint8 images (exact integer arithmetic)")
+        if x.ndim < 2:
+            raise InputError(f"ExactPCA needs a batch of images (N x ...), got shape {x.shape}")
         return x.reshape(len(x), -1)
 
     def fit(self, x: np.ndarray) -> ExactPCA:
@@ -64,10 +67,13 @@ class ExactPCA:
     def _centred_gram(self, q: np.ndarray, tq: np.ndarray) -> np.ndarray:
         """``n^2 (q - mu) . (x_i - mu)`` for every row of ``q`` and training image ``x_i``, exactly (int64)."""
         n = self._n
+        assert self._x is not None  # fitted (transform checks it)
         dot = np.rint(q.astype(np.float64) @ self._x.astype(np.float64).T).astype(np.int64)  # exact
         return n * n * dot - n * (tq[:, None] + self._t[None, :]) + self._u
 
     def transform(self, x: np.ndarray) -> np.ndarray:
+        if self._x is None:
+            raise InputError("ExactPCA: call fit() before transform()")
         q = self._flat(x)
         if q.shape[1] != self._x.shape[1]:
             raise InputError(f"ExactPCA: images of {q.shape[1]} pixels, fitted on {self._x.shape[1]}")

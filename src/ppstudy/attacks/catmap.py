@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 from ppstudy.attacks.base import NotFittedError
+from ppstudy.images import check_uint8
+
+
+def _tile(tile) -> int:
+    from ppstudy.ciphers.catmap import MAX_SIDE
+
+    return validate.integer("tile", tile, low=2, high=MAX_SIDE)
 
 
 def _tiles(x: np.ndarray, tile: int) -> np.ndarray:
     """NxHxWxC -> N x tiles x C x (tile*tile): the pixels of every tile, per channel."""
+    check_uint8(x)
+    tile = _tile(tile)
     if x.ndim != 4:
         raise InputError(f"expected NxHxWxC images, got shape {x.shape}")
     n, h, w, c = x.shape
@@ -38,6 +47,10 @@ def multiset_signature(x: np.ndarray, tile: int) -> np.ndarray:
 def multiset_distance(originals: np.ndarray, encoded: np.ndarray, tile: int, *, chunk: int = 64) -> np.ndarray:
     """Per pair: mean absolute difference of the per-tile sorted pixel values (a 1-Wasserstein distance
     between the tiles' pixel histograms). 0 for a matching pair of a cat-map cipher, with any key."""
+    check_uint8(originals, "originals")
+    check_uint8(encoded, "encoded")
+    tile = _tile(tile)
+    chunk = validate.positive_int("chunk", chunk)
     if originals.shape != encoded.shape:
         raise InputError(f"originals {originals.shape} and encoded {encoded.shape} differ in shape")
     out = np.empty(len(originals))
@@ -56,12 +69,13 @@ def fit_threshold(match_distances, nonmatch_distances, *, place: float = 0.5) ->
     threshold in it (0.5: the midpoint; small values: close to the matches, for invariants that are exact,
     where matching distances are 0 and any positive distance means a different image).
     """
-    m = np.asarray(match_distances, float)
-    u = np.asarray(nonmatch_distances, float)
+    from ppstudy.metrics import _reals
+
+    m = _reals("fit_threshold: matching distances", match_distances).ravel()
+    u = _reals("fit_threshold: non-matching distances", nonmatch_distances).ravel()
     if not m.size or not u.size:
         raise InputError("fit_threshold: need matching and non-matching distances")
-    if not 0 < place < 1:
-        raise InputError(f"fit_threshold: place must be in (0, 1), got {place}")
+    place = validate.number("fit_threshold: place", place, low=0, high=1, low_open=True, high_open=True)
     d = np.unique(np.concatenate([m, u]))
     lo = np.concatenate([[d[0] - 1.0], d])
     hi = np.concatenate([d, [d[-1] + 1.0]])
@@ -99,8 +113,8 @@ class MultisetMatcher:
     """
 
     def __init__(self, tile: int, *, place: float = 0.1):
-        self.tile = int(tile)
-        self.place = place
+        self.tile = _tile(tile)
+        self.place = validate.number("place", place, low=0, high=1, low_open=True, high_open=True)
         self.threshold: float | None = None
 
     def distance(self, originals, encoded) -> np.ndarray:
@@ -142,8 +156,14 @@ def recover_catmap(
     """
     from ppstudy.ciphers import catmap
 
+    check_uint8(originals, "originals")
+    check_uint8(encoded, "encoded")
     if originals.shape != encoded.shape or originals.ndim != 4:
         raise InputError(f"originals {originals.shape} and encoded {encoded.shape} must be equal NxHxWxC")
+    tile = _tile(tile)
+    candidates = validate.positive_int("candidates", candidates)
+    max_candidates = validate.positive_int("max_candidates", max_candidates)
+    verify_pairs = validate.positive_int("verify_pairs", verify_pairs)
     o = _tiles(originals, tile).astype(np.int16)  # N x T x C x t^2
     e = _tiles(encoded, tile).astype(np.int16)
     cols = []
@@ -183,8 +203,8 @@ class InversionMatcher:
     """Matcher after a known-plaintext attack: invert the recovered map, compare with the original."""
 
     def __init__(self, tile: int, *, place: float = 0.1):
-        self.tile = int(tile)
-        self.place = place
+        self.tile = _tile(tile)
+        self.place = validate.number("place", place, low=0, high=1, low_open=True, high_open=True)
         self.matrix = None
         self.threshold: float | None = None
         self.recovery_error: float | None = None
@@ -214,7 +234,7 @@ class InversionMatcher:
 def pairs_needed(originals, encoded, tile: int, true_matrix, *, max_pairs: int | None = None) -> int | None:
     """The smallest number of known pairs (1, 2, 4, ...) from which :func:`recover_catmap` finds the true
     map; None if even ``max_pairs`` (default: all) do not suffice."""
-    limit = max_pairs or len(originals)
+    limit = len(originals) if max_pairs is None else validate.positive_int("max_pairs", max_pairs)
     k = 1
     while k <= limit:
         try:

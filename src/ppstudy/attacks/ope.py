@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
+
+#: the largest canvas size an inversion maps onto (pixels), as deid's Settings.size
+MAX_SIZE = 4096
 
 # Structural de-identification (Ko et al. 2020) moves every x and y coordinate of a traced image by the
 # same strictly increasing map f = Enc - Enc(0). Two leaks the paper's analysis leaves open:
@@ -35,7 +38,11 @@ def invert_ope_coordinates(values: np.ndarray, canvas: float, size: int, *, meth
     values, together with 0 and ``canvas``, are spread evenly over 0..``size`` (exact when the plaintext
     coordinates are the integers 0..size, as for a polygon trace); values in between are interpolated.
     """
-    v = np.asarray(values, dtype=np.float64)
+    from ppstudy.metrics import _reals
+
+    v = _reals("OPE-shifted coordinates", values)
+    canvas = validate.number("canvas", canvas, low=0, low_open=True)
+    size = validate.integer("size", size, low=1, high=MAX_SIZE)
     if method == "linear":
         return v * (size / canvas)
     if method != "rank":
@@ -49,8 +56,7 @@ def invert_svg(svg: str, size: int, *, method: str = "rank") -> str:
     """Best-effort inversion of a leaked position-shifted SVG to a ``size`` x ``size`` SVG (no key)."""
     from ppstudy.ciphers import deid
 
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise InputError(f"size must be a positive integer, got {size!r}")
+    size = validate.integer("size", size, low=1, high=MAX_SIZE)
     t = deid.parse_svg(svg)
     est = invert_ope_coordinates(t.coordinates, max(t.width, t.height), int(size), method=method)
     return deid.rewrite_svg(t, est, str(int(size)), str(int(size)))
@@ -87,6 +93,9 @@ def resize_back(deidentified: np.ndarray, size: int, out_size: int | None = None
 
     if not isinstance(deidentified, np.ndarray) or deidentified.dtype != np.uint8:
         raise InputError("de-identified images: expected a uint8 numpy array")
+    size = validate.integer("size", size, low=2, high=MAX_SIZE)
+    if out_size is not None:
+        out_size = validate.integer("out_size", out_size, low=2, high=MAX_SIZE)
     single = deidentified.ndim == 2 or (deidentified.ndim == 3 and deidentified.shape[-1] in (1, 3))
     batch = deidentified[None] if single else deidentified
     if batch.ndim == 4 and batch.shape[-1] == 1:
@@ -107,6 +116,10 @@ def ope_warp(key, size: int, out_size: int) -> dict:
     largest and mean deviation in output pixels (what the OPE step actually moves)."""
     from ppstudy.ciphers import ope as _ope
 
+    if not isinstance(key, _ope.OPEKey):
+        raise InputError(f"ope_warp: expected an OPEKey, got {type(key).__name__}")
+    size = validate.integer("size", size, low=1, high=MAX_SIZE)
+    out_size = validate.integer("out_size", out_size, low=1, high=MAX_SIZE)
     xs = np.arange(int(size) + 1)
     f = _ope.encrypt(xs, key) - _ope.encrypt(0, key)
     land = f / f[-1] * out_size

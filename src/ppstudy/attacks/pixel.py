@@ -36,7 +36,7 @@ import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 from ppstudy.ciphers import pixel
 
 # ------------------------------------------------------------------------------------ the 48 transforms
@@ -228,6 +228,9 @@ def pixel_prior(
     match the attacked variant (steps 2+3 or step 2). ``seed`` draws the wrong transforms of the pairwise
     and line tables' background distributions.
     """
+    shuffle = validate.boolean("shuffle", shuffle)
+    max_images = validate.positive_int("max_images", max_images)
+    seed = validate.seed("seed", seed)
     x = _check_images(public_images, "public images", 1)[:max_images]
     n, h, w, _ = x.shape
     m = 48 if shuffle else 8
@@ -433,6 +436,8 @@ def pixel_key_recovery(cipher_images, public_images, *, shuffle: bool = True, re
     pairwise evidence, "tree_key": the estimate before the grid refinement}``; score a key with
     :func:`pixel_key_score`.
     """
+    shuffle = validate.boolean("shuffle", shuffle)
+    refine = validate.boolean("refine", refine)
     y = _check_images(cipher_images, "cipher images", 2)
     h, w = y.shape[1:3]
     if isinstance(public_images, PixelPrior):
@@ -482,6 +487,12 @@ def pixel_key_score(estimate, true_key, plain_images=None) -> dict:
     permutation as ``log2 6`` bits; ``values``: fraction of plain values exactly recovered by decrypting
     ``true``-key cipher images of ``plain_images`` with the estimate (when given).
     """
+    if not isinstance(estimate, pixel.PixelKey) or not isinstance(true_key, pixel.PixelKey):
+        raise InputError(
+            f"pixel_key_score: expected two PixelKeys, got {type(estimate).__name__} and {type(true_key).__name__}"
+        )
+    if estimate.shape != true_key.shape:
+        raise InputError(f"pixel_key_score: keys for {estimate.shape} and {true_key.shape} images")
     nb = float(np.mean(estimate.negpos == true_key.negpos))
     shuffled = true_key.steps == (2, 3)
     pm = float(np.mean(estimate.shuffle == true_key.shuffle))
@@ -512,13 +523,14 @@ def success_rates(plain_pool, public_images, counts, *, draws: int, shuffle: boo
     "mean_key_bits"}`` (the Clopper-Pearson 95% interval of the rate; ``mean_key_bits`` the mean
     fraction of key bits right).
     """
+    shuffle = validate.boolean("shuffle", shuffle)
+    seed = validate.integer("seed", seed, low=0)
     x = _check_images(plain_pool, "plain pool", 2)
     if isinstance(public_images, PixelPrior):
         prior = public_images
     else:
         prior = pixel_prior(public_images, shuffle=shuffle)
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
-        raise InputError(f"draws must be a positive integer, got {draws!r}")
+    draws = validate.positive_int("draws", draws)
     counts = list(counts)
     if not counts or any(
         isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 2 <= c <= len(x) for c in counts

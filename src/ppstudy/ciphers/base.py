@@ -27,10 +27,27 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 from ppstudy.images import check_uint8
 
 LOG2_10 = math.log2(10)
+
+#: the largest key-space count (in bits) that ``key_space(..., exact=True)`` computes as an exact integer:
+#: 2^22 bits (a 1.26-million-digit integer, about a second); beyond it, exact=True raises InputError and the
+#: ``bits`` of ``exact=False`` (log-gamma, any size) are what is available
+MAX_EXACT_BITS = 1 << 22
+
+
+def check_exact(exact, bits: float) -> bool:
+    """``exact`` as a bool, refused (InputError naming :data:`MAX_EXACT_BITS`) when the exact count of a
+    key space of ``bits`` bits would be too large to compute in bounded time."""
+    exact = validate.boolean("exact", exact)
+    if exact and bits > MAX_EXACT_BITS:
+        raise InputError(
+            f"key space: an exact count of {bits:.4g} bits exceeds the cap MAX_EXACT_BITS = {MAX_EXACT_BITS} "
+            f"(ppstudy.ciphers.base); use exact=False for its bits"
+        )
+    return exact
 
 
 # ---------------------------------------------------------------------- key space
@@ -163,10 +180,9 @@ def names() -> list[str]:
 def rng_from(seed) -> np.random.Generator:
     """A generator from ``seed``: None draws from OS entropy (``SeedSequence``), an int or a
     ``SeedSequence`` is reproducible. Negative, fractional, boolean or text seeds are refused."""
+    seed = validate.seed("seed", seed)
     if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(seed)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise InputError(f"seed must be None or a non-negative integer, got {seed!r}")
     return np.random.default_rng(np.random.SeedSequence(seed))
 
 
@@ -180,23 +196,32 @@ def freeze(obj, **fields) -> None:
 
 
 # ---------------------------------------------------------------------- shapes and batches
-def image_shape(shape, *, colour: str | None = None) -> tuple[int, int, int]:
+def image_shape(
+    shape, *, colour: str | None = None, max_values: int | None = validate.MAX_IMAGE_VALUES
+) -> tuple[int, int, int]:
     """``(H, W)`` or ``(H, W, C)`` as a checked ``(H, W, C)`` tuple (``(H, W)`` means one channel).
 
     ``colour``: a cipher that needs ``(H, W, 3)`` images passes its own name here; ``(H, W)`` then means
-    ``(H, W, 3)`` and any other channel count is refused with a message naming the cipher.
+    ``(H, W, 3)`` and any other channel count is refused with a message naming the cipher. Entries must be
+    integers (``32.7`` is refused, not read as 32); ``H * W * C`` is capped at ``max_values``
+    (:data:`ppstudy.validate.MAX_IMAGE_VALUES` by default, None for none: key spaces allocate nothing).
     """
     form = "(H, W, 3)" if colour else "(H, W) or (H, W, C)"
     try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
+        t = tuple(shape)
+    except TypeError:
         raise InputError(f"image shape must be {form}, got {shape!r}") from None
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in t):
+        raise InputError(f"image shape must be {form} of integers, got {shape!r}")
+    shape = tuple(int(s) for s in t)
     if len(shape) == 2:
         shape = (*shape, 3 if colour else 1)
     if colour and (len(shape) != 3 or shape[2] != 3 or min(shape) < 1):
         raise InputError(f"{colour} needs colour images of shape (H, W, 3), got {shape!r}")
     if len(shape) != 3 or min(shape) < 1:
         raise InputError(f"image shape must be {form} with positive sizes, got {shape!r}")
+    if max_values is not None:
+        validate.at_most(f"image shape {shape}: H * W * C", math.prod(shape), max_values, "MAX_IMAGE_VALUES")
     return shape[0], shape[1], shape[2]
 
 
@@ -241,6 +266,7 @@ def gather_xor(xf: np.ndarray, index: np.ndarray, mask: np.ndarray | None, chunk
     than numpy's default bounds-checked take). Chunks of images keep the working set in cache; the loop is
     over chunks of whole images, never over pixels. ``mask=None`` skips the XOR.
     """
+    chunk = validate.positive_int("chunk", chunk)
     out = np.empty((xf.shape[0], index.size), np.uint8)
     for i in range(0, xf.shape[0], chunk):
         o = out[i : i + chunk]

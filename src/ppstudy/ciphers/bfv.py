@@ -34,17 +34,24 @@ them over repetitions. A missing Pyfhel raises :class:`MissingDependencyError`, 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ppstudy import DependencyError, InputError
-from ppstudy.ciphers.base import KeySpace, flat_batch
+from ppstudy import DependencyError, InputError, validate
+from ppstudy.ciphers.base import KeySpace, check_exact, flat_batch
 
 MAGIC = b"PPBFV\x01"
 SEAL_HEADER = 16  # bytes of SEAL's serialisation header before the ciphertext data
 DEFAULT_SHAPE = (52, 52, 3)
+#: polynomial degrees SEAL accepts for BFV (powers of two); security levels; plaintext-modulus bits
+POLY_DEGREES = (1024, 2048, 4096, 8192, 16384, 32768)
+SECURITY_LEVELS = (128, 192, 256)
+T_BITS_RANGE = (14, 60)
+#: the largest file :func:`read_ciphertext` reads (a ciphertext of n = 32768 is ~16 MiB)
+MAX_CIPHERTEXT_BYTES = 64 << 20
 
 
 #: what installs the BFV backend (the project's ``fhe`` extra pins the same package)
@@ -120,18 +127,26 @@ class BFVKey:
 
     @classmethod
     def load(cls, directory: str | Path) -> BFVKey:
-        d = Path(directory)
+        d = validate.dir_path("BFV key directory", directory)
+        for name in ("context.bin", "public.key", "shape.txt"):
+            if not (d / name).is_file():
+                raise InputError(
+                    f"BFV key directory {d}: missing {name}" + (" (a directory)" if (d / name).is_dir() else "")
+                )
         try:
             ctx = (d / "context.bin").read_bytes()
             pk = (d / "public.key").read_bytes()
-            shape = tuple(int(v) for v in (d / "shape.txt").read_text().split())
-        except FileNotFoundError as e:
-            raise InputError(f"BFV key directory {d}: missing {Path(e.filename).name}") from None
-        except ValueError:
+            shape = tuple(int(v) for v in (d / "shape.txt").read_bytes()[:1000].decode("ascii").split())
+        except (ValueError, UnicodeDecodeError):
             raise InputError(f"BFV key directory {d}: shape.txt is corrupt") from None
-        if len(shape) != 3:
+        except OSError as e:
+            raise InputError(f"BFV key directory {d}: cannot read the key files ({e})") from None
+        if len(shape) != 3 or min(shape) < 1:
             raise InputError(f"BFV key directory {d}: shape.txt must hold H W C, got {shape}")
-        sk = (d / "secret.key").read_bytes() if (d / "secret.key").is_file() else None
+        try:
+            sk = (d / "secret.key").read_bytes() if (d / "secret.key").is_file() else None
+        except OSError as e:
+            raise InputError(f"BFV key directory {d}: cannot read secret.key ({e})") from None
         Pyfhel, _ = _pyfhel()
         he = Pyfhel()
         try:
@@ -150,11 +165,17 @@ def keygen(shape=DEFAULT_SHAPE, *, n: int = 8192, t_bits: int = 20, sec: int = 1
     if seed is not None:
         raise InputError("BFV keys come from SEAL's internal CSPRNG, which Pyfhel cannot seed; pass seed=None")
     shape = _shape(shape)
+    n = validate.choice("BFV: n (polynomial degree)", n if not isinstance(n, np.integer) else int(n), POLY_DEGREES)
+    t_bits = validate.integer("BFV: t_bits", t_bits, low=T_BITS_RANGE[0], high=T_BITS_RANGE[1])
+    sec = validate.choice("BFV: sec", sec if not isinstance(sec, np.integer) else int(sec), SECURITY_LEVELS)
     if int(np.prod(shape)) > n:
         raise InputError(f"BFV: {int(np.prod(shape))} values per image exceed the {n} slots (raise n)")
     Pyfhel, _ = _pyfhel()
     he = Pyfhel()
-    he.contextGen(scheme="bfv", n=n, t_bits=t_bits, sec=sec)
+    try:
+        he.contextGen(scheme="bfv", n=n, t_bits=t_bits, sec=sec)
+    except (AssertionError, ValueError, RuntimeError) as e:  # Pyfhel asserts on parameters SEAL refuses
+        raise InputError(f"BFV: SEAL refuses n={n}, t_bits={t_bits}, sec={sec} ({e or type(e).__name__})") from None
     he.keyGen()
     return BFVKey(
         shape, int(he.n), int(he.t), he.to_bytes_context(), he.to_bytes_public_key(), he.to_bytes_secret_key(), he
@@ -162,27 +183,21 @@ def keygen(shape=DEFAULT_SHAPE, *, n: int = 8192, t_bits: int = 20, sec: int = 1
 
 
 def _shape(shape) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(v) for v in shape)
-    except (TypeError, ValueError):
-        raise InputError(f"BFV: shape must be (H, W) or (H, W, C), got {shape!r}") from None
-    if len(shape) == 2:
-        shape = shape + (1,)
-    if len(shape) != 3 or min(shape) < 1:
-        raise InputError(f"BFV: shape must be (H, W) or (H, W, C) with positive sizes, got {shape}")
-    return shape[0], shape[1], shape[2]
+    t = validate.shape("BFV: shape (H, W) or (H, W, C)", shape, ndim=(2, 3))
+    if len(t) == 2:
+        t = t + (1,)
+    return t[0], t[1], t[2]
 
 
 def key_space(shape=DEFAULT_SHAPE, *, n: int = 8192, exact: bool = False) -> KeySpace:
     """The secret keys SEAL's keygen samples from: ternary polynomials of degree < n, ``3^n`` of them
     (``n * log2(3)`` bits; the exact integer when ``exact``). ``shape`` must fit the ``n`` slots."""
     shape = _shape(shape)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"BFV key space: n must be a positive integer, got {n!r}")
+    n = validate.positive_int("BFV key space: n (a positive integer)", n)
     if int(np.prod(shape)) > n:
         raise InputError(f"BFV: {int(np.prod(shape))} values per image exceed the {n} slots")
     what = f"secret keys: ternary polynomials of degree < {n} (SEAL's keygen)"
-    if exact:
+    if check_exact(exact, n * math.log2(3)):
         return KeySpace.of(3 ** int(n), counts=what)
     return KeySpace(float(n * np.log2(3)), None, False, what)
 
@@ -247,11 +262,13 @@ def read_ciphertext(path: str | Path) -> bytes:
     A raw SEAL ciphertext (no ppstudy header, as a user's own challenge files may be) is returned as is;
     it is validated when loaded for decryption.
     """
-    path = Path(path)
+    path = validate.file_path("ciphertext file", path)
+    if path.stat().st_size > MAX_CIPHERTEXT_BYTES:
+        raise InputError(f"ciphertext file {path} is larger than the cap MAX_CIPHERTEXT_BYTES = {MAX_CIPHERTEXT_BYTES}")
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"ciphertext file {path} does not exist") from None
+    except OSError as e:
+        raise InputError(f"ciphertext file {path} cannot be read ({e})") from None
     if raw.startswith(MAGIC):
         head = len(MAGIC) + 32
         if len(raw) < head + SEAL_HEADER:
@@ -268,7 +285,10 @@ def read_ciphertext(path: str | Path) -> bytes:
 def ciphertext_image(payload: bytes, shape=DEFAULT_SHAPE) -> np.ndarray:
     """A ciphertext as an image, our reading of the paper's "convert the binary encoded file into a
     three-channel image" (it does not say how): the first H*W*C payload bytes after SEAL's header."""
+    shape = validate.shape("ciphertext image shape", shape, ndim=(2, 3))
     need = int(np.prod(shape))
+    if not isinstance(payload, (bytes, bytearray)):
+        raise InputError(f"ciphertext payload: expected bytes, got {type(payload).__name__}")
     if len(payload) < SEAL_HEADER + need:
         raise InputError(f"ciphertext of {len(payload)} bytes is too short for a {shape} image view")
     return np.frombuffer(payload, np.uint8, count=need, offset=SEAL_HEADER).reshape(shape).copy()

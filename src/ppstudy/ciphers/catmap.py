@@ -29,17 +29,27 @@ the organisers did not publish theirs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from ppstudy import InputError
-from ppstudy.ciphers.base import KeySpace, log2_int
+from ppstudy import InputError, validate
+from ppstudy.ciphers.base import KeySpace, log2_int, rng_from
 from ppstudy.images import check_uint8
 
 MODES = ("tile", "whole")
+#: the largest canvas side (and map side n) accepted: a key's permutation costs ~70 bytes per pixel
+MAX_SIDE = 4096
+#: the largest key-file size :func:`load_key` reads (bytes)
+MAX_KEY_FILE = 1 << 16
+
+
+def _modulus(n, name: str = "side n") -> int:
+    return validate.integer(name, n, low=1, high=MAX_SIDE)
+
 
 Matrix = tuple[int, int, int, int]  # (m00, m01, m10, m11), row-major, entries in [0, n)
 
@@ -47,6 +57,8 @@ Matrix = tuple[int, int, int, int]  # (m00, m01, m10, m11), row-major, entries i
 # ---------------------------------------------------------------------- the map as a matrix mod n
 def base_matrix(a: int, b: int, n: int) -> Matrix:
     """``M = [[1, a], [b, ab + 1]] mod n``."""
+    n = _modulus(n)
+    a, b = validate.integer("a", a), validate.integer("b", b)
     return (1 % n, a % n, b % n, (a * b + 1) % n)
 
 
@@ -61,8 +73,8 @@ def _matmul(p: Matrix, q: Matrix, n: int) -> Matrix:
 
 def matrix_power(m: Matrix, k: int, n: int) -> Matrix:
     """``m^k mod n`` by repeated squaring (``k >= 0``)."""
-    if k < 0:
-        raise InputError(f"iterations must be >= 0, got {k}")
+    k = validate.integer("iterations", k, low=0)
+    n = _modulus(n)
     out: Matrix = (1 % n, 0, 0, 1 % n)
     while k:
         if k & 1:
@@ -74,6 +86,7 @@ def matrix_power(m: Matrix, k: int, n: int) -> Matrix:
 
 def matrix_inverse(m: Matrix, n: int) -> Matrix:
     """Inverse of a determinant-1 matrix mod n: ``[[d, -b], [-c, a]]``."""
+    n = _modulus(n)
     det = (m[0] * m[3] - m[1] * m[2]) % n
     if det != 1 % n:
         raise InputError(f"matrix {m} has determinant {det} mod {n}, not 1: not a cat map")
@@ -87,8 +100,7 @@ def period(a: int, b: int, n: int) -> int:
     For Arnold's map (``a = b = 1``) this is e.g. 24 for n=32 and 384 for
     n=512; every cat map's period is at most ``3n`` (Dyson and Falk), which bounds the search.
     """
-    if n < 1:
-        raise InputError(f"side n must be >= 1, got {n}")
+    n = _modulus(n)
     m = base_matrix(a, b, n)
     cur = m
     ident = (1 % n, 0, 0, 1 % n)
@@ -114,13 +126,16 @@ class CatMapKey:
     iterations: int
 
     def __post_init__(self):
-        h, w = self.shape
+        h, w = _canvas_shape(self.shape)
         if h != w:
             raise InputError(f"cat map: canvas must be square, got {h}x{w}")
-        if not isinstance(self.tile, (int, np.integer)) or self.tile < 2 or h % self.tile:
+        tile = validate.integer("cat map: tile", self.tile, low=2, high=MAX_SIDE)
+        if h % tile:
             raise InputError(f"cat map: tile {self.tile!r} must be >= 2 and divide the canvas side {h}")
-        if self.iterations < 0:
-            raise InputError(f"cat map: iterations must be >= 0, got {self.iterations}")
+        for name in ("a", "b", "iterations"):
+            object.__setattr__(self, name, validate.integer(f"cat map: {name}", getattr(self, name), low=0))
+        object.__setattr__(self, "shape", (h, w))
+        object.__setattr__(self, "tile", tile)
 
     @property
     def mode(self) -> str:
@@ -140,16 +155,45 @@ class CatMapKey:
 
     @classmethod
     def from_dict(cls, d: dict) -> CatMapKey:
+        """A key from its record (:meth:`to_dict`); every field must be an integer (``"a": 1.7``, infinity or
+        a string is refused, never truncated)."""
+        if not isinstance(d, dict):
+            raise InputError(f"cat map key: expected a key record (a JSON object), got {type(d).__name__}")
+        missing = [k for k in ("shape", "tile", "a", "b", "iterations") if k not in d]
+        if missing:
+            raise InputError(f"cat map key: malformed key record, it lacks {', '.join(missing)}")
         try:
-            return cls(_canvas_shape(tuple(d["shape"])), int(d["tile"]), int(d["a"]), int(d["b"]), int(d["iterations"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(f"cat map key: malformed key record {d!r} ({e})") from None
+            shape = validate.shape("cat map key: shape", d["shape"], ndim=(2, 3), max_values=None)
+            return cls((shape[0], shape[1]), d["tile"], d["a"], d["b"], d["iterations"])
+        except InputError as e:
+            raise InputError(f"cat map key: malformed key record: {e}") from None
+
+
+def load_key(path) -> CatMapKey:
+    """A key from a JSON key file (as :meth:`CatMapKey.to_dict` writes it). A missing file, a directory, a
+    file over :data:`MAX_KEY_FILE` bytes, bad UTF-8, bad JSON (``Infinity`` and ``NaN`` included) or a bad
+    record raise InputError."""
+    p = validate.file_path("cat map key file", path)
+    if p.stat().st_size > MAX_KEY_FILE:
+        raise InputError(f"cat map key file {p} is larger than the cap MAX_KEY_FILE = {MAX_KEY_FILE} bytes")
+    try:
+        text = p.read_bytes().decode("utf-8")
+        d = json.loads(text, parse_constant=_refuse_constant)
+    except UnicodeDecodeError as e:
+        raise InputError(f"cat map key file {p} is not UTF-8 ({e})") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise InputError(f"cat map key file {p} is corrupt ({e})") from None
+    return CatMapKey.from_dict(d)
+
+
+def _refuse_constant(name: str):
+    raise InputError(f"cat map key file: {name} is not a valid key value")
 
 
 def _canvas_shape(shape) -> tuple[int, int]:
-    if len(shape) not in (2, 3):
-        raise InputError(f"cat map: shape must be (H, W) or (H, W, C), got {shape}")
-    return int(shape[0]), int(shape[1])
+    t = validate.shape("cat map: shape", shape, ndim=(2, 3), max_values=None)
+    validate.at_most("cat map: canvas side", max(t[:2]), MAX_SIDE, "MAX_SIDE")
+    return t[0], t[1]
 
 
 def keygen(shape, *, mode: str = "tile", tile: int = 32, seed=None) -> CatMapKey:
@@ -161,12 +205,12 @@ def keygen(shape, *, mode: str = "tile", tile: int = 32, seed=None) -> CatMapKey
     h, w = _canvas_shape(shape)
     if mode not in MODES:
         raise InputError(f"cat map: mode must be one of {MODES}, got {mode!r}")
-    n = h if mode == "whole" else tile
+    n = h if mode == "whole" else validate.integer("cat map: tile", tile, low=3, high=MAX_SIDE)
     if h != w:
         raise InputError(f"cat map: canvas must be square, got {h}x{w}")
     if n < 3 or h % n:
         raise InputError(f"cat map: tile {n} must be >= 3 and divide the canvas side {h}")
-    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    rng = rng_from(seed)
     while True:
         a, b = (int(v) for v in rng.integers(1, n, size=2))
         p = period(a, b, n)
@@ -181,7 +225,7 @@ def _side(shape, mode: str, tile: int) -> int:
         raise InputError(f"cat map: mode must be one of {MODES}, got {mode!r}")
     if h != w:
         raise InputError(f"cat map: canvas must be square, got {h}x{w}")
-    n = h if mode == "whole" else int(tile)
+    n = h if mode == "whole" else validate.integer("cat map: tile", tile, low=2, high=MAX_SIDE)
     if n < 2 or h % n:
         raise InputError(f"cat map: tile {n} must be >= 2 and divide the canvas side {h}")
     return n
@@ -195,10 +239,8 @@ def walk_powers(n: int, *, low: int = 1) -> Iterator[tuple[int, np.ndarray, np.n
     of ``M(a, b)^k`` as int32 arrays. With ``low = 1`` these are exactly the keys :func:`keygen` can draw; the
     walk ends at the largest period (at most ``3n``). Each step yields fresh arrays.
     """
-    n = int(n)
-    if n < 2 or n > 32768:
-        raise InputError(f"walk_powers: side n must be in 2..32768, got {n}")
-    if low not in (0, 1):
+    n = validate.integer("walk_powers: side n", n, low=2, high=MAX_SIDE)
+    if isinstance(low, (bool, np.bool_)) or low not in (0, 1):
         raise InputError(f"walk_powers: low must be 0 or 1, got {low!r}")
     ga, gb = np.meshgrid(np.arange(low, n, dtype=np.int32), np.arange(low, n, dtype=np.int32), indexing="ij")
     a, b = ga.ravel(), gb.ravel()
@@ -231,6 +273,10 @@ def _sl2_order(n: int) -> int:
 #: sides up to which :func:`key_space` counts distinct permutations exactly by default (n = 512 takes ~10 s
 #: and a 134 MB bitmap on a 2-core CPU; see :func:`key_space_counts`)
 EXACT_LIMIT = 512
+#: the largest side for which :func:`key_space_counts` walks the powers of every map (the walk visits
+#: ``(n - 1)^2`` pairs for up to ``3n`` powers: ~10 s at 512, minutes beyond); :func:`key_space` gives the
+#: analytic bound ``(n - 1)^2 (3n - 1)`` on the keys beyond it
+WALK_LIMIT = 512
 
 
 def key_space_counts(shape, *, mode: str = "tile", tile: int = 32, exact: bool | None = None) -> dict:
@@ -252,6 +298,13 @@ def key_space_counts(shape, *, mode: str = "tile", tile: int = 32, exact: bool |
     (possible only when n has two prime factors) are counted by sorting.
     """
     n = _side(shape, mode, tile)
+    if exact is not None:
+        exact = validate.boolean("exact", exact)
+    if n > WALK_LIMIT:
+        raise InputError(
+            f"cat map key space: counting the keys of side {n} walks {(n - 1) ** 2} maps for up to {3 * n} "
+            f"powers, more than the cap WALK_LIMIT = {WALK_LIMIT} allows; key_space() gives an upper bound"
+        )
     if exact is None:
         exact = n <= EXACT_LIMIT
     if exact and n > 1024:
@@ -299,6 +352,15 @@ def key_space(shape, *, mode: str = "tile", tile: int = 32, exact: bool | None =
     ``log2`` of the number of keys keygen draws from, an upper bound (``bound=True``): no more
     permutations can be reached than there are keys. The other counts: :func:`key_space_counts`.
     """
+    n = _side(shape, mode, tile)
+    if exact is not None:
+        exact = validate.boolean("exact", exact)
+    if n > WALK_LIMIT:
+        if exact:
+            raise InputError(f"cat map key space: no exact count beyond side WALK_LIMIT = {WALK_LIMIT}, got {n}")
+        # every period is at most 3n (Dyson and Falk): at most 3n - 1 powers k for each of the (n - 1)^2 pairs
+        what = f"distinct pixel permutations keygen can produce (side {n})"
+        return KeySpace(log2_int((n - 1) ** 2 * (3 * n - 1)), None, True, what + ": bounded by (n - 1)^2 (3n - 1)")
     c = key_space_counts(shape, mode=mode, tile=tile, exact=exact)
     what = f"distinct pixel permutations keygen can produce (side {c['side']})"
     if c["distinct_permutations"] is not None:
@@ -310,8 +372,12 @@ def key_for_matrix(matrix, shape, tile: int, *, low: int = 0) -> CatMapKey | Non
     """A key ``(a, b, k)`` whose map equals ``matrix`` mod ``tile``: the smallest ``k``, then the smallest
     ``(a, b)`` (``a, b`` in ``[low, tile)``); None if no power of any ``M(a, b)`` is ``matrix``. The identity
     gives ``k = 0``."""
-    n = int(tile)
-    target = tuple(int(v) % n for v in matrix)
+    n = validate.integer("key_for_matrix: tile", tile, low=2, high=MAX_SIDE)
+    try:
+        entries = tuple(matrix)
+    except TypeError:
+        raise InputError(f"key_for_matrix: expected 4 matrix entries (row-major), got {matrix!r}") from None
+    target = tuple(validate.integer("key_for_matrix: matrix entry", v) % n for v in entries)
     if len(target) != 4:
         raise InputError(f"key_for_matrix: expected 4 matrix entries (row-major), got {matrix!r}")
     canvas = _canvas_shape(shape)
@@ -332,7 +398,10 @@ def permutation(shape: tuple[int, int], tile: int, matrix: Matrix) -> np.ndarray
     Within each ``tile x tile`` block, local ``(r, c)`` goes to ``matrix (r, c) mod tile``.
     Cached per (shape, tile, matrix); the returned array is read-only.
     """
-    h, w = shape
+    h, w = _canvas_shape(shape)
+    tile = validate.integer("permutation: tile", tile, low=1, high=MAX_SIDE)
+    if h % tile or w % tile:
+        raise InputError(f"permutation: tile {tile} must divide the canvas {h}x{w}")
     r, c = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     br, lr = np.divmod(r, tile)
     bc, lc = np.divmod(c, tile)
@@ -362,8 +431,9 @@ def _as_batch(x, key: CatMapKey, name: str, batch: bool | None) -> np.ndarray:
     if not isinstance(key, CatMapKey):
         raise InputError(f"cat map: expected a CatMapKey, got {type(key).__name__}")
     check_uint8(x, name)
-    if batch not in (None, True, False):
+    if batch is not None and not isinstance(batch, (bool, np.bool_)):
         raise InputError(f"{name}: batch must be None, True or False, got {batch!r}")
+    batch = None if batch is None else bool(batch)
     h, w = key.shape
     shape = tuple(x.shape)
     if x.ndim == 3 and batch is None:
@@ -398,7 +468,17 @@ def apply_matrix(
     x: np.ndarray, shape: tuple[int, int], tile: int, matrix: Matrix, *, inverse: bool = False
 ) -> np.ndarray:
     """Permute an NxHxWxC batch by ``matrix`` per tile (or undo it): one gather over the batch."""
-    idx = _gather_index(tuple(shape), int(tile), tuple(int(v) for v in matrix), bool(inverse))
+    check_uint8(x, "images")
+    if x.ndim != 4:
+        raise InputError(f"apply_matrix: expected an NxHxWxC batch, got shape {x.shape}")
+    shape = _canvas_shape(shape)
+    tile = validate.integer("apply_matrix: tile", tile, low=1, high=MAX_SIDE)
+    if shape[0] % tile or shape[1] % tile or x.shape[1:3] != shape:
+        raise InputError(f"apply_matrix: tile {tile} must divide the images' {shape} (batch {x.shape})")
+    if len(tuple(matrix)) != 4:
+        raise InputError(f"apply_matrix: expected 4 matrix entries, got {matrix!r}")
+    m00, m01, m10, m11 = (validate.integer("apply_matrix: matrix entry", v) for v in matrix)
+    idx = _gather_index(tuple(shape), int(tile), (m00, m01, m10, m11), bool(inverse))
     n, h, w, c = x.shape
     return np.take(x.reshape(n, h * w, c), idx, axis=1).reshape(n, h, w, c)
 
@@ -436,10 +516,14 @@ def to_canvas(img: np.ndarray, size: int = 512, *, crop: tuple[int, int, int, in
             f"to_canvas: expected a uint8 HxW or HxWxC image, got "
             f"{getattr(img, 'dtype', type(img).__name__)} {getattr(img, 'shape', '')}"
         )
-    if not isinstance(size, (int, np.integer)) or size < 1:
-        raise InputError(f"to_canvas: size must be a positive integer, got {size!r}")
+    size = validate.integer("to_canvas: size", size, low=1, high=MAX_SIDE)
     if crop is not None:
-        top, left, ch, cw = crop
+        try:
+            top, left, ch, cw = (validate.integer("to_canvas: crop", v) for v in crop)
+        except (TypeError, ValueError) as e:
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"to_canvas: crop must be (top, left, height, width), got {crop!r}") from None
         if top < 0 or left < 0 or ch < 1 or cw < 1 or top + ch > img.shape[0] or left + cw > img.shape[1]:
             raise InputError(f"to_canvas: crop {crop} is outside the image of shape {img.shape}")
         img = img[top : top + ch, left : left + cw]

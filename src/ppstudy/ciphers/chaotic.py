@@ -22,17 +22,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, image_shape, rng_from
 
 BURN_IN = 1000
 RC4_DROP = 3072
+#: the most iterates (``n + burn_in``) :func:`logistic_sequence` and keystream bytes (``n + drop``)
+#: :func:`rc4_keystream` produce in one call: 2^26 (pure Python loops; a 3344 x 3344 x 3 key needs 2^25)
+MAX_STREAM = 1 << 26
 
 
 def logistic_sequence(x0: float, mu: float, n: int, burn_in: int = BURN_IN) -> np.ndarray:
     """``n`` iterates of the logistic map after ``burn_in`` discarded ones (float64)."""
-    if not (0.0 < x0 < 1.0) or not (3.57 < mu <= 4.0):
-        raise InputError(f"logistic map needs 0 < x0 < 1 and 3.57 < mu <= 4 (chaotic regime), got x0={x0}, mu={mu}")
+    ok = isinstance(x0, (int, float, np.integer, np.floating)) and isinstance(mu, (int, float, np.integer, np.floating))
+    ok = ok and not isinstance(x0, (bool, np.bool_)) and not isinstance(mu, (bool, np.bool_))
+    if not ok or not (0.0 < x0 < 1.0) or not (3.57 < mu <= 4.0):
+        raise InputError(f"logistic map needs 0 < x0 < 1 and 3.57 < mu <= 4 (chaotic regime), got x0={x0!r}, mu={mu!r}")
+    n = validate.integer("n", n, low=0)
+    burn_in = validate.integer("burn_in", burn_in, low=0)
+    validate.at_most("logistic map iterates (n + burn_in)", n + burn_in, MAX_STREAM, "MAX_STREAM")
     out = np.empty(n)
     x = float(x0)
     for _ in range(burn_in):
@@ -46,7 +54,10 @@ def logistic_sequence(x0: float, mu: float, n: int, burn_in: int = BURN_IN) -> n
 def rc4_keystream(key: bytes, n: int, drop: int = RC4_DROP) -> np.ndarray:
     """``n`` bytes of RC4 keystream for ``key`` (1..256 bytes), after dropping ``drop`` bytes."""
     if not isinstance(key, (bytes, bytearray)) or not 1 <= len(key) <= 256:
-        raise InputError("RC4 key must be 1 to 256 bytes")
+        raise InputError(f"RC4 key must be 1 to 256 bytes, got {key!r:.80}")
+    n = validate.integer("n", n, low=0)
+    drop = validate.integer("drop", drop, low=0)
+    validate.at_most("RC4 keystream bytes (n + drop)", n + drop, MAX_STREAM, "MAX_STREAM")
     s = list(range(256))
     j = 0
     for i in range(256):  # key scheduling
@@ -84,6 +95,8 @@ class ChaoticKey(GatherXorCipher):
     def __post_init__(self):
         shape = image_shape(self.shape)
         h, w, c = shape
+        if not isinstance(self.rc4_key, (bytes, bytearray)):  # bytes(5) would be five zero bytes
+            raise InputError(f"chaotic key: rc4_key must be bytes, got {type(self.rc4_key).__name__}")
         seq = logistic_sequence(self.x0, self.mu, h * w)
         if h * w > 1 and np.unique(seq).size < MIN_DISTINCT_FRACTION * h * w:
             raise InputError(
@@ -129,5 +142,7 @@ def decrypt(y: np.ndarray, key: ChaoticKey) -> np.ndarray:
 def key_space(shape=(32, 32, 3), *, rc4_key_bytes: int = 16, float_bits: int = 52) -> KeySpace:
     """Nominal key space: RC4 key bits plus the mantissa bits of ``x0`` and ``mu``. An upper bound
     (``bound=True``): the map's sensitivity, not the count, limits distinct permutations."""
-    image_shape(shape)
+    image_shape(shape, max_values=None)
+    rc4_key_bytes = validate.integer("rc4_key_bytes", rc4_key_bytes, low=1, high=256)  # RC4 keys: 1..256 bytes
+    float_bits = validate.integer("float_bits", float_bits, low=1, high=64)
     return KeySpace.of(2 ** (8 * rc4_key_bytes) * 2 ** (2 * float_bits), bound=True, counts="keys")

@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 from ppstudy.ciphers import ope as _ope
 from ppstudy.ciphers.ope import PAPER_IN_RANGE, PAPER_OUT_RANGE, OPEKey
 
@@ -76,7 +76,16 @@ _LENGTH = re.compile(rf"\s*({_NUM})\s*(?:px)?\s*")
 _ABS = set("MLCQZ")
 #: the largest width or height accepted (pixels); a traced image has its size, a shifted one ~10x that
 MAX_DIMENSION = 1e6
-MAX_SVG_CHARS = 64 << 20
+#: caps on untrusted SVG, checked before the expensive work (parsing costs ~260 bytes of memory per input
+#: character, rendering ~60 us per point): at most MAX_SVG_CHARS characters (2 MiB; a traced 50x50 image
+#: is ~20 KB), MAX_SVG_ELEMENTS <path> elements, MAX_SVG_POINTS (x, y) coordinates in all, and elements
+#: nested at most MAX_SVG_DEPTH levels (<svg> and its <path> children)
+MAX_SVG_CHARS = 2 << 20
+MAX_SVG_ELEMENTS = 20_000
+MAX_SVG_POINTS = 100_000
+MAX_SVG_DEPTH = 2
+#: densities accepted by rasterize (dpi), as in :class:`Settings`
+DENSITY_RANGE = (24, 1200)
 #: attributes a traced SVG may carry (anything else, e.g. href or an event handler, is refused)
 _ROOT_ATTRS = {"width", "height", "version", "desc", "viewBox", "preserveAspectRatio", "baseProfile", "id"}
 _PATH_ATTRS = {
@@ -130,8 +139,10 @@ class Settings:
                 or v < (0 if name == "filter_speckle" else 1)
             ):
                 raise InputError(f"deid settings: {name} must be a positive integer, got {v!r}")
-        if self.size < 4 or self.out_size < 4 or self.out_size > 4096:
+        if not 4 <= self.size <= 4096 or not 4 <= self.out_size <= 4096:
             raise InputError(f"deid settings: size {self.size} and out_size {self.out_size} must lie in 4..4096")
+        for name, top in (("color_precision", 8), ("layer_difference", 256), ("filter_speckle", 4096 * 4096)):
+            validate.integer(f"deid settings: {name}", getattr(self, name), high=top)
         for name, allowed in (
             ("tracer", TRACERS),
             ("renderer", RENDERERS),
@@ -147,18 +158,20 @@ class Settings:
         if not isinstance(self.options, str):
             raise InputError(f"deid settings: options must be an imagetracerjs preset name, got {self.options!r}")
         check_options(self.options)
-        if not isinstance(self.path_precision, int) or not 0 <= self.path_precision <= 8:
-            raise InputError(f"deid settings: path_precision must be 0..8, got {self.path_precision!r}")
-        if self.density == "auto":
+        validate.integer("deid settings: path_precision", self.path_precision, low=0, high=8)
+        if isinstance(self.density, str) and self.density == "auto":
             object.__setattr__(self, "density", 288 if self.renderer == "imagemagick" else None)
-        if self.density is not None and (
-            isinstance(self.density, bool) or not isinstance(self.density, int) or not 24 <= self.density <= 1200
-        ):
-            raise InputError(f"deid settings: density must be None or 24..1200 dpi, got {self.density!r}")
-        if not isinstance(self.scale_strokes, bool):
-            raise InputError(f"deid settings: scale_strokes must be True or False, got {self.scale_strokes!r}")
+        object.__setattr__(self, "density", _check_density(self.density, "deid settings: density"))
+        validate.boolean("deid settings: scale_strokes", self.scale_strokes)
         if self.scale_strokes and self.ope_mode == "literal":
             raise InputError("deid settings: scale_strokes applies to ope_mode='token' only")
+
+
+def _check_density(density, name: str = "rasterize: density") -> int | None:
+    """None or an integer density in :data:`DENSITY_RANGE` dpi (0 would render a 1x1 image)."""
+    if density is None:
+        return None
+    return validate.integer(f"{name} (None or dpi)", density, low=DENSITY_RANGE[0], high=DENSITY_RANGE[1])
 
 
 # --------------------------------------------------------------------------- keys
@@ -241,9 +254,12 @@ def check_svg(svg: str) -> ET.Element:
     if not isinstance(svg, str):
         raise InputError(f"SVG: expected a string, got {type(svg).__name__}")
     if len(svg) > MAX_SVG_CHARS:
-        raise InputError(f"SVG: {len(svg)} characters is more than the {MAX_SVG_CHARS} accepted")
+        raise InputError(f"SVG: {len(svg)} characters is more than the cap MAX_SVG_CHARS = {MAX_SVG_CHARS}")
     if re.search(r"<!(?:DOCTYPE|ENTITY)", svg, re.IGNORECASE):
         raise InputError("SVG: DOCTYPE and ENTITY declarations are not accepted")
+    tags = svg.count("<")  # an upper bound on the elements, counted before parsing
+    if tags > 2 * (MAX_SVG_ELEMENTS + 1) + 2:  # each element has at most an opening and a closing tag
+        raise InputError(f"SVG: {tags} tags, more than the cap MAX_SVG_ELEMENTS = {MAX_SVG_ELEMENTS} elements allows")
     try:
         root = ET.fromstring(svg)
     except ET.ParseError as e:
@@ -256,10 +272,13 @@ def check_svg(svg: str) -> ET.Element:
         el, d = stack.pop()
         depth = max(depth, d)
         stack.extend((c, d + 1) for c in el)
-    if depth > 2:
+    if depth > MAX_SVG_DEPTH:
         raise InputError(
-            f"SVG: elements nested {depth} levels deep; a traced SVG has <path> elements directly under <svg>"
+            f"SVG: elements nested {depth} levels deep, more than the cap MAX_SVG_DEPTH = {MAX_SVG_DEPTH}; "
+            f"a traced SVG has <path> elements directly under <svg>"
         )
+    if len(root) > MAX_SVG_ELEMENTS:
+        raise InputError(f"SVG: {len(root)} elements, more than the cap MAX_SVG_ELEMENTS = {MAX_SVG_ELEMENTS}")
     for i, el in enumerate([root, *root]):
         name = _local(el.tag)
         if i and name != "path":
@@ -336,11 +355,24 @@ def _path_numbers(el: ET.Element, i: int) -> tuple[list[tuple[str, int]], np.nda
     return cmds, xy
 
 
+def _check_points(paths: list[ET.Element]) -> None:
+    """Refuse more than :data:`MAX_SVG_POINTS` coordinates in all, counted without building any list."""
+    total = 0
+    for el in paths:
+        total += sum(1 for _ in _NUMS.finditer(el.get("d") or ""))
+        if total > 2 * MAX_SVG_POINTS:
+            raise InputError(
+                f"SVG: more than {2 * MAX_SVG_POINTS} path numbers, beyond the cap MAX_SVG_POINTS = "
+                f"{MAX_SVG_POINTS} (x, y) points"
+            )
+
+
 def parse_svg(svg: str) -> TracedSVG:
     """Check and parse an SVG of paths (see :func:`check_svg`) into a :class:`TracedSVG`."""
     root = check_svg(svg)
     w, h = svg_dimensions(root)
     paths = list(root)
+    _check_points(paths)
     parsed = [_path_numbers(el, i) for i, el in enumerate(paths)]
     return TracedSVG(root, paths, [c for c, _ in parsed], [xy for _, xy in parsed], w, h)
 
@@ -460,6 +492,7 @@ def pos_ope(svg: str, key: OPEKey, *, scale_strokes: bool = False, mode: str = "
         raise InputError(f"position OPE: expected an OPEKey, got {type(key).__name__}")
     if mode not in OPE_MODES:
         raise InputError(f"position OPE: mode must be 'token' or 'literal', got {mode!r}")
+    scale_strokes = validate.boolean("position OPE: scale_strokes", scale_strokes)
     t = parse_svg(svg)
     allxy = np.concatenate([t.coordinates, [[t.width, t.height]]])
     lo, hi = key.in_range
@@ -510,6 +543,7 @@ def _pos_ope_literal(t: TracedSVG, key: OPEKey, offset: float) -> str:
 
 def canvas_size(key: OPEKey, size: int) -> int:
     """Width of the position-shifted SVG of a ``size`` x ``size`` image: ``Enc(size) - Enc(0)``."""
+    size = validate.integer("canvas_size: size", size, low=0)
     return int(_ope.encrypt(size, key) - _ope.encrypt(0, key))
 
 
@@ -653,9 +687,15 @@ def rasterize_many(
     from PIL import Image
 
     out_size = _check_out_size(out_size)
+    density = _check_density(density)
+    gray = validate.boolean("rasterize: gray", gray)
     if renderer not in RENDERERS:
         raise InputError(f"rasterize: renderer must be one of {', '.join(map(repr, RENDERERS))}, got {renderer!r}")
+    if isinstance(svgs, str) or not isinstance(svgs, Sequence):
+        raise InputError(f"rasterize_many: expected a list of SVG strings, got {type(svgs).__name__}")
     roots = [check_svg(s) for s in svgs]
+    for root in roots:
+        _check_points(list(root))
     if renderer == "imagemagick":
         # ImageMagick renders at density / 96 times the SVG's size (its default density without -density)
         sizes = [_render_size(*svg_dimensions(root), out_size, density or 96) for root in roots]
@@ -697,9 +737,10 @@ def seam_mask(svg: str, out_size: int = 224, *, density: int | None = None, thre
     from PIL import Image
 
     out_size = _check_out_size(out_size)
-    if not 0 < threshold <= 1:
-        raise InputError(f"seam_mask: threshold must be in (0, 1], got {threshold!r}")
+    density = _check_density(density, "seam_mask: density")
+    threshold = validate.number("seam_mask: threshold", threshold, low=0, high=1, low_open=True)
     root = check_svg(svg)
+    _check_points(list(root))
     rw, rh = _render_size(*svg_dimensions(root), out_size, density)
     with Image.open(io.BytesIO(_resvg_png(root, rw, rh, None))) as im:
         a = im.convert("RGBA").getchannel("A")
@@ -767,8 +808,9 @@ def pipeline(
             raise InputError(f"pipeline: unknown output {o!r} (choose from {', '.join(OUTPUTS)})")
     if ("deid" in outputs or "shifted" in outputs) and not isinstance(key, OPEKey):
         raise InputError(f"de-identification key: expected an OPEKey, got {type(key).__name__}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers must be a positive integer, got {workers!r}")
+    workers = validate.positive_int("workers", workers)
+    chunk = validate.positive_int("chunk", chunk)
+    progress = validate.boolean("progress", progress)
     batch, single, keep_channel = _batch_of(images)
     if keep_channel:
         batch = batch[..., 0]

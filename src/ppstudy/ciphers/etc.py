@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ppstudy import InputError
-from ppstudy.ciphers.base import GatherXorCipher, KeySpace, freeze, image_shape, rng_from
+from ppstudy import InputError, validate
+from ppstudy.ciphers.base import GatherXorCipher, KeySpace, check_exact, freeze, image_shape, rng_from
 
 #: the encryption steps in the order they are applied
 STEPS: tuple[str, ...] = ("scramble", "rotate", "negpos", "shuffle")
@@ -46,7 +46,10 @@ N_ROTATIONS = 8
 def _as_steps(steps) -> tuple[str, ...]:
     if isinstance(steps, str):
         steps = (steps,)
-    steps = tuple(steps)
+    try:
+        steps = tuple(steps)
+    except TypeError:
+        raise InputError(f"EtC steps must be a sequence of step names, got {steps!r}") from None
     bad = [s for s in steps if s not in STEPS]
     if bad:
         raise InputError(f"unknown EtC step(s) {bad}; the steps are {list(STEPS)}")
@@ -54,8 +57,7 @@ def _as_steps(steps) -> tuple[str, ...]:
 
 
 def _check_block(shape: tuple[int, int, int], block) -> int:
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise InputError(f"block size must be a positive integer, got {block!r}")
+    block = validate.positive_int("block size", block)
     h, w, _ = shape
     if h % block or w % block:
         raise InputError(
@@ -68,7 +70,7 @@ def _check_block(shape: tuple[int, int, int], block) -> int:
 def work_shape(shape, grayscale: bool = False) -> tuple[int, int, int]:
     """The shape the block steps act on (and the ciphertext's shape): ``(H, W, C)``, or ``(H, C*W, 1)``
     for the grayscale-based variant."""
-    h, w, c = image_shape(shape)
+    h, w, c = image_shape(shape, max_values=None)
     return (h, c * w, 1) if grayscale else (h, w, c)
 
 
@@ -118,13 +120,15 @@ class EtCKey(GatherXorCipher):
         shape = image_shape(self.shape)
         block = _check_block(shape, self.block)
         steps = _as_steps(self.steps)
-        ws = work_shape(shape, self.grayscale)
+        grayscale = validate.boolean("grayscale", self.grayscale)
+        ws = work_shape(shape, grayscale)
         n = (ws[0] // block) * (ws[1] // block)
         c = ws[2]
-        scr = np.asarray(self.scramble, dtype=np.intp)
-        rot = np.asarray(self.rotation, dtype=np.uint8)
-        neg = np.asarray(self.negpos, dtype=bool)
-        shu = np.asarray(self.shuffle, dtype=np.intp)
+        # integers (and flags) checked before any cast: a rotation of 1.5 or NaN is refused, not truncated
+        scr = validate.int_array(f"key: scramble (a permutation of the {n} blocks)", self.scramble).astype(np.intp)
+        rot = validate.int_array("key: rotation", self.rotation, low=0, high=N_ROTATIONS - 1).astype(np.uint8)
+        neg = validate.bool_array("key: negpos", self.negpos)
+        shu = validate.int_array("key: shuffle", self.shuffle, low=0).astype(np.intp)
         if scr.shape != (n,) or not np.array_equal(np.sort(scr), np.arange(n)):
             raise InputError(f"key: scramble must be a permutation of the {n} blocks")
         if rot.shape != (n,) or (rot >= N_ROTATIONS).any():
@@ -138,7 +142,7 @@ class EtCKey(GatherXorCipher):
             shape=shape,
             block=block,
             steps=steps,
-            grayscale=bool(self.grayscale),
+            grayscale=grayscale,
             scramble=scr,
             rotation=rot,
             negpos=neg,
@@ -202,11 +206,13 @@ class EtCKey(GatherXorCipher):
         )
 
 
-def _geometry(shape, block, steps, grayscale) -> tuple[tuple[int, int, int], int, tuple[str, ...], int, int]:
+def _geometry(
+    shape, block, steps, grayscale, max_values: int | None = validate.MAX_IMAGE_VALUES
+) -> tuple[tuple[int, int, int], int, tuple[str, ...], int, int]:
     """Checked (shape, block, steps) with the number of blocks and channels the steps work on."""
-    shape = image_shape(shape)
+    shape = image_shape(shape, max_values=max_values)
     block = _check_block(shape, block)
-    ws = work_shape(shape, grayscale)
+    ws = work_shape(shape, validate.boolean("grayscale", grayscale))
     return shape, block, _as_steps(steps), (ws[0] // block) * (ws[1] // block), ws[2]
 
 
@@ -288,7 +294,7 @@ def key_space(
     ``(perm, flip)`` maps (see the tests). ``bits`` comes from log-gamma (fast for any image size);
     ``exact=True`` also computes the integer ``count`` (slow for large images: ``n!`` has ``n log n`` digits).
     """
-    shape, block, steps, n, c = _geometry(shape, block, steps, grayscale)
+    shape, block, steps, n, c = _geometry(shape, block, steps, grayscale, max_values=None)
     scr = "scramble" in steps
     rot = "rotate" in steps and block >= 2
     neg = "negpos" in steps
@@ -299,7 +305,7 @@ def key_space(
         + (1.0 * n if neg else 0.0)
         + (n * math.log2(math.factorial(c)) if shu else 0.0)
     )
-    if not exact:
+    if not check_exact(exact, bits):
         return KeySpace(bits)
     size = (
         (math.factorial(n) if scr else 1)
@@ -317,6 +323,8 @@ def condition_keys(
     """Keys of Kawamura et al.'s key conditions: ``1`` one common key for all clients
     (``B_1 = ... = B_N``), ``2`` an independent key per client (``B_1 != ... != B_N``)."""
     clients = list(dict.fromkeys(clients))
+    condition = validate.integer("key condition", condition, low=1, high=2)
+    seed = validate.seed("seed", seed)
     if condition == 1:
         k = keygen(shape, block, seed=seed, **kw)
         return {c: k for c in clients}

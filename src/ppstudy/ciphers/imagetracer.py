@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from ppstudy import InputError, PPStudyError
+from ppstudy import InputError, PPStudyError, validate
 
 VERSION = "1.2.6"
 #: SHA-256 of ``imagetracer_v1.2.6.js`` as the npm registry serves it
@@ -100,6 +100,27 @@ PRESETS = (
     "artistic3",
     "artistic4",
 )
+#: accepted values of the numeric options in a dict of overrides: (low, high, integer?). imagetracerjs itself
+#: checks nothing: ``numberofcolors: 10**9`` drives Node past 3 GB, ``blurradius`` above 5 is clamped
+OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
+    "ltres": (0, 1000, False),
+    "qtres": (0, 1000, False),
+    "pathomit": (0, 1_000_000, True),
+    "colorsampling": (0, 2, True),
+    "numberofcolors": (1, 256, True),
+    "mincolorratio": (0, 1, False),
+    "colorquantcycles": (1, 50, True),
+    "layering": (0, 1, True),
+    "strokewidth": (0, 100, False),
+    "scale": (0.001, 100, False),
+    "roundcoords": (-1, 10, True),
+    "lcpr": (0, 1000, False),
+    "qcpr": (0, 1000, False),
+    "blurradius": (0, 5, True),
+    "blurdelta": (0, 1024, False),
+}
+#: the largest image side :func:`trace` accepts (pixels)
+MAX_TRACE_SIDE = 4096
 ENGINES = ("node", "mini_racer")
 INSTALL_COMMAND = "bash scripts/install_imagetracer.sh"
 #: environment variable that picks the engine when ``engine="auto"`` ("node" or "mini_racer")
@@ -184,7 +205,7 @@ def check_options(options) -> str:
     if not isinstance(options, dict):
         raise InputError(f"imagetracerjs options: expected a preset name or a dict, got {type(options).__name__}")
     for k, v in options.items():
-        if k not in DEFAULT_OPTIONS:
+        if not isinstance(k, str) or k not in DEFAULT_OPTIONS:
             raise InputError(f"imagetracerjs options: unknown option {k!r}")
         if not isinstance(v, (bool, int, float)) or (isinstance(v, float) and not np.isfinite(v)):
             raise InputError(f"imagetracerjs options: {k} must be a finite number or a boolean, got {v!r}")
@@ -193,6 +214,13 @@ def check_options(options) -> str:
                 f"imagetracerjs options: {k} must be "
                 f"{'a boolean' if isinstance(DEFAULT_OPTIONS[k], bool) else 'a number'}, got {v!r}"
             )
+        if k in OPTION_RANGES:
+            low, high, whole = OPTION_RANGES[k]
+            name = f"imagetracerjs options: {k} (OPTION_RANGES)"
+            if whole:
+                validate.integer(name, v, low=int(low), high=int(high))
+            else:
+                validate.number(name, v, low=low, high=high)
     if options.get("lcpr") or options.get("qcpr") or options.get("desc"):
         raise InputError(
             "imagetracerjs options: lcpr, qcpr and desc add elements or attributes that position OPE does not handle"
@@ -209,6 +237,9 @@ def _rgba(img: np.ndarray) -> tuple[int, int, bytes]:
         img = np.repeat(img[..., None], 3, axis=-1)
     if img.ndim != 3 or img.shape[-1] not in (3, 4) or min(img.shape[:2]) < 1:
         raise InputError(f"imagetracer: expected HxW, HxWx3 or HxWx4 images, got shape {img.shape}")
+    validate.at_most(
+        f"imagetracer: image side ({img.shape[0]}x{img.shape[1]})", max(img.shape[:2]), MAX_TRACE_SIDE, "MAX_TRACE_SIDE"
+    )
     h, w = img.shape[:2]
     if img.shape[-1] == 3:
         img = np.concatenate([img, np.full((h, w, 1), 255, np.uint8)], axis=-1)
@@ -374,7 +405,8 @@ atexit.register(close)
 
 
 def trace(images: np.ndarray | Sequence[np.ndarray], *, options="default", engine: str = "auto") -> list[str]:
-    """Trace uint8 images (one, a batch, or a list of differing sizes) into SVG strings with imagetracerjs.
+    """Trace uint8 images (one HxW or HxWxC image, an NxHxWxC batch, or a list of images of differing sizes)
+    into SVG strings with imagetracerjs (a 3-D array whose last axis is not 1, 3 or 4 is refused).
 
     Grayscale images are traced as three equal channels, RGB ones with opaque alpha. ``options``: a preset
     name of imagetracerjs (``"default"``: the paper's) or a dict of overrides of the default options.
@@ -384,7 +416,13 @@ def trace(images: np.ndarray | Sequence[np.ndarray], *, options="default", engin
     oj = check_options(options)
     if isinstance(images, np.ndarray) and (images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))):
         batch: Sequence[np.ndarray] = [images]
-    elif isinstance(images, np.ndarray) and images.ndim in (3, 4):
+    elif isinstance(images, np.ndarray) and images.ndim == 3:
+        # not NxHxW: a 4x4x5 array is more likely a bad image than four 4x5 grayscale ones
+        raise InputError(
+            f"imagetracer: a 3-D array is one HxWxC image with C = 1, 3 or 4, got shape {images.shape}; pass a "
+            f"grayscale batch as N x H x W x 1 or as a list of images"
+        )
+    elif isinstance(images, np.ndarray) and images.ndim == 4:
         batch = list(images)
     elif isinstance(images, (list, tuple)):
         batch = images

@@ -38,13 +38,14 @@ import hmac
 import math
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ppstudy import InputError
-from ppstudy.ciphers.base import KeySpace
+from ppstudy import InputError, validate
+from ppstudy.ciphers.base import KeySpace, rng_from
 
 #: the key printed in the paper (Sec. V-A), as the bytes pyope receives
 PAPER_KEY = b"jX4ZXXmM3qTgAjez/1j/EVz5tCcmQ711bz8hqIMJap0="
@@ -53,6 +54,11 @@ PAPER_IN_RANGE = (-9999, 9999)
 PAPER_OUT_RANGE = (-99999, 99999)
 #: the offset the paper reports (Enc(0) under PAPER_KEY)
 PAPER_OFFSET = -796
+#: the most plaintexts a key's input range may hold: its lookup table is built by walking pyope's tree, about
+#: 10 s per 10^5 plaintexts, so a range of 10^7 would run for hours (the paper's holds 19,999)
+MAX_TABLE_SIZE = 1 << 18
+#: ranges must lie within +-2^62 (the table is int64)
+MAX_RANGE_ABS = 1 << 62
 
 
 def _check_range(name: str, r) -> tuple[int, int]:
@@ -66,6 +72,8 @@ def _check_range(name: str, r) -> tuple[int, int]:
     a, b = int(a), int(b)
     if a > b:
         raise InputError(f"{name}: start {a} is greater than end {b}")
+    if max(abs(a), abs(b)) > MAX_RANGE_ABS:
+        raise InputError(f"{name} {r!r} goes beyond the cap MAX_RANGE_ABS = 2^62 (int64 tables)")
     return a, b
 
 
@@ -86,6 +94,11 @@ class OPEKey:
         orr = _check_range("OPE key out_range", self.out_range)
         if ir[1] - ir[0] > orr[1] - orr[0]:
             raise InputError(f"OPE key: the input range {ir} is larger than the output range {orr}")
+        if ir[1] - ir[0] + 1 > MAX_TABLE_SIZE:
+            raise InputError(
+                f"OPE key: the input range {ir} holds {ir[1] - ir[0] + 1} plaintexts, more than the cap "
+                f"MAX_TABLE_SIZE = {MAX_TABLE_SIZE} of a lookup table"
+            )
         object.__setattr__(self, "in_range", ir)
         object.__setattr__(self, "out_range", orr)
 
@@ -106,8 +119,7 @@ def keygen(
 
     ``seed=None`` draws from OS entropy (``numpy.random.SeedSequence``); a seed makes it reproducible.
     """
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    raw = np.random.default_rng(ss).bytes(32)
+    raw = rng_from(seed).bytes(32)
     return OPEKey(base64.b64encode(raw), in_range, out_range)
 
 
@@ -184,16 +196,24 @@ def _check_table(table: np.ndarray, key: OPEKey) -> bool:
 
 
 def _load_cached(path: Path, key: OPEKey) -> np.ndarray | None:
-    """The cached table if its digest verifies, else None (with a warning when a file was there)."""
+    """The cached table if its digest verifies, else None (with a warning when a file was there; a file that
+    fails the check, however damaged, e.g. a flipped or truncated zip, is removed so that it is rebuilt)."""
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             t, digest = z["table"], str(z["digest"])
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        t, digest = None, ""
+    except Exception:
         t, digest = None, ""
     if t is not None and _check_table(t, key) and hmac.compare_digest(digest, table_digest(t, key)):
         return t
+    try:
+        if path.is_file():
+            path.unlink()
+    except OSError:
+        pass  # a read-only cache: the rebuild is not stored
     warnings.warn(
         f"OPE table cache {path} failed its integrity check (edited, truncated or another key's); rebuilding it",
         RuntimeWarning,
@@ -210,6 +230,7 @@ def table(key: OPEKey, *, cache: bool = True) -> np.ndarray:
     or built and cached."""
     if not isinstance(key, OPEKey):
         raise InputError(f"expected an OPEKey, got {type(key).__name__}")
+    cache = validate.boolean("cache", cache)
     fp = key.fingerprint
     if fp in _MEMO:
         return _MEMO[fp]
@@ -283,7 +304,10 @@ def encrypt_real(v, key: OPEKey) -> np.ndarray:
     the order of the coordinates is kept (vtracer, like imagetracerjs, writes fractional coordinates).
     """
     t = table(key)
-    v = np.asarray(v, dtype=np.float64)
+    try:
+        v = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"coordinates: expected real numbers, got {v!r:.80}") from None
     lo, hi = key.in_range
     if v.size and (not np.all(np.isfinite(v)) or v.min() < lo or v.max() > hi):
         raise InputError(f"coordinates outside the key's input range {key.in_range}")
@@ -300,8 +324,7 @@ def key_space(shape=None, *, key_bytes: int = 32) -> KeySpace:
     The count is that of distinct secrets; whether two secrets could give the same table is not counted
     (``bound=True``: an upper bound on the number of distinct order-preserving maps drawn).
     """
-    if isinstance(key_bytes, bool) or not isinstance(key_bytes, (int, np.integer)) or not 1 <= key_bytes <= 1024:
-        raise InputError(f"key_bytes must be an integer in 1..1024, got {key_bytes!r}")
+    key_bytes = validate.integer("key_bytes", key_bytes, low=1, high=1024)
     return KeySpace.of(2 ** (8 * int(key_bytes)), bound=True, counts="secrets of key_bytes random bytes")
 
 

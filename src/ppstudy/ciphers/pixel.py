@@ -21,8 +21,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ppstudy import InputError
-from ppstudy.ciphers.base import GatherXorCipher, KeySpace, flat_batch, freeze, image_shape, rng_from, unflat
+from ppstudy import InputError, validate
+from ppstudy.ciphers.base import (
+    GatherXorCipher,
+    KeySpace,
+    check_exact,
+    flat_batch,
+    freeze,
+    image_shape,
+    rng_from,
+    unflat,
+)
 
 #: Table 1: random integer -> which plain component goes to output R, G, B (0 = R, 1 = G, 2 = B)
 TABLE1 = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]], dtype=np.int64)
@@ -83,6 +92,7 @@ def keygen(shape, *, seed: int | np.random.SeedSequence | None = None, shuffle: 
     ``seed=None`` draws from OS entropy through ``numpy.random.SeedSequence``.
     """
     shape = image_shape(shape, colour="pixel-based encryption")
+    shuffle = validate.boolean("shuffle", shuffle)
     rng = rng_from(seed)
     negpos = rng.integers(0, 2, shape).astype(bool)
     sh = rng.integers(0, 6, shape[:2]) if shuffle else np.zeros(shape[:2], np.int64)
@@ -119,7 +129,8 @@ def key_space(shape, *, shuffle: bool = True, exact: bool = False) -> KeySpace:
     Every key gives a distinct cipher (a brute-force count on a 1x1 image: 48, tested). ``exact=True``
     also gives the integer.
     """
-    h, w, _ = image_shape(shape, colour="pixel-based encryption")
+    h, w, _ = image_shape(shape, colour="pixel-based encryption", max_values=None)
+    shuffle = validate.boolean("shuffle", shuffle)
     n = h * w
     bits = 3 * n + (n * math.log2(6) if shuffle else 0.0)
-    return KeySpace.of(2 ** (3 * n) * (6**n if shuffle else 1)) if exact else KeySpace(bits)
+    return KeySpace.of(2 ** (3 * n) * (6**n if shuffle else 1)) if check_exact(exact, bits) else KeySpace(bits)

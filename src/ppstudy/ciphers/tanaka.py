@@ -24,16 +24,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ppstudy import InputError
-from ppstudy.ciphers.base import KeySpace, flat_batch, freeze, image_shape, rng_from, torch_gather_xor, unflat
+from ppstudy import InputError, validate
+from ppstudy.ciphers.base import (
+    KeySpace,
+    check_exact,
+    flat_batch,
+    freeze,
+    image_shape,
+    rng_from,
+    torch_gather_xor,
+    unflat,
+)
 
 CHANNELS = ("R_hi", "G_hi", "B_hi", "R_lo", "G_lo", "B_lo")
 
 
-def _as_shape(shape, block) -> tuple[int, int, int]:
-    shape = image_shape(shape, colour="Tanaka's encryption")
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise InputError(f"block size must be a positive integer, got {block!r}")
+def _as_shape(shape, block, max_values: int | None = validate.MAX_IMAGE_VALUES) -> tuple[int, int, int]:
+    shape = image_shape(shape, colour="Tanaka's encryption", max_values=max_values)
+    block = validate.positive_int("block size", block)
     if shape[0] % block or shape[1] % block:
         raise InputError(f"image of {shape[0]}x{shape[1]} pixels is not divisible into {block}x{block} blocks")
     return shape
@@ -59,7 +67,7 @@ class TanakaKey:
         shape = _as_shape(self.shape, self.block)
         b = int(self.block)
         d = 6 * b * b
-        perm = np.asarray(self.perm)
+        perm = validate.int_array("perm", self.perm)
         rev = np.asarray(self.reverse)
         if perm.shape != (d,) or not np.array_equal(np.sort(perm), np.arange(d)):
             raise InputError(f"perm must be a permutation of {d} in-block positions")
@@ -176,8 +184,9 @@ def decrypt(y: np.ndarray, key: TanakaKey) -> np.ndarray:
 def key_space(shape=(32, 32, 3), *, block: int = 4, exact: bool = False) -> KeySpace:
     """``(6 b^2)! * 2^(6 b^2)``: ``96! * 2^96`` for 4x4 blocks (Eq. 5), whatever the image size (one key
     pattern for every block); ``shape`` is checked against the block."""
-    _as_shape(shape, block)
+    _as_shape(shape, block, max_values=None)
     d = 6 * block * block
-    if exact:
+    bits = math.lgamma(d + 1) / math.log(2) + d
+    if check_exact(exact, bits):
         return KeySpace.of(math.factorial(d) * 2**d)
-    return KeySpace(math.lgamma(d + 1) / math.log(2) + d)
+    return KeySpace(bits)

@@ -266,3 +266,128 @@ def test_augment_rotation_is_a_rotation():
     assert set(out.unique().tolist()) <= {0, 200}  # nearest-pixel resampling keeps the values
     plan = aug.plan(5, torch.Generator().manual_seed(0), "cpu")
     assert plan["angle"].abs().max() <= 90.0 and plan["angle"].std() > 0
+
+
+# --------------------------------------------------------------------------- the CPU recipe
+def _recipe_augment():
+    return train.Augment(pad=2, flip=True, padding_mode="reflect", alternate_flip=True)
+
+
+def test_recipe_learns_a_toy_set_well_above_chance():
+    from ppstudy.data import cifar10
+    from ppstudy.models import fastnet_cifar
+
+    xtr, ytr, xte, yte, names = cifar10.smoke_dataset(40, 15, seed=0)
+    torch.manual_seed(0)
+    res = train.fit(
+        fastnet_cifar(len(names), widths=(32, 64, 64)),
+        (xtr, ytr),
+        (xte, yte),
+        schedule=schedules.triangle_sgd(2, batch_size=32),
+        augment=_recipe_augment(),
+        tta="flip-translate",
+        progress=False,
+    )
+    chance = 1 / len(names)
+    assert res.precision in ("fp32", "bf16")
+    assert res.test_acc >= 3 * chance, (res.test_acc, chance)
+
+
+def test_fastnet_whitening_makes_patches_white():
+    from ppstudy.models import fastnet_cifar
+
+    g = torch.Generator().manual_seed(0)
+    mix = torch.tensor([[1.0, 0.5, 0.2], [0.0, 1.0, 0.7], [0.0, 0.0, 1.0]])
+    x = torch.einsum("dc,nchw->ndhw", mix, torch.randn(64, 3, 16, 16, generator=g))
+    x = x + 0.8 * torch.roll(x, 1, dims=3)  # correlated neighbours too
+    net = fastnet_cifar()
+    net.data_init(x, eps=0.0)
+    out = torch.nn.functional.conv2d(x.double(), net.whiten.weight.double()[:12])  # the 12 unnegated filters
+    flat = out.permute(0, 2, 3, 1).reshape(-1, 12)
+    cov = torch.cov(flat.T)
+    assert torch.allclose(cov, torch.eye(12, dtype=cov.dtype), atol=1e-6), cov.diagonal()
+    assert torch.equal(net.whiten.weight[12:], -net.whiten.weight[:12])
+    assert not net.whiten.weight.requires_grad and net.whiten.bias.requires_grad
+
+
+def test_alternating_flip_flips_each_image_in_every_other_epoch():
+    aug = _recipe_augment()
+    n = 200
+    order0, order1 = torch.randperm(n), torch.randperm(n)
+    f0 = aug.plan(n, torch.Generator().manual_seed(1), "cpu", epoch=0, seed=3, order=order0)["flip"]
+    f1 = aug.plan(n, torch.Generator().manual_seed(2), "cpu", epoch=1, seed=3, order=order1)["flip"]
+    by_image0 = torch.empty(n, dtype=torch.bool)
+    by_image0[order0] = f0
+    by_image1 = torch.empty(n, dtype=torch.bool)
+    by_image1[order1] = f1
+    assert torch.equal(by_image0, ~by_image1)  # every image mirrored in exactly one of two epochs
+    assert 60 < int(by_image0.sum()) < 140
+
+
+def test_reflect_shift_equals_numpy_reflect_pad():
+    aug = train.Augment(pad=2, flip=False, padding_mode="reflect")
+    x = torch.randint(0, 256, (3, 2, 8, 8), dtype=torch.uint8)
+    draws = {"dy": torch.tensor([0, 2, 4]), "dx": torch.tensor([4, 1, 0])}
+    out = aug.apply(x, draws)
+    xp = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect")
+    for i in range(3):
+        dy, dx = int(draws["dy"][i]), int(draws["dx"][i])
+        assert np.array_equal(out[i].numpy(), xp[i, :, dy : dy + 8, dx : dx + 8])
+    assert out.dtype == torch.uint8
+
+
+def test_augment_repr_of_the_first_version_is_unchanged():
+    # it enters checkpoint fingerprints: earlier runs' checkpoints must keep theirs
+    assert repr(train.Augment(pad=4, flip=True)) == "Augment(pad=4, flip=True, rotate=0.0)"
+    assert "reflect" in repr(train.Augment(padding_mode="reflect"))
+    with pytest.raises(InputError):
+        train.Augment(padding_mode="wrap")
+    with pytest.raises(InputError):
+        train.Augment(flip="no")
+
+
+def test_tta_averages_the_variants():
+    class LeftMass(torch.nn.Module):  # not mirror-symmetric: the mass of the left half
+        def forward(self, x):
+            return x[..., : x.shape[-1] // 2].sum((1, 2, 3))[:, None].repeat(1, 2)
+
+    x = torch.rand(4, 3, 6, 6)
+    m = LeftMass()
+    assert torch.allclose(train._tta_logits(m, x, None), m(x))
+    assert torch.allclose(train._tta_logits(m, x, "flip"), (m(x) + m(x.flip(3))) / 2)
+    p = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    shifted = [p[:, :, :6, :6], p[:, :, 2:, 2:]]
+    want = 0.25 * (m(x) + m(x.flip(3))) + 0.125 * sum(m(s) + m(s.flip(3)) for s in shifted)
+    assert torch.allclose(train._tta_logits(m, x, "flip-translate"), want)
+
+
+def test_precision_follows_the_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train, "cpu_bf16_capable", lambda: True)
+    assert train.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(train, "cpu_bf16_capable", lambda: False)
+    assert train.resolve_precision("auto", cpu) == "fp32"
+    assert train.resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(InputError):
+        train.resolve_precision("fp16", cpu)
+
+
+def test_triangle_schedule_steps_and_groups():
+    from ppstudy.models import fastnet_cifar
+
+    model = fastnet_cifar(widths=(8, 16, 16))
+    sch = schedules.triangle_sgd(2, batch_size=100, lr=10.0, momentum=0.85, weight_decay=0.015, bias_scaler=64.0)
+    opt, lrs = sch.make(model, 50)  # 100 steps in all, peak at step 20
+    base = 10.0 / (1024 * (1 + 1 / 0.15)) * 100
+    other, norm = opt.param_groups
+    assert other["lr"] == pytest.approx(0.2 * base) and norm["lr"] == pytest.approx(0.2 * base * 64)
+    # the decay per step at the peak is the same fraction of the weights in both groups
+    assert other["weight_decay"] * base == pytest.approx(norm["weight_decay"] * base * 64)
+    assert all(p.ndim == 1 for p in norm["params"])  # the batch-norm biases (their scale is frozen)
+    seen = []
+    for _ in range(100):
+        seen.append(opt.param_groups[0]["lr"] / base)
+        opt.step()
+        lrs.step()
+    assert seen[20] == pytest.approx(1.0) and seen[0] == pytest.approx(0.2)
+    assert seen[60] == pytest.approx(0.5) and opt.param_groups[0]["lr"] == pytest.approx(0.0)

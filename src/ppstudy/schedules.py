@@ -9,7 +9,8 @@ says whether the scheduler steps per epoch or per batch. The recipes of the book
 * :func:`rmsprop_ko2020` -- Ko et al.'s RMSprop (de-identification chapter), with the reading of its
   ambiguous learning-rate sentence made explicit;
 * :func:`adamw_one_cycle` -- AdamW with a one-cycle learning rate (Big Data Cup chapter: the paper names
-  no optimiser).
+  no optimiser);
+* :func:`triangle_sgd` -- the CPU recipe's schedule (with :func:`ppstudy.models.fastnet_cifar`).
 
 :func:`get` looks a schedule up by name and refuses unknown names (never a silent fallback).
 """
@@ -22,21 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, validate
 
 Maker = Callable[[Any, int], tuple[Any, Any]]
 
 
 def _check_pos_int(name: str, v) -> int:
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-        raise InputError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
+    return validate.positive_int(name, v)
 
 
 def _check_pos(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not v > 0:
-        raise InputError(f"{name} must be a positive number, got {v!r}")
-    return float(v)
+    return validate.number(name, v, low=0, low_open=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,16 +266,98 @@ def adamw_one_cycle(epochs: int, *, lr: float = 2e-3, batch_size: int = 32, weig
     )
 
 
+def triangle_sgd(
+    epochs: int = 10,
+    *,
+    lr: float = 10.0,
+    momentum: float = 0.85,
+    weight_decay: float = 0.015,
+    batch_size: int = 1000,
+    label_smoothing: float = 0.2,
+    bias_scaler: float = 64.0,
+    start: float = 0.2,
+    peak: float = 0.2,
+) -> Schedule:
+    """The CPU recipe's schedule (with :func:`ppstudy.models.fastnet_cifar`): Nesterov SGD whose learning
+    rate rises linearly from ``start`` x to 1 x at ``peak`` of the steps and falls linearly to 0.
+
+    Hyper-parameters are in the decoupled form of the fast CIFAR-10 recipes (airbench): ``lr`` is the step
+    per 1,024 examples and is divided by the momentum's gain ``1 + 1 / (1 - momentum)``; ``weight_decay`` is
+    the decay per 1,024 examples, independent of ``lr``; batch-norm parameters get ``bias_scaler`` x the
+    learning rate (not more decay). The loss is the batch mean (the training loop's), so the step size is
+    multiplied by the batch size to equal those recipes' summed loss.
+    """
+    import torch
+
+    epochs = _check_pos_int("epochs", epochs)
+    batch_size = _check_pos_int("batch_size", batch_size)
+    lr = _check_pos("lr", lr)
+    bias_scaler = _check_pos("bias_scaler", bias_scaler)
+    if not 0.0 <= float(momentum) < 1.0:
+        raise InputError(f"momentum must be in [0, 1), got {momentum!r}")
+    if not 0.0 < float(peak) < 1.0 or not 0.0 <= float(start) <= 1.0:
+        raise InputError(f"peak must be in (0, 1) and start in [0, 1], got {peak!r}, {start!r}")
+    gain = 1024 * (1 + 1 / (1 - momentum))
+    base = lr / gain * batch_size  # per-step lr on the batch-mean loss
+    decay = float(weight_decay) * batch_size / gain  # fraction of the weights decayed per step at lr 1 x
+
+    def make(model, steps_per_epoch):
+        norm = [
+            p
+            for m in model.modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for p in m.parameters(recurse=False)
+            if p.requires_grad
+        ]
+        ids = {id(p) for p in norm}
+        other = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+        groups = [dict(params=other, lr=base, weight_decay=decay / base)]
+        if norm:
+            groups.append(dict(params=norm, lr=base * bias_scaler, weight_decay=decay / (base * bias_scaler)))
+        opt = torch.optim.SGD(groups, momentum=momentum, nesterov=True)
+        total = max(1, epochs * steps_per_epoch)
+        top = max(1, int(peak * total))
+
+        def factor(step: int) -> float:
+            if step < top:
+                return start + (1.0 - start) * step / top
+            return max(0.0, (total - step) / max(1, total - top))
+
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+    return Schedule(
+        name="triangle",
+        epochs=epochs,
+        batch_size=batch_size,
+        make=make,
+        interval="step",
+        label_smoothing=label_smoothing,
+        describe=dict(
+            optimizer="SGD-nesterov",
+            lr_per_1024=lr,
+            momentum=momentum,
+            weight_decay_per_1024=weight_decay,
+            bias_scaler=bias_scaler,
+            start=start,
+            peak=peak,
+            label_smoothing=label_smoothing,
+            batch_size=batch_size,
+            epochs=epochs,
+        ),
+    )
+
+
 SCHEDULES: dict[str, Callable[..., Schedule]] = {
     "paper": paper_sgd,
     "fast": one_cycle,
     "rmsprop": rmsprop_ko2020,
     "adamw": adamw_one_cycle,
+    "triangle": triangle_sgd,
 }
 
 
 def get(name: str, epochs: int, **kw: Any) -> Schedule:
-    """The schedule ``name`` (paper, fast, rmsprop, adamw) for ``epochs`` with keyword hyper-parameters."""
+    """The schedule ``name`` (paper, fast, rmsprop, adamw, triangle) for ``epochs`` with keyword hyper-parameters."""
     try:
         make = SCHEDULES[name]
     except KeyError:

@@ -45,7 +45,9 @@ another directory and trains afresh. Each directory holds ``checkpoint.pt`` (mod
 RNG states, epoch, history; written atomically after every epoch and loaded with ``weights_only=True``) and
 ``settings.json`` (what the fingerprint was made of), which :func:`list_checkpoints` reads.
 
-GPU: AMP (bfloat16 autocast) and channels_last are switched on only when the device is CUDA.
+Precision: bfloat16 autocast on CUDA and on CPUs with native bf16 instructions (AMX or AVX-512 BF16:
+:func:`cpu_bf16_capable`), float32 elsewhere (``precision="auto"``; "bf16" / "fp32" force it); the
+precision used is returned in ``TrainResult.precision``. channels_last on CUDA unless asked otherwise.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ SETTINGS = "settings.json"
 
 
 # --------------------------------------------------------------------------- augmentation
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Augment:
     """Random rotation (uniform in ``±rotate`` degrees; 0: none), random shift (zero padding ``pad`` then a
     random crop back to the input size) and horizontal flip, in that order, batched on the device.
@@ -83,17 +85,46 @@ class Augment:
     pad: int = 4
     flip: bool = True
     rotate: float = 0.0
+    #: how the shift fills the border: "zeros" (torchvision's RandomCrop padding) or "reflect"
+    padding_mode: str = "zeros"
+    #: flip each image in every other epoch (a random half in even epochs, the other half in odd ones)
+    #: instead of a fresh coin per epoch: the fast CIFAR recipes' "alternating flip"
+    alternate_flip: bool = False
 
-    def plan(self, n: int, gen: torch.Generator, device) -> dict[str, torch.Tensor]:
+    def __post_init__(self):
+        if self.padding_mode not in ("zeros", "reflect"):
+            raise InputError(f"Augment: padding_mode must be 'zeros' or 'reflect', got {self.padding_mode!r}")
+        for name in ("flip", "alternate_flip"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InputError(f"Augment: {name} must be True or False, got {getattr(self, name)!r}")
+        if not isinstance(self.pad, (int, np.integer)) or isinstance(self.pad, bool) or not 0 <= self.pad <= 64:
+            raise InputError(f"Augment: pad must be an integer in [0, 64], got {self.pad!r}")
+
+    def __repr__(self) -> str:  # the fields of the first version only when the new ones are at their defaults
+        extra = ""
+        if self.padding_mode != "zeros":
+            extra += f", padding_mode={self.padding_mode!r}"
+        if self.alternate_flip:
+            extra += ", alternate_flip=True"
+        return f"Augment(pad={self.pad!r}, flip={self.flip!r}, rotate={self.rotate!r}{extra})"
+
+    def plan(
+        self, n: int, gen: torch.Generator, device, *, epoch: int = 0, seed: int = 0, order: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Every random draw of an epoch of ``n`` images at once (shifts, flips), moved to ``device`` in one
-        copy: per-batch draws on the CPU would make every batch wait for the GPU."""
+        copy: per-batch draws on the CPU would make every batch wait for the GPU. With ``alternate_flip``
+        the flips depend on the image (``order[i]`` is the image at position ``i``), ``seed`` and ``epoch``."""
         out = {}
         if self.rotate:
             out["angle"] = (torch.rand(n, generator=gen) * 2 - 1) * float(self.rotate)
         if self.pad:
             out["dy"] = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)
             out["dx"] = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)
-        if self.flip:
+        if self.flip and self.alternate_flip:
+            half = torch.rand(n, generator=torch.Generator().manual_seed(int(seed) * 7_919 + 17)) < 0.5
+            idx = order.cpu() if order is not None else torch.arange(n)
+            out["flip"] = half[idx] ^ bool(epoch % 2)
+        elif self.flip:
             out["flip"] = torch.rand(n, generator=gen) < 0.5
         return {k: v.to(device) for k, v in out.items()}
 
@@ -114,7 +145,10 @@ class Augment:
             ).to(dtype)
         if self.pad:
             p = self.pad
-            xp = torch.nn.functional.pad(x, (p, p, p, p))
+            if self.padding_mode == "reflect":
+                xp = torch.nn.functional.pad(x.float(), (p, p, p, p), mode="reflect").to(x.dtype)
+            else:
+                xp = torch.nn.functional.pad(x, (p, p, p, p))
             rows = draws["dy"][:, None] + torch.arange(h, device=x.device)[None]  # n, h
             cols = draws["dx"][:, None] + torch.arange(w, device=x.device)[None]  # n, w
             idx = torch.arange(n, device=x.device)
@@ -192,6 +226,7 @@ class TrainResult:
     train_seconds: float
     resumed_from: int  # epochs already done when this call started (0 for a fresh run)
     normalization: tuple[list[float], list[float]]
+    precision: str = "fp32"  # "bf16" (autocast) or "fp32": what the training steps ran in
 
     @property
     def test_acc(self) -> float | None:
@@ -202,6 +237,28 @@ def _device(device) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def cpu_bf16_capable() -> bool:
+    """Whether this CPU has native bfloat16 matrix instructions (AMX-BF16 or AVX-512 BF16), where oneDNN's
+    bf16 convolutions are faster than float32; without them bf16 is emulated and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return ("amx_bf16" in flags or "avx512_bf16" in flags) and torch.backends.mkldnn.is_available()
+
+
+def resolve_precision(precision: str | None, dev: torch.device) -> str:
+    """ "bf16" or "fp32" for ``precision`` "auto" (or None): bf16 autocast on CUDA and on CPUs with native
+    bf16 (:func:`cpu_bf16_capable`), float32 elsewhere."""
+    if precision in (None, "auto"):
+        if dev.type == "cuda":
+            return "bf16"
+        return "bf16" if dev.type == "cpu" and cpu_bf16_capable() else "fp32"
+    if precision not in ("bf16", "fp32"):
+        raise InputError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    return precision
 
 
 def _write_json(path: Path, data) -> None:
@@ -271,15 +328,52 @@ def _prepare(xb, yb, *, transform, augment, before, gen, mean, std, channels_las
     return xb
 
 
+TTA = (None, "flip", "flip-translate")
+
+
+def _tta_logits(model, xb: torch.Tensor, tta: str | None) -> torch.Tensor:
+    """Logits of ``xb`` averaged over its test-time variants: ``"flip"`` the image and its mirror;
+    ``"flip-translate"`` half that, half the mean over the image shifted by one pixel up-left and
+    down-right (reflected borders), each with its mirror (the fast CIFAR recipes' evaluation)."""
+
+    def mirror(t):
+        return (model(t).float() + model(t.flip(3)).float()) / 2
+
+    if tta is None:
+        return model(xb).float()
+    if tta == "flip":
+        return mirror(xb)
+    h, w = xb.shape[2:]
+    p = torch.nn.functional.pad(xb, (1, 1, 1, 1), mode="reflect")
+    shifted = (mirror(p[:, :, :h, :w].contiguous()) + mirror(p[:, :, 2:, 2:].contiguous())) / 2
+    return 0.5 * mirror(xb) + 0.5 * shifted
+
+
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x, y, *, transform=None, batch_size: int = 512, device=None, normalization=None, loss: str = "ce"
+    model: nn.Module,
+    x,
+    y,
+    *,
+    transform=None,
+    batch_size: int = 512,
+    device=None,
+    normalization=None,
+    loss: str = "ce",
+    tta: str | None = None,
+    precision: str | None = "auto",
+    channels_last: bool | None = None,
 ) -> float:
     """Accuracy of ``model`` on uint8 images ``x`` (NHWC numpy or NCHW torch) after ``transform``.
 
     ``normalization`` is the ``(mean, std)`` the model was trained with (``TrainResult.normalization``);
     it is required: statistics of the test images themselves would leak the test set into the model.
+    ``tta`` (None, ``"flip"``, ``"flip-translate"``): test-time variants of the network's input, i.e. of the
+    image *after* ``transform`` (see :func:`_tta_logits`); who may flip what is the caller's decision (a
+    mirrored cipher image is not the cipher of the mirrored image).
     """
+    if tta not in TTA:
+        raise InputError(f"tta must be one of {TTA}, got {tta!r}")
     if normalization is None:
         raise InputError(
             "evaluate: pass the training normalization (TrainResult.normalization); "
@@ -290,6 +384,8 @@ def evaluate(
     yt = _labels(y, xt.shape[0], loss, "test labels").to(dev)
     mean, std = (torch.as_tensor(v, dtype=torch.float32, device=dev)[None, :, None, None] for v in normalization)
     cuda = dev.type == "cuda"
+    bf16 = resolve_precision(precision, dev) == "bf16"
+    cl = cuda if channels_last is None else bool(channels_last)
     was = model.training
     model.eval()
     correct = torch.zeros((), device=dev, dtype=torch.long)
@@ -303,11 +399,11 @@ def evaluate(
             gen=None,
             mean=mean,
             std=std,
-            channels_last=cuda,
+            channels_last=cl,
             train=False,
         )
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            out = model(xb)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            out = _tta_logits(model, xb, tta)
         correct += _correct(out.float(), yt[i : i + batch_size], loss).long()  # no host sync per batch
     model.train(was)
     return int(correct) / max(1, xt.shape[0])
@@ -398,6 +494,10 @@ def fit(
     max_steps_per_epoch: int | None = None,
     tag: str = "",
     checkpoint_every: int = 1,
+    precision: str | None = "auto",
+    channels_last: bool | None = None,
+    tta: str | None = None,
+    test_every: int = 1,
 ) -> TrainResult:
     """Train ``model`` on ``train = (images, labels)``; see the module docstring for the pipeline.
 
@@ -407,6 +507,13 @@ def fit(
     batches per epoch (benchmarks). ``tag`` names the run's checkpoint directory (e.g. a table row name).
     ``checkpoint_dir``: see the module docstring (one directory per fingerprint of the settings);
     ``checkpoint_every``: write it after every k-th epoch (and after the last).
+    ``precision``: "auto" (bf16 autocast on CUDA and on CPUs with native bf16, float32 elsewhere: see
+    :func:`resolve_precision`), "bf16" or "fp32"; the one used is in ``TrainResult.precision``.
+    ``channels_last``: None for CUDA only, or True/False. ``tta``: the test-time variants of the per-epoch
+    test accuracy (:func:`evaluate`); ``test_every``: score the test set after every k-th epoch and after the
+    last (test-time variants cost several forward passes). A model with a ``data_init(x)`` method (:class:`ppstudy.models.FastNet`'s
+    whitening) gets it called once, before training, with up to 10,000 network inputs (transformed,
+    normalised, not augmented) of the training set.
     """
     from ppstudy.progress import bar, note
 
@@ -414,7 +521,13 @@ def fit(
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     dev = _device(device)
     cuda = dev.type == "cuda"
-    use_amp = cuda if amp is None else (amp and cuda)
+    if amp is not None:  # the older switch: amp=False is float32, amp=True bf16 where autocast helps
+        precision = ("auto" if amp else "fp32") if precision == "auto" else precision
+    prec = resolve_precision(precision, dev)
+    use_amp = prec == "bf16"
+    cl = cuda if channels_last is None else bool(channels_last)
+    if tta not in TTA:
+        raise InputError(f"tta must be one of {TTA}, got {tta!r}")
     lossf = _loss_fn(loss, schedule.label_smoothing)
     xtr = as_nchw_uint8(train[0], name="training images")
     ytr = _labels(train[1], xtr.shape[0], loss, "training labels")
@@ -435,9 +548,29 @@ def fit(
     norm_list = (mean.flatten().tolist(), std.flatten().tolist())
 
     model = model.to(dev)
-    if cuda:
+    if cl:
         model = model.to(memory_format=torch.channels_last)
+    if cuda:
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
+    data_init = getattr(model, "data_init", None)
+    if callable(data_init):
+        sample = xtr[torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))[:10000]]
+        parts = [
+            _prepare(
+                sample[i : i + 1000],
+                None,
+                transform=transform,
+                augment=None,
+                before=False,
+                gen=None,
+                mean=mean,
+                std=std,
+                channels_last=False,
+                train=False,
+            )
+            for i in range(0, sample.shape[0], 1000)
+        ]
+        data_init(torch.cat(parts))
     opt, sched = schedule.make(model, steps)
     scaler = None  # bfloat16 autocast needs no gradient scaling
 
@@ -461,6 +594,15 @@ def fit(
             "label_smoothing": schedule.label_smoothing,
             "steps": steps,
         }
+        # settings added later enter the fingerprint only where they differ from what the loop did before
+        # them (bf16 on CUDA, float32 on CPU; channels_last on CUDA only; no TTA), so that the checkpoints of
+        # earlier runs stay theirs
+        if prec != ("bf16" if cuda else "fp32"):
+            settings["precision"] = prec
+        if cl != cuda:
+            settings["channels_last"] = cl
+        if tta is not None:
+            settings["tta"] = tta
         fp = _fingerprint(settings)
         settings["fingerprint"] = fp
         ck_path = checkpoint_path(checkpoint_dir, tag, fp)
@@ -490,7 +632,12 @@ def fit(
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=gen).to(dev)
         # the epoch's shifts and flips in one draw and one copy (batches then never wait on the host)
-        plan = augment.plan(n, gen, dev) if augment is not None and hasattr(augment, "plan") else None
+        if isinstance(augment, Augment):
+            plan = augment.plan(n, gen, dev, epoch=epoch, seed=int(seed), order=perm)
+        elif augment is not None and hasattr(augment, "plan"):
+            plan = augment.plan(n, gen, dev)
+        else:
+            plan = None
         model.train()
         t0 = time.perf_counter()
         tot_loss = torch.zeros((), device=dev)
@@ -508,12 +655,12 @@ def fit(
                 gen=gen,
                 mean=mean,
                 std=std,
-                channels_last=cuda,
+                channels_last=cl,
                 train=True,
                 draws=draws,
             )
             yb = ytr[idx]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
                 out = model(xb)
                 lo = lossf(out.float(), yb)
             opt.zero_grad(set_to_none=True)
@@ -540,7 +687,7 @@ def fit(
             "seconds": dt,
             "images_per_s": seen / dt if dt > 0 else None,
         }
-        if test is not None:
+        if test is not None and ((epoch + 1) % max(1, int(test_every)) == 0 or epoch + 1 == schedule.epochs):
             rec["test_acc"] = evaluate(
                 model,
                 xte,
@@ -550,6 +697,9 @@ def fit(
                 device=dev,
                 normalization=(mean.flatten(), std.flatten()),
                 loss=loss,
+                tta=tta,
+                precision=prec,
+                channels_last=cl,
             )
         history.append(rec)
         if ck_path is not None and ((epoch + 1) % max(1, int(checkpoint_every)) == 0 or epoch + 1 == schedule.epochs):
@@ -584,4 +734,4 @@ def fit(
         if timed
         else (train_images / train_time if train_time > 0 else math.nan)
     )
-    return TrainResult(model, history, ips, train_time, resumed_from, norm_list)
+    return TrainResult(model, history, ips, train_time, resumed_from, norm_list, prec)

@@ -123,8 +123,12 @@ def unpack(files_at: Path, chapter: str, profile: str, runs_root: Path) -> Path:
     for f in sorted(files_at.iterdir()):
         if f.is_file() and not f.name.startswith("run.tar.xz"):
             shutil.copy2(f, dev / f.name)
-    if final.exists():
-        shutil.rmtree(final)
+    if final.is_symlink():  # the usual run link: unlinked, never followed (its target is not ours to delete)
+        final.unlink()
+    elif final.exists():
+        from ppstudy.chapters import remove
+
+        remove(final, runs_root)
     run.rename(final)
     shutil.rmtree(staging)
     return final

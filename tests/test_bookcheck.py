@@ -192,6 +192,33 @@ def test_injected_parameters_cell_shown(book):
     ]
 
 
+@pytest.mark.parametrize(
+    "img",
+    [
+        '<img alt="../_images/3f2a9c.png" src="../_images/3f2a9c.png" />',  # Sphinx's alt for an image without one
+        '<img src="../_images/3f2a9c.png" />',
+        '<img alt="" src="../_images/3f2a9c.png" />',
+        '<img alt="3f2a9c" src="../_images/3f2a9c.png" />',
+        '<img alt="figures/fig1_steps.png" src="../_images/3f2a9c.png" />',
+        '<img alt="34093eccf55259782a3d75f0e52332dd" src="../_images/3f2a9c.png" />',
+    ],
+)
+def test_image_without_meaningful_alt_text_is_a_problem(book, img):
+    html, run, write = book
+    write(GOOD_BODY.replace('<img alt="fig" src="../_images/3f2a9c.png" />', img))
+    problems = bookcheck.check_book(html, {"etc": run}, strict=False)
+    assert len(problems) == 1 and problems[0].startswith(
+        "book/etc.html: image ../_images/3f2a9c.png has no meaningful alt text"
+    ), problems
+
+
+def test_meaningful_alt_text():
+    assert bookcheck.meaningful_alt("The EtC steps applied to the astronaut", "../_images/3f2a9c.png")
+    assert bookcheck.meaningful_alt("fig", "../_images/3f2a9c.png")
+    for alt in ("", "  ", None, "x.svg", "../_images/a.png", "a/b", "deadbeefdeadbeef01"):
+        assert not bookcheck.meaningful_alt(alt, "../_images/x.png"), alt
+
+
 def test_static_pages_are_checked_and_missing_pages_reported(book, tmp_path):
     html, run, _ = book
     (html / "book" / "intro.html").write_text(page(cell(stream("PosixPath('x')"))))
@@ -296,6 +323,89 @@ def test_drop_fontawesome_js(tmp_path):
     assert not (tmp_path / sphinxext.FONTAWESOME_JS).exists()
 
 
+VERDICTS = (
+    '<table class="table" aria-labelledby="v"><thead><tr><th rowspan="2">claim</th><th colspan="2">value</th>'
+    '<th rowspan="2">status</th></tr><tr><th>paper</th><th>this run<br>(smoke)</th></tr></thead><tbody>'
+    '<tr><td>Q is orthogonal</td><td>—</td><td class="num">0</td><td>exact</td></tr>'
+    "<tr><td>EER falls</td><td>0.02</td><td>0.03 &amp; more</td><td>differs</td></tr></tbody></table>"
+)
+NUMBERS = (
+    '<table class="table"><thead><tr class="row-odd"><th class="head"><p>ratio</p></th>'
+    '<th class="head"><p>EER</p></th></tr></thead><tbody><tr class="row-even"><td><p>1/20</p></td>'
+    "<td><p>0.02</p></td></tr></tbody></table>"
+)
+
+
+def test_label_tables_labels_cells_and_makes_claims_cards():
+    from bs4 import BeautifulSoup
+
+    out = sphinxext.label_tables(f"<p>a</p>{VERDICTS}<p>b</p>{NUMBERS}")
+    soup = BeautifulSoup(out, "html.parser")
+    verdicts, numbers = soup.find_all("table")
+    assert verdicts["class"] == ["ppstudy-cards", "table"] and numbers["class"] == ["table"]
+    assert [td.get("data-label") for td in verdicts.find_all("td")] == [
+        "claim",
+        "value: paper",
+        "value: this run (smoke)",
+        "status",
+    ] * 2
+    assert all(th.get("data-label") is None for th in verdicts.find_all("th"))
+    assert [td["data-label"] for td in numbers.find_all("td")] == ["ratio", "EER"]
+    assert verdicts.find_all("td")[6].get_text() == "0.03 & more"  # the cells themselves are untouched
+    assert out.startswith("<p>a</p>") and '<td class="num" data-label=' in out
+    assert sphinxext.label_tables(out) == out  # idempotent
+    long = NUMBERS.replace("1/20", "a row label that is a sentence of prose, long enough")
+    assert "ppstudy-cards" in sphinxext.label_tables(long)
+
+
+def test_css_makes_cards_on_a_phone():
+    css = sphinxext.CSS_SOURCE.read_text()
+    assert "@media (max-width: 700px)" in css and "content: attr(data-label)" in css
+    assert f"table.{sphinxext.CARDS_CLASS}" in css and f".{sphinxext.SCROLL_CLASS} {{ overflow-x: auto" in css
+
+
+HEADER = (
+    '<header id="pst-header" class="bd-header navbar"><div class="bd-header__inner">\n'
+    '  <button class="pst-navbar-icon sidebar-toggle primary-toggle" aria-label="Site navigation">\n'
+    '    <span class="fa-solid fa-bars"></span>\n  </button>\n  <div class="navbar-persistent--mobile">search</div>\n'
+    '  <button class="pst-navbar-icon sidebar-toggle secondary-toggle" aria-label="On this page">\n'
+    '    <span class="fa-solid fa-outdent"></span>\n  </button>\n</div></header>'
+)
+ARTICLE_TOGGLES = (
+    '<div class="bd-header-article"><button class="sidebar-toggle primary-toggle btn btn-sm">x</button>'
+    '<button class="sidebar-toggle secondary-toggle btn btn-sm">y</button></div>'
+)
+
+
+def test_drop_duplicate_toggles(tmp_path):
+    (tmp_path / "a.html").write_text(f"<body>{HEADER}{ARTICLE_TOGGLES}</body>")
+    (tmp_path / "b.html").write_text(f"<body>{HEADER}<p>no article header</p></body>")
+    assert sphinxext.drop_duplicate_toggles(tmp_path) == 1
+    a = (tmp_path / "a.html").read_text()
+    assert a.count("primary-toggle") == 1 and a.count("secondary-toggle") == 1
+    assert 'id="pst-header"' in a and "navbar-persistent--mobile" in a and "fa-bars" not in a
+    assert ARTICLE_TOGGLES in a
+    assert (tmp_path / "b.html").read_text().count("primary-toggle") == 1  # its only toggle stays
+    assert sphinxext.drop_duplicate_toggles(tmp_path) == 0
+
+
+def test_figure_alt_text_from_the_caption():
+    from docutils.core import publish_doctree
+
+    doctree = publish_doctree(
+        ".. figure:: ../_images/3f2a9c.png\n\n   The EtC steps applied\n   one after the other.\n\n"
+        ".. figure:: b.png\n   :alt: Two faces\n\n   Caption b.\n\n"
+        ".. figure:: c.png\n   :alt: c.png\n\n   Caption c.\n\n"
+        ".. image:: d.png\n",
+        settings_overrides={"report_level": 5},
+    )
+    assert sphinxext.figure_alt_text(doctree) == 2
+    from docutils import nodes
+
+    alts = [img.get("alt") for img in doctree.findall(nodes.image)]
+    assert alts == ["The EtC steps applied one after the other.", "Two faces", "Caption c.", None]
+
+
 def test_mathjax_subset(tmp_path):
     files = sphinxext.copy_mathjax(tmp_path / "mathjax")
     names = {p.relative_to(tmp_path / "mathjax").as_posix() for p in files}
@@ -328,6 +438,16 @@ kernelspec: {name: python3, display_name: Python 3, language: python}
 # Demo chapter
 
 Some text with math $x^2$ and a reference to {ref}`etc-ex-keyspace`.
+
+```{figure} demo.png
+:name: fig-demo
+
+The demo figure's caption.
+```
+
+| claim | status |
+|---|---|
+| The demo claim holds | **holds** |
 
 ::::{exercise} Key space of 16 × 16 blocks · easy · 10 min
 :label: etc-ex-keyspace
@@ -394,6 +514,7 @@ def _build(tmp_path: Path, env: dict[str, str]) -> Path:
     shutil.copy2(ROOT / "book" / "references.bib", stage / "book" / "references.bib")
     (stage / "_toc.yml").write_text("format: jb-book\nroot: book/etc\n")
     _notebook(stage / "book" / "etc.ipynb")
+    (stage / "book" / "demo.png").write_bytes(png_bytes(4, size=(40, 30)))
     bookconfig.configure_stage(stage, ROOT, chapters=["etc"], env=env)
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jb is None:
@@ -466,6 +587,15 @@ def test_book_builds_exercises_and_download_buttons_without_a_repository(tmp_pat
     assert ".woff2" not in css and "fa-solid-900.woff)" in css
     assert (html / "_static" / "mathjax" / "startup.js").is_file()
     assert "mathjax/startup.js" in (html / "book" / "etc.html").read_text()
+    # issue 27: the figure's alt text is its caption, table cells carry their header, no second toggle
+    assert [img.get("alt") for img in soup.select("figure img")] == ["The demo figure’s caption."]
+    assert bookcheck.alt_problems(str(soup)) == []
+    claims = next(t for t in soup.select("table") if "claim" in t.get_text())
+    assert "ppstudy-cards" in claims["class"]
+    assert [td.get("data-label") for td in claims.select("tbody td")] == ["claim", "status"]
+    assert len(soup.select(".primary-toggle")) == 1 and len(soup.select(".secondary-toggle")) <= 1
+    assert soup.select("#pst-header .primary-toggle, #pst-header .secondary-toggle") == []
+    assert (html / "_static" / sphinxext.CSS_FILE).read_text() == sphinxext.CSS_SOURCE.read_text()
 
 
 def test_book_has_repository_and_launch_buttons_with_a_repository(tmp_path):

@@ -3,16 +3,29 @@
 The reader checks (``ppstudy.bookcheck`` on the HTML, widths and page weight in Chromium) fail the test.
 While the chapters are being rewritten, ``PPSTUDY_BOOK_READER_CHECKS=report`` turns their failures into
 xfails that list every problem.
+
+The phone and navigation checks run on ``PPSTUDY_BOOK_HTML`` (the folder of a built book's ``index.html``,
+e.g. ``_build/_build/html`` from ``ppstudy book``) when it is set, else on the smoke build.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from chapter_runs import ensure_run, shared_dir
-from sitecheck import CHAPTER_PAGE_LIMIT, check_site, chromium_path, weight_table
+from sitecheck import (
+    CHAPTER_PAGE_LIMIT,
+    check_navigation,
+    check_phone,
+    check_site,
+    chromium_path,
+    phone_problems,
+    phone_table,
+    weight_table,
+)
 
 from ppstudy import bookcheck, runner
 from ppstudy.chapters import CHAPTERS
@@ -43,6 +56,13 @@ def built_book(book_env):
     with mock.patch.dict(os.environ, book_env):
         index = runner.build_book("smoke", rerun=False, strict=True, progress=False, check=False)
     return index.parent
+
+
+@pytest.fixture(scope="session")
+def site_html(request):
+    """The built site the phone and navigation checks open: ``PPSTUDY_BOOK_HTML`` or the smoke build."""
+    given = os.environ.get("PPSTUDY_BOOK_HTML")
+    return Path(given) if given else request.getfixturevalue("built_book")
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +124,27 @@ def test_book_fits_the_column_and_weighs_little(site_reports):
             big = ", ".join(f"{u} {n / 1e3:.0f} kB" for u, n in rep.resources[:5])
             problems.append(f"{rep.url}: first load {rep.weight / 1e6:.2f} MB > {CHAPTER_PAGE_LIMIT / 1e6} MB ({big})")
     reader_problems(problems)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(chromium_path() is None, reason=NO_CHROMIUM)
+def test_book_navigation_on_a_phone_and_a_desktop(site_html):
+    """390 px: the menu button opens the site navigation, the contents button the page's contents list;
+    1400 px: the sidebar toggle hides the sidebar and shows it again (issue 27)."""
+    for page in ("book/etc.html", "book/intro.html"):
+        rep = check_navigation(site_html, page)
+        assert not rep.problems, f"{page}:\n" + "\n".join(rep.problems)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(chromium_path() is None, reason=NO_CHROMIUM)
+def test_book_tables_and_figures_on_a_phone(site_html):
+    """390 px: each row of a table of claims (verdicts, the intro's dashboard) shows its claim and its status
+    without scrolling sideways, and every figure is drawn as wide as the text column."""
+    pages = ["book/intro.html"] + [f"book/{name}.html" for name in CHAPTERS]
+    reports = check_phone(site_html, pages)
+    print("\n" + phone_table(reports))
+    claims = [t for r in reports for t in r.tables if t["claims"]]
+    assert len(claims) >= len(CHAPTERS) + 1, "no verdict table or dashboard found"
+    assert all(r.figures for r in reports if r.url != "book/intro.html"), "a chapter shows no figure"
+    reader_problems(phone_problems(reports))

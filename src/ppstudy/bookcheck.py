@@ -6,7 +6,9 @@
   (``results.json`` ``"figures"``: files ``figures/<name>.png``) is on the page: an image whose file name is
   the figure's name, or whose bytes or decoded pixels equal the saved PNG/SVG;
 
-and for every page that no cell output holds a traceback, a Python warning, a progress bar, a ``PosixPath``
+and for every page that each image of the article has alt text that says something (not missing, empty,
+a file name or path, or a hash: Sphinx writes an image's path as its alt when it has none), and that no cell
+output holds a traceback, a Python warning, a progress bar, a ``PosixPath``
 or ``<torch.`` repr, an object address (``<... at 0x...>``), a temporary or home path, or one of the given
 machine paths, and that papermill's injected-parameters cell is not shown.
 
@@ -39,6 +41,9 @@ OUTPUT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("a temporary path", re.compile(r"/tmp/|/var/folders/")),
     ("a home path", re.compile(r"/root/|/home/|/Users/|[A-Za-z]:\\Users\\")),
 ]
+#: Alt text that is a file name or path (``../_images/3f2a.png``, ``figures/fig1.svg``) or holds a hash.
+_PATH_ALT = re.compile(r"^\S*(?:[/\\]\S*|\.(?:png|jpe?g|gif|svg|webp|bmp|tiff?|pdf|eps))$", re.I)
+_HASH_ALT = re.compile(r"[0-9a-fA-F]{16,}")
 #: Output containers whose CSS class says what they are.
 ERROR_CLASSES = ("traceback", "error")
 
@@ -93,6 +98,37 @@ def output_problems(html: str, machine_paths: Iterable[str] = ()) -> list[str]:
             m = pat.search(text) if pat else None
             snippet = _norm(text[max(0, m.start() - 30) : m.end() + 30]) if m else _norm(text)[:60]
             problems.append(f"output {i} shows {what}: {snippet!r}")
+    return problems
+
+
+def meaningful_alt(alt: str | None, src: str = "") -> bool:
+    """Whether ``alt`` tells a screen reader something: not missing or blank, not the image's file name or
+    a path, no hash."""
+    a = _norm(alt or "")
+    if not a or _PATH_ALT.match(a) or _HASH_ALT.search(a):
+        return False
+    if src:
+        path = unquote(urlsplit(src).path) if not src.startswith("data:") else ""
+        if a in {src, path, Path(path).name, Path(path).stem} - {""}:
+            return False
+    return True
+
+
+def alt_problems(html: str) -> list[str]:
+    """Images of the page's article (``img``) without meaningful alt text (:func:`meaningful_alt`)."""
+    soup = _soup(html)
+    body = soup.find("article") or soup.find("main") or soup
+    problems = []
+    for el in body.find_all("img"):
+        src = el.get("src") or ""
+        if not meaningful_alt(el.get("alt"), src):
+            shown = src if not src.startswith("data:") else src[:30] + "..."
+            alt = el.get("alt")
+            problems.append(
+                f"image {shown} has no meaningful alt text ("
+                + ("no alt attribute" if alt is None else f"alt {_norm(alt)[:60]!r}")
+                + "; a figure's image takes its caption)"
+            )
     return problems
 
 
@@ -203,7 +239,9 @@ def check_book(
         if "_static" in page.parts or page.name in ("genindex.html", "search.html"):
             continue
         rel = page.relative_to(html_dir).as_posix()
-        problems += [f"{rel}: {p}" for p in output_problems(page.read_text(encoding="utf-8"), machine_paths)]
+        text = page.read_text(encoding="utf-8")
+        problems += [f"{rel}: {p}" for p in alt_problems(text)]
+        problems += [f"{rel}: {p}" for p in output_problems(text, machine_paths)]
     if problems and strict:
         raise BookCheckError(problems)
     return problems

@@ -11,10 +11,18 @@
   made with fontTools, a dependency of matplotlib).
 - Chapter pages offer their MyST source (``.md``) beside the executed ``.ipynb`` for download; with a known
   repository (see ``ppstudy.bookconfig``), Binder opens that source, and Colab a notebook when configured.
+- Navigation works with pydata-sphinx-theme 0.17: that version adds its own sidebar toggles to its header
+  bar (hidden under sphinx-book-theme) ahead of the book theme's, and both themes' scripts bind their
+  listeners to the first ``.primary-toggle`` / ``.secondary-toggle`` of the page only, so the visible buttons
+  did nothing (pydata-sphinx-theme issue 2451). The header's copies are removed from every page.
+- Every cell of a table carries its column's header as ``data-label``; tables of claims or prose (class
+  ``ppstudy-cards``) become one card per row on a phone (``static/ppstudy.css``).
+- An image inside a figure whose alt text is missing or is a file path gets the figure's caption as alt.
 """
 
 from __future__ import annotations
 
+import html as _html
 import re
 import shutil
 from pathlib import Path
@@ -35,16 +43,15 @@ MATHJAX_FILES = [
 ]
 FONTAWESOME_JS = "_static/scripts/fontawesome.js"
 CSS_FILE = "ppstudy.css"
+#: The book's style sheet, shipped in the package (copied to ``_static/`` at the end of the build).
+CSS_SOURCE = Path(__file__).parent / "static" / CSS_FILE
 #: Wide content scrolls inside this class on purpose (the browser test accepts it); nothing else may be
 #: wider than the text column.
 SCROLL_CLASS = "ppstudy-scroll"
-CSS = f""".{SCROLL_CLASS} {{ overflow-x: auto; max-width: 100%; }}
-.ppstudy-table {{ margin-bottom: 1.5em; }}
-.ppstudy-table > .ppstudy-caption {{ margin-bottom: 0.3em; }}
-.ppstudy-table > .{SCROLL_CLASS} > table {{ margin-bottom: 0.3em; }}
-.ppstudy-wide table {{ font-size: 0.76em; }}
-.ppstudy-wide th, .ppstudy-wide td {{ padding: 0.25em 0.3em; }}
-"""
+#: Tables shown as one card per row on narrow screens (see ``static/ppstudy.css``).
+CARDS_CLASS = "ppstudy-cards"
+#: A table becomes cards when a header names a claim or a body cell holds this many characters of prose.
+CARDS_MIN_TEXT = 40
 FA_FONTS = "_static/vendor/fontawesome/webfonts"
 FA_FACES = ("fa-solid-900", "fa-regular-400", "fa-brands-400")
 _FA_RULE = re.compile(r"((?:\.fa-[\w-]+:(?:before|after),?)+)\{content:\s*\"\\([0-9a-fA-F]{4,5})\"\}")
@@ -56,6 +63,10 @@ _FA_SRC = re.compile(
 )
 _SOURCEMAP = re.compile(rb"\n?(//# sourceMappingURL=[^\n]*|/\*# sourceMappingURL=[^*]*\*/)\s*$")
 _FA_TAG = re.compile(r'[ \t]*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
+_PST_HEADER = re.compile(r'<header\b[^>]*\bid="pst-header"[^>]*>.*?</header>', re.S)
+_TOGGLE = re.compile(r'<button\b[^>]*\bclass="[^"]*\b(?:primary|secondary)-toggle\b[^"]*"[^>]*>.*?</button>\s*', re.S)
+_TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.S)
+_CELL = re.compile(r"<(td|th)\b([^>]*)>")
 
 
 def _last_names(person) -> str:
@@ -172,6 +183,134 @@ def drop_fontawesome_js(outdir: Path) -> int:
     return n
 
 
+def drop_duplicate_toggles(outdir: Path) -> int:
+    """Remove the sidebar toggles of pydata-sphinx-theme's header bar (0.17 and later) from pages that have the
+    book theme's own toggles; return the pages changed.
+
+    Both themes' scripts attach their click handlers to ``document.querySelector(".primary-toggle")`` (and
+    ``.secondary-toggle``), the first such button of the page: that is the header's copy, which
+    sphinx-book-theme hides, so the visible buttons of the article header did nothing (no drawer on a phone,
+    no collapsing sidebar on a desktop)."""
+    n = 0
+    for page in outdir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        m = _PST_HEADER.search(text)
+        if m is None:
+            continue
+        header = m.group(0)
+        rest = text[: m.start()] + text[m.end() :]
+        if not _TOGGLE.search(header) or not _TOGGLE.search(rest):
+            continue
+        page.write_text(text[: m.start()] + _TOGGLE.sub("", header) + text[m.end() :], encoding="utf-8")
+        n += 1
+    return n
+
+
+def _cell_text(el) -> str:
+    return re.sub(r"\s+", " ", el.get_text(" ")).strip()
+
+
+def _span(cell, name: str) -> int:
+    try:
+        return max(1, int(cell.get(name, 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _layout(rows) -> list[list[tuple[int, int]]]:
+    """For each row, each cell's (first column, number of columns), honouring rowspan and colspan."""
+    taken: set[tuple[int, int]] = set()
+    out = []
+    for r, tr in enumerate(rows):
+        c, cells = 0, []
+        for cell in tr.find_all(["td", "th"], recursive=False):
+            while (r, c) in taken:
+                c += 1
+            rs, cs = _span(cell, "rowspan"), _span(cell, "colspan")
+            taken |= {(r + i, c + j) for i in range(rs) for j in range(cs)}
+            cells.append((c, cs))
+            c += cs
+        out.append(cells)
+    return out
+
+
+def label_table(table_html: str) -> str:
+    """One ``<table>`` (HTML text) with each body cell's column header as ``data-label`` (a column under a
+    grouped header reads ``group: header``), and the class ``ppstudy-cards`` when it holds claims or prose."""
+    from bs4 import BeautifulSoup
+
+    if table_html.count("<table") != 1:  # a nested table: leave it as it is
+        return table_html
+    table = BeautifulSoup(table_html, "html.parser").find("table")
+    rows = table.find_all("tr")
+    head = [tr for tr in rows if tr.find_parent("thead") is not None]
+    if not head and rows and not rows[0].find("td"):
+        head = rows[:1]
+    body = [tr for tr in rows if tr not in head]
+    if not head or not body:
+        return table_html
+    columns: dict[int, list[str]] = {}
+    for tr, cells in zip(head, _layout(head), strict=True):
+        for cell, (c, cs) in zip(tr.find_all(["td", "th"], recursive=False), cells, strict=True):
+            for j in range(c, c + cs):
+                columns.setdefault(j, []).append(_cell_text(cell))
+    header = {c: ": ".join(t for t in dict.fromkeys(texts) if t) for c, texts in columns.items()}
+    labels: dict[int, str] = {}  # id() of a body cell -> its label
+    longest = 0
+    for tr, cells in zip(body, _layout(body), strict=True):
+        for cell, (c, _) in zip(tr.find_all(["td", "th"], recursive=False), cells, strict=True):
+            labels[id(cell)] = header.get(c, "")
+            longest = max(longest, len(_cell_text(cell)))
+    order = [labels.get(id(cell)) for cell in table.find_all(["td", "th"])]
+    matches = list(_CELL.finditer(table_html))
+    if len(order) != len(matches):  # markup the parser read otherwise: leave it
+        return table_html
+    out, pos = [], 0
+    for m, label in zip(matches, order, strict=True):
+        out.append(table_html[pos : m.end(2)])
+        if label and "data-label=" not in m.group(2):
+            out.append(f' data-label="{_html.escape(label, quote=True)}"')
+        pos = m.end(2)
+    out.append(table_html[pos:])
+    new = "".join(out)
+    cards = longest >= CARDS_MIN_TEXT or any("claim" in t.lower() for t in header.values())
+    opening = re.match(r"<table\b[^>]*>", new).group(0)
+    if cards and CARDS_CLASS not in opening:
+        if re.search(r'\bclass="', opening):
+            tagged = re.sub(r'\bclass="', f'class="{CARDS_CLASS} ', opening, count=1)
+        else:
+            tagged = opening[:-1] + f' class="{CARDS_CLASS}">'
+        new = tagged + new[len(opening) :]
+    return new
+
+
+def label_tables(html: str) -> str:
+    """:func:`label_table` on every table of a page's HTML."""
+    if "<table" not in html:
+        return html
+    return _TABLE.sub(lambda m: label_table(m.group(0)), html)
+
+
+def figure_alt_text(doctree) -> int:
+    """Give every image inside a figure whose alt text is missing or a file name/path the figure's caption as
+    alt text (Sphinx's HTML writer otherwise writes the image's path); return the images changed."""
+    from docutils import nodes
+
+    from ppstudy.bookcheck import meaningful_alt
+
+    n = 0
+    for fig in doctree.findall(nodes.figure):
+        cap = next(iter(fig.findall(nodes.caption)), None)
+        text = re.sub(r"\s+", " ", cap.astext()).strip() if cap is not None else ""
+        if not text:
+            continue
+        for img in fig.findall(nodes.image):
+            if not meaningful_alt(img.get("alt", ""), img.get("uri", "")):
+                img["alt"] = text
+                n += 1
+    return n
+
+
 def fontawesome_codepoints(outdir: Path) -> set[int]:
     """Code points of the Font Awesome glyphs the site can show: icon classes named in its HTML and scripts,
     and glyphs that its style sheets draw themselves (admonition and link icons)."""
@@ -237,6 +376,15 @@ def _config_inited(app, config) -> None:
     loader["load"] = list(dict.fromkeys(list(loader.get("load") or []) + MATHJAX_LOAD))
     mj["loader"] = loader
     config.mathjax3_config = mj
+
+
+def _doctree_resolved(app, doctree, docname) -> None:
+    figure_alt_text(doctree)
+
+
+def _label_tables(app, pagename, templatename, context, doctree) -> None:
+    if context.get("body"):
+        context["body"] = label_tables(context["body"])
 
 
 def _builder_inited(app) -> None:
@@ -321,8 +469,9 @@ def _build_finished(app, exc) -> None:
     copy_mathjax(out / "_static" / "mathjax")
     strip_source_maps(out / "_static")
     drop_fontawesome_js(out)
+    drop_duplicate_toggles(out)
     subset_fontawesome(out)
-    (out / "_static" / CSS_FILE).write_text(CSS)
+    shutil.copyfile(CSS_SOURCE, out / "_static" / CSS_FILE)
     rel = app.config.ppstudy_md_sources
     if rel and (Path(app.srcdir) / rel).is_dir():
         dest = out / "_sources" / "book"
@@ -339,5 +488,7 @@ def setup(app):
     app.connect("builder-inited", _builder_inited)
     app.connect("html-page-context", _page_context)
     app.connect("html-page-context", _buttons, priority=600)
+    app.connect("html-page-context", _label_tables)
+    app.connect("doctree-resolved", _doctree_resolved)
     app.connect("build-finished", _build_finished)
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "2"}
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "3"}

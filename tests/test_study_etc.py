@@ -150,7 +150,166 @@ def test_exact_pca_is_pca(faces):
 
 
 def test_readings_rows_compare_each_reading_with_the_paper(faces):
-    rows = study.readings_rows(faces, ratios=(8, 24), progress=False)
+    readings = study.run_readings(faces, ratios=(8, 24), progress=False)
+    rows = study.readings_rows(readings)
     # linear once per (axis, fit); RBF for every reading
     assert len(rows) == sum(1 for a, f, g in study.READINGS if g == "scale") + len(study.READINGS)
     assert all(r["paper: 1/8"] is None and 0 <= r["measured: 1/8"] <= 1 for r in rows)
+    # the values are the pipeline's
+    (ref,) = [
+        r["eer"]
+        for r in study.evaluate(
+            _run(faces["images"], faces, kernels=("linear",), zscore_axis="component"),
+            faces["labels"][faces["query_idx"]],
+        )
+        if r["ratio"] == 24
+    ]
+    assert readings[0]["zscore"] == "component" and readings[0]["eer"][24] == ref
+
+
+class _Run:
+    """A stand-in for ppstudy.results.Run that records values and checks and has no tables."""
+
+    def __init__(self):
+        self.values, self.checks = {}, {}
+
+    def value(self, name, v, fmt=None):
+        self.values[name] = v
+
+    def check(self, name, claim, passed, *, kind="claim", **kw):
+        assert kind in ("exact", "paper", "claim")
+        self.checks[name] = {"passed": bool(passed), "kind": kind, **kw}
+
+
+def _fake_study(plain, cond2):
+    rows = []
+    for cond, eers in (("plain", plain), ("condition 2", cond2)):
+        for kern in ("linear", "rbf"):
+            for r, e in zip((20, 40, 60, 80), eers):
+                rows.append({"condition": cond, "ratio": r, "kernel": kern, "eer": e, "dims": 10, "gamma": None})
+    return {"rows": rows}
+
+
+def test_condition2_checks_take_the_study_values_not_table_cells():
+    """No table is recorded: the old implementation read run.manifest["tables"] and fails here."""
+    run = _Run()
+    study.record_condition2(run, _fake_study([0.03, 0.03, 0.04, 0.04], [0.0, 0.0, 0.005, 0.0]))
+    c = run.checks
+    assert c["cond2-lower-linear"]["passed"] and c["cond2-lower-linear"]["kind"] == "paper"
+    assert c["cond2-level-rbf"]["passed"] and c["cond2-level-rbf"]["kind"] == "claim"  # a chosen 1% threshold
+    assert not c["cond2-zero-linear"]["passed"]  # 0.005 at 1/60
+    assert c["plain-level-linear"]["kind"] == "claim"
+    run = _Run()
+    study.record_condition2(run, _fake_study([0.03] * 4, [0.0, 0.04, 0.0, 0.0]))
+    assert not run.checks["cond2-lower-rbf"]["passed"]  # 0.04 > 0.03 at 1/40
+
+
+def test_mean_interval_and_fitted_rise_known_answers():
+    m, lo, hi = study.mean_interval([1.0, 2.0, 3.0])
+    # t(0.975, 2) = 4.302652..., sd = 1, n = 3
+    assert m == 2.0 and hi - m == pytest.approx(4.302652729911275 / np.sqrt(3)) and m - lo == pytest.approx(hi - m)
+    assert study.mean_interval([0.5]) == (0.5, 0.5, 0.5)
+    # exactly linear: rise = (last - first); the paper's Table 1 column rises by 0.0296 - 0.0223 (up to rounding)
+    eer = np.array([[0.01, 0.02, 0.03, 0.04], [0.04, 0.03, 0.02, 0.01]])
+    assert np.allclose(study.fitted_rise((20, 40, 60, 80), eer), [0.03, -0.03])
+    # least squares, not the end points: a bump in the middle leaves the fit's rise at 0
+    assert study.fitted_rise((20, 40, 60, 80), [[0.0, 1.0, 1.0, 0.0]])[0] == pytest.approx(0.0)
+    # the slope is against the ratio's denominator, not the index: uneven ratios
+    assert study.fitted_rise((20, 30, 40, 80), [[0.0, 0.1, 0.2, 0.6]])[0] == pytest.approx(0.6)
+    assert study._paper_rise("linear", (20, 40, 60, 80)) == pytest.approx(0.00729)
+
+
+def test_split_readings_repeat_the_pipeline_on_each_split(faces):
+    sp = study.split_readings(faces, n_splits=2, split_seed=4, ratios=(8, 24), kernels=("linear",), progress=False)
+    assert sp["seeds"] == [4, 5] and sp["eer"][("vector", "linear")].shape == (2, 2)
+    for i, seed in enumerate(sp["seeds"]):
+        tr, q = yaleb.split_half(faces["labels"], seed=seed)
+        for axis in study.ZSCORES:
+            ref = [
+                r["eer"]
+                for r in study.evaluate(
+                    study.pipeline(
+                        faces["images"][tr],
+                        faces["labels"][tr],
+                        faces["images"][q],
+                        ratios=(8, 24),
+                        kernels=("linear",),
+                        zscore_axis=axis,
+                    ),
+                    faces["labels"][q],
+                )
+            ]
+            assert np.array_equal(sp["eer"][(axis, "linear")][i], ref)
+    rows = study.split_readings_rows(sp)
+    assert [r["reduction ratio"] for r in rows] == ["1/8", "1/24", "rise 1/8 to 1/24"]
+    assert (
+        rows[0]["measured: per vector low"] <= rows[0]["measured: per vector"] <= rows[0]["measured: per vector high"]
+    )
+    run = _Run()
+    study.record_split_readings(run, sp, "vector")
+    rise = study.mean_interval(study.fitted_rise((8, 24), sp["eer"][("vector", "linear")]))
+    assert run.checks["eer-rises-linear"]["kind"] == "paper"
+    assert run.checks["eer-rises-linear"]["passed"] == (rise[1] > 0)
+
+
+def test_stolen_key_scores_are_the_claimed_identitys_svm_on_its_key(faces):
+    kw = dict(block=4, key_seed=7, ratios=(24,), kernels=("linear",))
+    res = study.stolen_key_scores(faces, **kw)
+    (r,) = res["results"]
+    d, tr, q = faces, faces["train_idx"], res["queries"]
+    assert np.array_equal(q, faces["query_idx"])  # per_person=None: every query
+    keys = cipher.condition_keys(2, np.unique(d["labels"]).tolist(), d["images"].shape[1:], 4, seed=8)
+    x2 = cipher.encrypt_groups(d["images"], d["labels"], keys)
+    # own key: the paper's condition 2 (run_study's encryption)
+    _, x2_ref = study.encrypt_conditions(d, block=4, key_seed=7)
+    assert np.array_equal(x2, x2_ref)
+    (own,) = _run(x2, d, kernels=("linear",))[1:]
+    assert np.allclose(r["scores_own"], own["scores"])
+    # stolen key: column c is c's SVM on every query encrypted with c's key
+    for j, c in enumerate(res["classes"]):
+        xq = cipher.encrypt(d["images"][q], keys[c.item()])
+        (p,) = [p for p in study.pipeline(x2[tr], d["labels"][tr], xq, ratios=(24,), kernels=("linear",))]
+        assert np.allclose(r["scores_stolen"][:, j], p["scores"][:, j])
+    genuine = res["labels"][:, None] == res["classes"][None, :]
+    assert np.array_equal(r["scores_stolen"][genuine], r["scores_own"][genuine])
+    assert r["eer_stolen"] > r["eer_own"]
+    # identity keys (no step switched on): a stolen key changes nothing
+    (z,) = study.stolen_key_scores(faces, steps=(), **kw)["results"]
+    assert np.array_equal(z["scores_stolen"], z["scores_own"])
+    sub = study.query_subset(d["labels"], d["query_idx"], 2)
+    assert len(sub) == 2 * len(np.unique(d["labels"])) and set(sub) <= set(d["query_idx"])
+
+
+def test_key_recognition_checks():
+    study_ = _fake_study([0.03] * 4, [0.0] * 4)
+
+    def res(own, stolen):
+        return {
+            "results": [
+                {"ratio": r, "kernel": k, "eer_own": o, "eer_stolen": s}
+                for k in ("linear", "rbf")
+                for r, o, s in zip((20, 40, 60, 80), own, stolen)
+            ]
+        }
+
+    keyrec = {"all steps": res([0.0] * 4, [0.4] * 4), "block scrambling only": res([0.01, 0.01, 0.01, 0.05], [0.3] * 4)}
+    run = _Run()
+    study.record_key_recognition(run, keyrec, study_)
+    assert run.checks["cond2-stolen-key"]["passed"] and not run.checks["cond2-scramble-alone"]["passed"]
+    keyrec["all steps"] = res([0.0] * 4, [0.4, 0.4, 0.02, 0.4])  # below the plain 0.03 at one ratio
+    run = _Run()
+    study.record_key_recognition(run, keyrec, study_)
+    assert not run.checks["cond2-stolen-key"]["passed"]
+    rows = study.key_recognition_rows(keyrec, study_)
+    assert len(rows) == 16 and rows[0]["measured: EER not encrypted"] == 0.03
+
+
+def test_nearest_scores_and_other_classifiers(faces):
+    ftr = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0]])
+    s = study.nearest_scores(ftr, np.array([0, 0, 1]), np.array([[0.9, 0.0], [4.0, 5.0]]), [0, 1])
+    assert np.allclose(s, [[-0.1, -np.hypot(4.1, 5.0)], [-np.hypot(3.0, 5.0), -1.0]])
+    rows = study.other_classifiers(faces, block=4, key_seed=3, ratio=24)
+    assert [r["classifier"] for r in rows] == list(study.OTHER_CLASSIFIERS)
+    for r in rows:
+        assert r["max_abs_score_diff"] == 0 and r["eer_plain"] == r["eer_condition1"]
+        assert 0 <= r["eer_plain"] < 0.35  # well below chance: the scores are those of the claimed identity

@@ -249,6 +249,88 @@ def spread(values) -> dict:
     }
 
 
+# --- verdicts by intervals: the one policy of the book's accuracy comparisons ---
+# An ordering "row a scores higher than row b" (both scored on the same test images) is judged on the 95%
+# interval of the accuracy difference a - b: the paired bootstrap over test images (the test-set part),
+# widened by the measured seed spread (the training part: two independent trainings, so 2 sd^2 of variance;
+# 0 when it is not measured, and the check says so). The interval above 0: the ordering holds; below 0: the
+# opposite holds; containing 0: this run cannot settle it.
+
+
+def contrast_interval(
+    corrects, weights, *, seed_sd: float = 0.0, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> dict:
+    """A weighted sum of the accuracies of several classifiers scored on the same images (e.g. weights
+    ``(1, -1, -1, 1)``: a difference of differences) with its interval: the paired bootstrap over images,
+    widened by ``seed_sd`` for each training (variance ``sum(w^2) sd^2``)."""
+    from scipy.stats import norm
+
+    vs = [np.asarray(c) for c in corrects]
+    w = _reals("contrast_interval: weights", weights)
+    if len(vs) != len(w) or not vs or any(v.shape != vs[0].shape or v.ndim != 1 for v in vs) or not vs[0].size:
+        raise InputError("contrast_interval: need one weight per equal-length 1-D correctness vector")
+    if not all(np.isin(v, (0, 1)).all() for v in vs):
+        raise InputError("contrast_interval: correctness vectors must hold 0/1 (or bool) per image")
+    seed_sd = validate.number("contrast_interval: seed_sd", seed_sd, low=0)
+    n_boot = validate.integer("contrast_interval: n_boot", n_boot, low=100, high=100_000)
+    level = validate.number("contrast_interval: level", level, low=0.5, high=1, high_open=True)
+    d = sum(wi * v.astype(np.float64) for wi, v in zip(w, vs))
+    n = d.size
+    rng = np.random.default_rng(validate.integer("contrast_interval: seed", seed, low=0))
+    boots = np.empty(n_boot)
+    for i in range(0, n_boot, 250):  # 250 resamples at a time: bounded memory for 10,000 images
+        k = min(250, n_boot - i)
+        boots[i : i + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
+    est = float(d.mean())
+    se = math.sqrt(float(boots.var(ddof=1)) + float((w**2).sum()) * seed_sd**2)
+    z = float(norm.ppf(0.5 + level / 2))
+    q = (1 - level) / 2
+    return {
+        "diff": est,
+        "lo": est - z * se,
+        "hi": est + z * se,
+        "boot_lo": float(np.quantile(boots, q)),
+        "boot_hi": float(np.quantile(boots, 1 - q)),
+        "seed_sd": seed_sd,
+        "n": n,
+    }
+
+
+def paired_difference(
+    correct_a, correct_b, *, seed_sd: float = 0.0, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> dict:
+    """The accuracy difference of two classifiers scored on the same images (0/1 correctness per image):
+    ``diff`` (a - b), its ``lo``/``hi`` interval (paired bootstrap standard error combined with ``seed_sd``,
+    the standard deviation of one training's accuracy over seeds), the bootstrap-only interval, and the
+    exact two-sided McNemar p-value on the discordant images."""
+    from scipy.stats import binomtest
+
+    a = np.asarray(correct_a)
+    b = np.asarray(correct_b)
+    if a.shape != b.shape or a.ndim != 1 or not a.size:
+        raise InputError(f"paired_difference: need two equal-length 1-D correctness vectors, got {a.shape}, {b.shape}")
+    out = contrast_interval([a, b], [1.0, -1.0], seed_sd=seed_sd, n_boot=n_boot, seed=seed, level=level)
+    n01 = int(((a == 0) & (b == 1)).sum())
+    n10 = int(((a == 1) & (b == 0)).sum())
+    out["mcnemar_p"] = float(binomtest(n10, n01 + n10, 0.5).pvalue) if n01 + n10 else 1.0
+    out["discordant"] = (n10, n01)
+    return out
+
+
+def ordering_verdict(interval: dict) -> tuple[bool, str | None]:
+    """``(passed, needs)`` for a check "a > b" from :func:`paired_difference`'s interval: passed when the
+    interval lies above 0, failed when below, and otherwise ``needs`` says that the run cannot settle it."""
+    lo, hi = interval["lo"], interval["hi"]
+    if lo > 0:
+        return True, None
+    if hi < 0:
+        return False, None
+    return (
+        False,
+        f"a larger run: the 95% interval of the difference, [{100 * lo:+.2f}, {100 * hi:+.2f}] points, contains 0",
+    )
+
+
 # --- deid ---
 # Ko et al. (IEEE Access 2020), Sec. IV-D: SSIM (Wang et al. 2004, as scikit-image computes it: 7x7 uniform
 # window, data range 255, colour channels averaged; computed here batched and exactly, see SSIMReference) and the normalised L2 distance, combined into

@@ -121,15 +121,16 @@ class RowTask:
     kwargs: dict = field(default_factory=dict, repr=False, compare=False)
 
 
-def _run_and_keep(task: RowTask, root: str) -> dict:
+def _run_and_keep(task: RowTask, root: str | None) -> dict:
     result = task.fn(**task.kwargs)
-    RowCache(root).put(task.spec, result, name=task.name)
+    if root is not None:
+        RowCache(root).put(task.spec, result, name=task.name)
     return result
 
 
 def run_rows(
     tasks: list[RowTask],
-    cache: RowCache,
+    cache: RowCache | None,
     *,
     budget_s: float = 0.0,
     client=None,
@@ -137,7 +138,8 @@ def run_rows(
 ) -> tuple[dict[str, dict], list[str], list[str]]:
     """Every row of ``tasks`` (in priority order): from ``cache`` when it finished before, else trained.
 
-    Returns ``(results by name, names reused from the cache, names not run)``. In this process (``client``
+    Returns ``(results by name, names reused from the cache, names not run)``; ``cache`` None: nothing is
+    reused or kept. In this process (``client``
     None) the missing rows run in order; with ``budget_s`` > 0 a row is not started when the mean time of
     the rows trained so far would take the run past the budget. With a Dask ``client`` the missing rows are
     submitted as independent tasks (priority kept) and those not finished within the budget are cancelled.
@@ -149,7 +151,7 @@ def run_rows(
     reused: list[str] = []
     missing: list[RowTask] = []
     for t in tasks:
-        got = cache.get(t.spec)
+        got = cache.get(t.spec) if cache is not None else None
         if got is not None:
             results[t.name] = got
             reused.append(t.name)
@@ -163,7 +165,7 @@ def run_rows(
             if budget_s and k and spent + spent / k > budget_s:
                 not_run = [m.name for m in missing[k:]]
                 break
-            results[t.name] = _run_and_keep(t, str(cache.root))
+            results[t.name] = _run_and_keep(t, None if cache is None else str(cache.root))
     elif missing:
         from distributed import wait
 
@@ -171,7 +173,7 @@ def run_rows(
             t.name: client.submit(
                 _run_and_keep,
                 t,
-                str(cache.root),
+                None if cache is None else str(cache.root),
                 key=f"row-{t.name}-{row_key(t.spec)}",
                 priority=len(missing) - i,
                 pure=False,

@@ -363,14 +363,19 @@ def evaluate(
     tta: str | None = None,
     precision: str | None = "auto",
     channels_last: bool | None = None,
-) -> float:
+    tta_before_transform: bool = False,
+    return_correct: bool = False,
+):
     """Accuracy of ``model`` on uint8 images ``x`` (NHWC numpy or NCHW torch) after ``transform``.
 
     ``normalization`` is the ``(mean, std)`` the model was trained with (``TrainResult.normalization``);
     it is required: statistics of the test images themselves would leak the test set into the model.
     ``tta`` (None, ``"flip"``, ``"flip-translate"``): test-time variants of the network's input, i.e. of the
     image *after* ``transform`` (see :func:`_tta_logits`); who may flip what is the caller's decision (a
-    mirrored cipher image is not the cipher of the mirrored image).
+    mirrored cipher image is not the cipher of the mirrored image): with ``tta_before_transform`` the
+    variants are made of the plain images and each is transformed (the client makes them, before
+    encryption), otherwise of the transformed ones (the cloud makes them). ``return_correct``: also the 0/1
+    correctness of every image, ``(accuracy, bool array)``.
     """
     if tta not in TTA:
         raise InputError(f"tta must be one of {TTA}, got {tta!r}")
@@ -389,9 +394,11 @@ def evaluate(
     was = model.training
     model.eval()
     correct = torch.zeros((), device=dev, dtype=torch.long)
-    for i in range(0, xt.shape[0], batch_size):
-        xb = _prepare(
-            xt[i : i + batch_size],
+    per_image = []
+
+    def prep(b):
+        return _prepare(
+            b,
             None,
             transform=transform,
             augment=None,
@@ -402,11 +409,37 @@ def evaluate(
             channels_last=cl,
             train=False,
         )
+
+    for i in range(0, xt.shape[0], batch_size):
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            out = _tta_logits(model, xb, tta)
-        correct += _correct(out.float(), yt[i : i + batch_size], loss).long()  # no host sync per batch
+            if tta is not None and tta_before_transform:
+                out = _tta_logits_before(model, xt[i : i + batch_size], tta, prep)
+            else:
+                out = _tta_logits(model, prep(xt[i : i + batch_size]), tta)
+        yb = yt[i : i + batch_size]
+        if return_correct:
+            hit = (out.float().reshape(-1) > 0).float() == yb if loss == "bce" else out.float().argmax(1) == yb
+            per_image.append(hit.cpu())
+        correct += _correct(out.float(), yb, loss).long()  # no host sync per batch
     model.train(was)
-    return int(correct) / max(1, xt.shape[0])
+    acc = int(correct) / max(1, xt.shape[0])
+    if return_correct:
+        return acc, torch.cat(per_image).numpy() if per_image else np.zeros(0, dtype=bool)
+    return acc
+
+
+def _tta_logits_before(model, xb: torch.Tensor, tta: str, prep) -> torch.Tensor:
+    """:func:`_tta_logits` with the variants made of the images before ``prep`` (transform + normalise)."""
+
+    def mirror(t):
+        return (model(prep(t)).float() + model(prep(t.flip(3).contiguous())).float()) / 2
+
+    if tta == "flip":
+        return mirror(xb)
+    h, w = xb.shape[2:]
+    p = torch.nn.functional.pad(xb.float(), (1, 1, 1, 1), mode="reflect").to(xb.dtype)
+    shifted = (mirror(p[:, :, :h, :w].contiguous()) + mirror(p[:, :, 2:, 2:].contiguous())) / 2
+    return 0.5 * mirror(xb) + 0.5 * shifted
 
 
 def data_digest(*arrays) -> str:
@@ -510,7 +543,8 @@ def fit(
     ``precision``: "auto" (bf16 autocast on CUDA and on CPUs with native bf16, float32 elsewhere: see
     :func:`resolve_precision`), "bf16" or "fp32"; the one used is in ``TrainResult.precision``.
     ``channels_last``: None for CUDA only, or True/False. ``tta``: the test-time variants of the per-epoch
-    test accuracy (:func:`evaluate`); ``test_every``: score the test set after every k-th epoch and after the
+    test accuracy (:func:`evaluate`), made where the augmentation is (``augment_before_transform``: of the
+    plain images, before ``transform``); ``test_every``: score the test set after every k-th epoch and after the
     last (test-time variants cost several forward passes). A model with a ``data_init(x)`` method (:class:`ppstudy.models.FastNet`'s
     whitening) gets it called once, before training, with up to 10,000 network inputs (transformed,
     normalised, not augmented) of the training set.
@@ -700,6 +734,7 @@ def fit(
                 tta=tta,
                 precision=prec,
                 channels_last=cl,
+                tta_before_transform=augment_before_transform,
             )
         history.append(rec)
         if ck_path is not None and ((epoch + 1) % max(1, int(checkpoint_every)) == 0 or epoch + 1 == schedule.epochs):

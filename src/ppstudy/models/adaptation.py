@@ -66,6 +66,21 @@ class BlockAdaptationNetwork(nn.Module):
         return self.net(x)
 
 
+class _Adapted(nn.Sequential):
+    """``adapter`` then ``classifier``; a classifier's data-dependent initialisation (``data_init``, e.g.
+    :class:`ppstudy.models.FastNet`'s whitening) sees the adapter's outputs at initialisation."""
+
+    def data_init(self, x):
+        init = getattr(self[1], "data_init", None)
+        if callable(init):
+            import torch
+
+            with torch.no_grad():
+                init(self[0](x))
+
+
 def with_adaptation(adapter: nn.Module, classifier: nn.Module) -> nn.Sequential:
     """The adaptation network followed by the classifier, as one trainable model."""
+    if callable(getattr(classifier, "data_init", None)):
+        return _Adapted(adapter, classifier)
     return nn.Sequential(adapter, classifier)

@@ -1,0 +1,125 @@
+"""The pixel study on small inputs: rows kept and reused by the row cache, orderings judged by intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ppstudy import metrics
+from ppstudy.studies import pixel as study
+
+
+class FakeRun:
+    def __init__(self):
+        self.checks: dict = {}
+        self.values: dict = {}
+
+    def check(self, name, claim, passed, **kw):
+        from ppstudy.results import check_status
+
+        rec = {
+            "claim": claim,
+            "passed": bool(passed),
+            "kind": kw.get("kind", "claim"),
+            "needs": kw.get("needs"),
+            "measured": kw.get("measured"),
+            "evidence": kw.get("evidence"),
+            "smoke": False,
+        }
+        rec["status"] = check_status(rec)
+        self.checks[name] = rec
+
+    def value(self, name, v, fmt=None):
+        self.values[name] = v
+
+
+def _row(name, placement, correct):
+    c = np.asarray(correct, dtype=bool)
+    return {
+        "config": name,
+        "placement": placement,
+        "accuracy": 100 * c.mean(),
+        "correct": study._pack(c),
+        "n_test": len(c),
+    }
+
+
+def test_correctness_round_trips_through_the_packed_form():
+    c = np.random.default_rng(0).random(1003) < 0.7
+    assert np.array_equal(study.unpack_correct(_row("plain", "cloud", c)), c)
+
+
+def test_orderings_are_judged_by_their_interval():
+    rng = np.random.default_rng(1)
+    n = 4000
+    strong = rng.random(n) < 0.9
+    weak = rng.random(n) < 0.6
+    noisy = strong.copy()
+    flip = rng.choice(n, 6, replace=False)
+    noisy[flip] = ~noisy[flip]  # within a few images of "strong": no decidable difference
+    results = {
+        ("plain", "cloud"): _row("plain", "cloud", strong),
+        ("step2", "cloud"): _row("step2", "cloud", noisy),
+        ("step2_adapt", "cloud"): _row("step2_adapt", "cloud", weak),  # far worse: the opposite ordering
+        ("tanaka", "cloud"): _row("tanaka", "cloud", weak),
+    }
+    run = FakeRun()
+    study.record_training(run, results, [], full_scale=False, network="fastnet")
+    c = run.checks
+    assert c["pixel-beats-tanaka-in-cloud"]["status"] == "reproduced"  # 0.9 vs 0.6 on 4,000 images
+    assert c["adaptation-helps-step2"]["status"] == "differs"  # 0.6 vs 0.9: the interval lies below 0
+    assert c["plain-beats-encrypted"]["status"].startswith("needs a larger run")  # a few images apart
+    assert "interval" in c["pixel-beats-tanaka-in-cloud"]["evidence"]
+    assert c["table2-level-plain"]["status"].startswith("needs")  # another network: never a level verdict
+    assert run.values["seed_spread"] is None and "not measured" in run.values["spread_note"]
+
+
+def test_the_seed_spread_widens_the_interval():
+    rng = np.random.default_rng(2)
+    a = rng.random(2000) < 0.80
+    b = rng.random(2000) < 0.77
+    narrow = metrics.paired_difference(a, b)
+    wide = metrics.paired_difference(a, b, seed_sd=0.01)
+    assert wide["lo"] < narrow["lo"] and wide["hi"] > narrow["hi"]
+    # the bootstrap standard error agrees with the analytic one of a mean of paired differences
+    d = a.astype(float) - b.astype(float)
+    se = d.std(ddof=1) / np.sqrt(d.size)
+    assert (narrow["hi"] - narrow["lo"]) / (2 * 1.959964) == pytest.approx(se, rel=0.1)
+    assert metrics.paired_difference(a, a)["lo"] == 0 == metrics.paired_difference(a, a)["hi"]
+    assert metrics.ordering_verdict(metrics.paired_difference(a, a))[1] is not None
+
+
+def test_rows_are_kept_reused_and_retrained_when_their_setting_changes(tmp_path, monkeypatch):
+    from ppstudy import schedules
+
+    d = study.load_data("smoke", 96, 48, 0)
+    keys = study.make_keys(d["x_train"].shape[1:], seed=1)
+    sched = schedules.triangle_sgd(1, batch_size=32)
+    plan = study.planned_rows(["plain", "step2"], False)
+    kw = dict(
+        schedule=sched,
+        width=16,
+        seed=0,
+        progress=False,
+        network="fastnet",
+        augment="recipe",
+        row_cache=tmp_path / "rows",
+    )
+    first, not_run, reused = study.train_within_budget(plan, d, keys, **kw)
+    assert set(first) == {("plain", "cloud"), ("step2", "cloud")} and not not_run and not reused
+    assert len(list((tmp_path / "rows").glob("*.json"))) == 2
+
+    def no_training(**_):
+        raise AssertionError("a finished row was trained again")
+
+    monkeypatch.setattr(study, "train_row", no_training)
+    again, _, reused = study.train_within_budget(plan, d, keys, **kw)
+    assert reused == plan and again == first
+    calls = []
+    monkeypatch.setattr(study, "train_row", lambda **a: calls.append(a["cfg"].name) or first[("plain", "cloud")])
+    study.train_within_budget(plan, d, keys, **{**kw, "seed": 1})  # another seed: every row again
+    assert calls == ["plain", "step2"]
+    calls.clear()
+    other_keys = study.make_keys(d["x_train"].shape[1:], seed=2)  # another key: the cipher row only
+    study.train_within_budget(plan, d, other_keys, **kw)
+    assert calls == ["step2"]

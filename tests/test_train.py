@@ -391,3 +391,27 @@ def test_triangle_schedule_steps_and_groups():
         lrs.step()
     assert seen[20] == pytest.approx(1.0) and seen[0] == pytest.approx(0.2)
     assert seen[60] == pytest.approx(0.5) and opt.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_layout_is_measured_on_copies_and_followed_by_fit(monkeypatch):
+    from ppstudy.data import cifar10
+    from ppstudy.models import fastnet_cifar
+
+    net = fastnet_cifar(10, widths=(8, 16, 16))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    faster = train.channels_last_faster(net, torch.randn(16, 3, 32, 32), bf16=False, passes=1)
+    assert isinstance(faster, bool)
+    # the probe trains copies: the model keeps its weights, batch-norm statistics, gradients and layout
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert all(p.grad is None for p in net.parameters())
+    assert all(p.is_contiguous() for p in net.parameters())
+    xtr, ytr, xte, yte, names = cifar10.smoke_dataset(10, 5, seed=0)
+    kw = dict(schedule=schedules.triangle_sgd(1, batch_size=32), progress=False, channels_last="auto")
+    for answer in (True, False):
+        monkeypatch.setattr(train, "channels_last_faster", lambda *a, answer=answer, **k: answer)
+        res = train.fit(fastnet_cifar(len(names), widths=(8, 16, 16)), (xtr, ytr), (xte, yte), **kw)
+        assert res.channels_last is answer
+        w = res.model.groups[1].conv1.weight  # 16 x 8 x 3 x 3: the two layouts differ
+        assert w.is_contiguous(memory_format=torch.channels_last) is answer
+    with pytest.raises(InputError):
+        train.fit(fastnet_cifar(len(names)), (xtr, ytr), **{**kw, "channels_last": "yes"})

@@ -227,6 +227,7 @@ class TrainResult:
     resumed_from: int  # epochs already done when this call started (0 for a fresh run)
     normalization: tuple[list[float], list[float]]
     precision: str = "fp32"  # "bf16" (autocast) or "fp32": what the training steps ran in
+    channels_last: bool = False  # the memory layout the training steps ran in
 
     @property
     def test_acc(self) -> float | None:
@@ -259,6 +260,33 @@ def resolve_precision(precision: str | None, dev: torch.device) -> str:
     if precision not in ("bf16", "fp32"):
         raise InputError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
     return precision
+
+
+def channels_last_faster(model: nn.Module, sample: torch.Tensor, *, bf16: bool, passes: int = 2) -> bool:
+    """Whether a training step (forward and backward) of ``model`` on ``sample`` (network inputs, float)
+    runs faster in channels_last than in the default NCHW layout on this machine: the best of ``passes``
+    timed steps each, after one warm-up, on copies of the model (``model`` itself is not touched). On CPUs
+    the answer depends on the CPU and the network (oneDNN's kernels), so it is measured, not assumed."""
+    import copy
+    import time
+
+    best = {}
+    for cl in (False, True):
+        m = copy.deepcopy(model).train()
+        x = sample.detach().clone()
+        if cl:
+            m = m.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        times = []
+        for _ in range(passes + 1):
+            t0 = time.perf_counter()
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+                out = m(x)
+            out.float().sum().backward()
+            times.append(time.perf_counter() - t0)
+        best[cl] = min(times[1:])
+        del m
+    return best[True] < best[False]
 
 
 def _write_json(path: Path, data) -> None:
@@ -528,7 +556,7 @@ def fit(
     tag: str = "",
     checkpoint_every: int = 1,
     precision: str | None = "auto",
-    channels_last: bool | None = None,
+    channels_last: bool | str | None = None,
     tta: str | None = None,
     test_every: int = 1,
 ) -> TrainResult:
@@ -542,7 +570,9 @@ def fit(
     ``checkpoint_every``: write it after every k-th epoch (and after the last).
     ``precision``: "auto" (bf16 autocast on CUDA and on CPUs with native bf16, float32 elsewhere: see
     :func:`resolve_precision`), "bf16" or "fp32"; the one used is in ``TrainResult.precision``.
-    ``channels_last``: None for CUDA only, or True/False. ``tta``: the test-time variants of the per-epoch
+    ``channels_last``: None for CUDA only, True/False, or "auto": on CUDA, and on a CPU where
+    :func:`channels_last_faster` measures it faster for this model (the one used is in
+    ``TrainResult.channels_last``). ``tta``: the test-time variants of the per-epoch
     test accuracy (:func:`evaluate`), made where the augmentation is (``augment_before_transform``: of the
     plain images, before ``transform``); ``test_every``: score the test set after every k-th epoch and after the
     last (test-time variants cost several forward passes). A model with a ``data_init(x)`` method (:class:`ppstudy.models.FastNet`'s
@@ -559,7 +589,9 @@ def fit(
         precision = ("auto" if amp else "fp32") if precision == "auto" else precision
     prec = resolve_precision(precision, dev)
     use_amp = prec == "bf16"
-    cl = cuda if channels_last is None else bool(channels_last)
+    if channels_last not in (None, True, False, "auto"):
+        raise InputError(f"channels_last must be None, True, False or 'auto', got {channels_last!r}")
+    cl = cuda if channels_last in (None, "auto") else bool(channels_last)
     if tta not in TTA:
         raise InputError(f"tta must be one of {TTA}, got {tta!r}")
     lossf = _loss_fn(loss, schedule.label_smoothing)
@@ -582,6 +614,24 @@ def fit(
     norm_list = (mean.flatten().tolist(), std.flatten().tolist())
 
     model = model.to(dev)
+    if channels_last == "auto" and not cuda:
+        probe = xtr[: min(n, 128)]
+        cl = channels_last_faster(
+            model,
+            _prepare(
+                probe,
+                None,
+                transform=transform,
+                augment=None,
+                before=False,
+                gen=None,
+                mean=mean,
+                std=std,
+                channels_last=False,
+                train=False,
+            ),
+            bf16=use_amp,
+        )
     if cl:
         model = model.to(memory_format=torch.channels_last)
     if cuda:
@@ -769,4 +819,4 @@ def fit(
         if timed
         else (train_images / train_time if train_time > 0 else math.nan)
     )
-    return TrainResult(model, history, ips, train_time, resumed_from, norm_list, prec)
+    return TrainResult(model, history, ips, train_time, resumed_from, norm_list, prec, cl)

@@ -245,6 +245,7 @@ def train_row(
         tag=f"{cfg.name}-{placement}" + (f"-{network}" if network != "resnet18" else ""),
         tta=tta,
         test_every=1 if tta is None else schedule.epochs,
+        channels_last="auto",
     )
     acc, correct = train.evaluate(
         res.model,
@@ -268,6 +269,7 @@ def train_row(
         "network": network,
         "seed": int(seed),
         "precision": res.precision,
+        "channels_last": res.channels_last,
         "tta": tta,
         "epochs": len(res.history),
         "s_per_epoch": float(np.mean(secs)) if secs else None,
@@ -472,7 +474,9 @@ def record_training(
 
     def judge(name, claim, keys, weights, paper, measured_text):
         vs = [correct.get(k) for k in keys]
-        if any(v is None for v in vs) or len({len(v) for v in vs if v is not None}) != 1:  # rows of an older run: no intervals
+        if (
+            any(v is None for v in vs) or len({len(v) for v in vs if v is not None}) != 1
+        ):  # rows of an older run: no intervals
             run.check(
                 name,
                 claim,

@@ -123,3 +123,60 @@ def test_rows_are_kept_reused_and_retrained_when_their_setting_changes(tmp_path,
     other_keys = study.make_keys(d["x_train"].shape[1:], seed=2)  # another key: the cipher row only
     study.train_within_budget(plan, d, other_keys, **kw)
     assert calls == ["step2"]
+
+
+def test_factor_augmentations_are_the_paper_s_two_alone_and_a_rotation():
+    paper = study.make_augment("paper")
+    assert (study.make_augment("flip").pad, study.make_augment("flip").flip) == (0, True)
+    assert (study.make_augment("shift").pad, study.make_augment("shift").flip) == (paper.pad, False)
+    rot = study.make_augment("rotation")
+    assert rot.rotate == study.ROTATION_DEGREES and not rot.flip and rot.pad == 0
+    assert study.make_augment("none").pad == 0 and not study.make_augment("none").flip
+    with pytest.raises(study.InputError):
+        study.make_augment("crop")
+
+
+def test_factor_study_trains_each_factor_in_client_and_cloud(tmp_path, monkeypatch):
+    d = study.load_data("smoke", 96, 48, 0)
+    keys = study.make_keys(d["x_train"].shape[1:], seed=1)
+    seen = []
+
+    def fake_row(**kw):
+        seen.append((kw["cfg"].name, kw["placement"], kw["augment"], len(kw["data"]["x_train"]), kw["tta"]))
+        c = np.zeros(len(kw["data"]["x_test"]), dtype=bool)
+        c[: {"client": 40, "cloud": 10}[kw["placement"]] if kw["cfg"].name == "tanaka" else 30] = True
+        return _row(kw["cfg"].name, kw["placement"], c)
+
+    monkeypatch.setattr(study, "train_row", fake_row)
+    from ppstudy import schedules
+
+    res, not_run = study.factor_study(
+        d,
+        keys,
+        factors=("flip", "shift"),
+        n_train=64,
+        schedule=schedules.triangle_sgd(1, batch_size=32),
+        width=8,
+        seed=0,
+        progress=False,
+        row_cache=tmp_path / "rows",
+    )
+    assert not not_run and len(res) == 8
+    assert {s[2] for s in seen} == {"flip", "shift"} and {s[3] for s in seen} == {64} and {s[4] for s in seen} == {None}
+    assert {(s[0], s[1]) for s in seen} == {(r, p) for r in ("step2", "tanaka") for p in ("client", "cloud")}
+    rows = study.factor_rows(res, ("step2", "tanaka"), ("flip", "shift"))
+    tan = [r for r in rows if r["encryption"] == study.CONFIGS["tanaka"].label and r["augmentation"] == "shift"][0]
+    assert tan["cost of the cloud (points)"] == pytest.approx(100 * 30 / 48)  # 40 vs 10 of 48 images
+    run = FakeRun()
+    study.record_factors(run, res, not_run, factors=("flip", "shift"))
+    # Tanaka loses 30 of 48 images, step 2 nothing: the difference of differences lies above 0
+    assert run.checks["shift-splits-tanaka-blocks"]["status"] == "reproduced"
+    run = FakeRun()
+    study.record_factors(run, {}, [], factors=("shift",))
+    assert run.checks["shift-splits-tanaka-blocks"]["status"].startswith("needs")
+    assert study.budget_left(100.0, {("a", "cloud"): {"train_seconds": 30.0}}, []) == 70.0
+    assert study.budget_left(100.0, {("a", "cloud"): {"train_seconds": 30.0}}, [("a", "cloud")]) == 100.0
+    assert (
+        study.budget_left(0.0, {}, []) == 0.0
+        and 0 < study.budget_left(10.0, {("a", "cloud"): {"train_seconds": 30.0}}, []) < 1e-6
+    )

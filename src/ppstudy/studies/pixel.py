@@ -168,17 +168,32 @@ def make_schedule(schedule: str, epochs: int, batch_size: int, lr: float):
     return schedules.get(schedule, epochs, lr=lr, batch_size=batch_size)
 
 
+#: the augmentations a row may use: the paper's (shift + flip), the CPU recipe's, none, and the paper's
+#: factors one at a time (flip only, shift only) with a rotation, which the paper does not use, for contrast
+AUGMENTS = ("paper", "recipe", "none", "flip", "shift", "rotation")
+#: the one-factor study of cloud augmentation (:func:`factor_study`)
+FACTORS = ("flip", "shift", "rotation")
+ROTATION_DEGREES = 15.0  # torchvision's RandomRotation(15), a common CIFAR-10 setting
+
+
 def make_augment(augment: str):
     """``"paper"``: shift by up to 4 pixels (zero border) and flip, the paper's; ``"recipe"``: the CPU
-    recipe's 2-pixel shift with reflected borders and alternating flip. Where it is applied (client or
-    cloud) is the row's placement."""
+    recipe's 2-pixel shift with reflected borders and alternating flip; ``"none"``; ``"flip"`` and
+    ``"shift"``: one of the paper's two alone; ``"rotation"``: a random rotation of up to 15 degrees alone.
+    Where it is applied (client or cloud) is the row's placement."""
     from ppstudy import train
 
-    if augment == "paper":
-        return train.Augment(pad=4, flip=True)
-    if augment == "recipe":
-        return train.Augment(pad=2, flip=True, padding_mode="reflect", alternate_flip=True)
-    raise InputError(f"augment must be 'paper' or 'recipe', got {augment!r}")
+    table: dict[str, dict[str, Any]] = {
+        "paper": dict(pad=4, flip=True),
+        "recipe": dict(pad=2, flip=True, padding_mode="reflect", alternate_flip=True),
+        "none": dict(pad=0, flip=False),
+        "flip": dict(pad=0, flip=True),
+        "shift": dict(pad=4, flip=False),
+        "rotation": dict(pad=0, flip=False, rotate=ROTATION_DEGREES),
+    }
+    if augment not in table:
+        raise InputError(f"augment must be one of {AUGMENTS}, got {augment!r}")
+    return train.Augment(**table[augment])
 
 
 def _pack(correct: np.ndarray) -> str:
@@ -586,6 +601,167 @@ def record_training(
                 measured=f"{acc[(n, 'cloud')]:.2f}%",
                 needs=needs,
             )
+
+
+# ------------------------------------------------------------------------------------------- one factor at a time
+def budget_left(time_budget_s: float, results: dict, reused: list) -> float:
+    """What is left of ``time_budget_s`` after the training steps of the rows trained in this invocation
+    (rows read from the row cache cost nothing); 0 means no limit, and a spent budget is a tiny positive
+    one, so that nothing more is trained."""
+    if not time_budget_s:
+        return 0.0
+    spent = sum((r.get("train_seconds") or 0.0) for e, r in results.items() if e not in set(reused))
+    return max(float(time_budget_s) - spent, 1e-9)
+
+
+def seed_sd(results: dict) -> float:
+    """The measured seed spread (:func:`seed_spread`) as a fraction; 0 where it was not measured."""
+    spread = seed_spread(results)
+    return spread["sd"] / 100.0 if spread else 0.0
+
+
+def factor_study(
+    data,
+    keys,
+    *,
+    rows=("step2", "tanaka"),
+    factors=FACTORS,
+    n_train: int = 5000,
+    schedule,
+    width: int,
+    seed: int,
+    network: str = "resnet18",
+    time_budget_s: float = 0.0,
+    device=None,
+    checkpoint_dir=None,
+    progress: bool = True,
+    row_cache=None,
+    clock=None,
+) -> tuple[dict, list]:
+    """What in cloud augmentation costs accuracy, one factor at a time: for each factor (flip only, shift
+    only, rotation only) each row of ``rows`` trained with that augmentation in the client (plain images,
+    then encryption) and in the cloud (cipher images), on the first ``n_train`` training images (0: all),
+    scored on every test image, without test-time variants. Returns ``({(row, placement, factor): result},
+    not run)``; rows go through the row cache as Tables 2 and 3 do."""
+    import time
+
+    from ppstudy import validate
+
+    n_train = validate.integer("factor_study: n_train", n_train, low=0)
+    for f in factors:
+        if f not in FACTORS:
+            raise InputError(f"factor_study: factors must be among {FACTORS}, got {f!r}")
+    for r in rows:
+        if r not in CONFIGS:
+            raise InputError(f"factor_study: unknown row {r!r}")
+    sub = dict(data)
+    if n_train:
+        sub["x_train"], sub["y_train"] = data["x_train"][:n_train], data["y_train"][:n_train]
+    clock = clock or time.perf_counter
+    start = clock()
+    results: dict = {}
+    not_run: list = []
+    plan = [(r, p) for r in rows for p in ("client", "cloud")]
+    for f in factors:
+        left = time_budget_s - (clock() - start) if time_budget_s else 0.0
+        if time_budget_s and left <= 1e-6:
+            not_run += [(*e, f) for e in plan]
+            continue
+        done, missing, _ = train_within_budget(
+            plan,
+            sub,
+            keys,
+            schedule=schedule,
+            width=width,
+            seed=seed,
+            network=network,
+            augment=f,
+            tta=None,
+            time_budget_s=max(left, 1e-9) if time_budget_s else 0.0,
+            device=device,
+            checkpoint_dir=checkpoint_dir,
+            progress=progress,
+            row_cache=row_cache,
+            clock=clock,
+        )
+        results.update({(*e, f): r for e, r in done.items()})
+        not_run += [(*e, f) for e in missing]
+    return results, not_run
+
+
+def factor_rows(results: dict, rows=("step2", "tanaka"), factors=FACTORS, *, seed_sd: float = 0.0) -> list[dict]:
+    """The one-factor table: per row and factor the client and cloud accuracies and the cost of moving
+    that augmentation to the cloud (client - cloud, points) with its 95% interval (paired bootstrap over the
+    test images, widened by the seed spread ``seed_sd``, a fraction)."""
+    from ppstudy import metrics
+
+    out = []
+    for f in factors:
+        for r in rows:
+            a, b = results.get((r, "client", f)), results.get((r, "cloud", f))
+            cost = lo = hi = None
+            if a and b:
+                ca, cb = unpack_correct(a), unpack_correct(b)
+                if ca is not None and cb is not None and ca.shape == cb.shape:
+                    iv = metrics.contrast_interval([ca, cb], [1.0, -1.0], seed_sd=seed_sd)
+                    cost, lo, hi = 100 * iv["diff"], 100 * iv["lo"], 100 * iv["hi"]
+            out.append(
+                {
+                    "augmentation": f,
+                    "encryption": CONFIGS[r].label,
+                    "client (%)": a["accuracy"] if a else None,
+                    "cloud (%)": b["accuracy"] if b else None,
+                    "cost of the cloud (points)": cost,
+                    "95% interval": None if cost is None else f"[{lo:+.2f}, {hi:+.2f}]",
+                    "status": "trained" if a and b else "not run",
+                }
+            )
+    return out
+
+
+def record_factors(
+    run, results: dict, not_run: list, *, pixel_row: str = "step2", factors=FACTORS, seed_sd: float = 0.0
+) -> None:
+    """The paper's explanation of Table 3 as a check: shifting splits the 4x4 blocks Tanaka's block
+    adaptation layer acts on, while the pixel cipher's 1x1 adaptation sees one pixel, so shifting in the
+    cloud should cost Tanaka's scheme more than the pixel cipher (a difference of differences of four
+    rows, with its interval); flip and rotation are reported beside it."""
+    from ppstudy import metrics
+
+    run.value("factor_not_run", [row_name(e[:2]) + f"/{e[2]}" for e in not_run])
+    costs = {}
+    for row in factor_rows(results, (pixel_row, "tanaka"), factors, seed_sd=seed_sd):
+        costs[(row["encryption"], row["augmentation"])] = row["cost of the cloud (points)"]
+    for f in factors:
+        for r in (pixel_row, "tanaka"):
+            v = costs.get((CONFIGS[r].label, f))
+            run.value(f"factor_cost_{f}_{r}", v, ".1f")
+    keys = [
+        ("tanaka", "client", "shift"),
+        ("tanaka", "cloud", "shift"),
+        (pixel_row, "client", "shift"),
+        (pixel_row, "cloud", "shift"),
+    ]
+    vs = [unpack_correct(results[k]) if k in results else None for k in keys]
+    claim = (
+        "Shifting in the cloud costs Tanaka's scheme more than the pixel cipher (the paper's explanation: the "
+        "block adaptation layer's kernel overlaps adjacent blocks)"
+    )
+    if any(v is None for v in vs) or len({v.shape for v in vs if v is not None}) != 1:
+        run.check("shift-splits-tanaka-blocks", claim, False, kind="paper", needs="the one-factor rows (not run)")
+        return
+    iv = metrics.contrast_interval(vs, [1.0, -1.0, -1.0, 1.0], seed_sd=seed_sd)
+    passed, needs = metrics.ordering_verdict(iv)
+    run.check(
+        "shift-splits-tanaka-blocks",
+        claim,
+        passed,
+        kind="paper",
+        paper="explanation only (no one-factor experiment)",
+        measured=f"{100 * iv['diff']:+.2f} points [{100 * iv['lo']:+.2f}, {100 * iv['hi']:+.2f}]",
+        evidence={"interval": iv, "rows": [row_name(k[:2]) + f"/{k[2]}" for k in keys]},
+        needs=needs,
+    )
 
 
 def verdict_summary(manifest_checks: dict) -> list[dict]:

@@ -848,9 +848,10 @@ def attack_success(
 
 
 def record_attack(run, rows: list[dict]) -> None:
-    """The attack's claims: the whole key from 10 cipher images in at least 99% of draws, per variant, read
-    from the lower end of the 95% interval (only 367 draws or more can put it above 0.99, with no failure:
-    0.025^(1/n) >= 0.99; 30 without a failure give 0.884)."""
+    """The attack's claims: the whole key from 10 cipher images in at least 99% of draws, per variant, by
+    the book's interval rule: the 95% interval above 0.99 holds, below it fails, and across it the run
+    cannot settle it (only 367 draws or more can put it above 0.99, with no failure: 0.025^(1/n) >= 0.99;
+    30 without a failure give 0.884)."""
     for variant in ("step 2", "steps 2+3"):
         rr = [r for r in rows if r["cipher"] == variant]
         at10 = next((r for r in rr if r["cipher images"] == 10), None)
@@ -860,13 +861,22 @@ def record_attack(run, rows: list[dict]) -> None:
         run.value(f"attack_rate_10_{tag}", at10["measured: whole key recovered"], ".2%")
         run.value(f"attack_10_{tag}", f"{at10['successes']} of {at10['draws']}", "s")
         run.value(f"attack_10_low_{tag}", at10["measured: 95% low"], ".3f")
+        lo, hi = at10["measured: 95% low"], at10["measured: 95% high"]
+        # the book's rule: the interval above the bar holds, below it fails, across it cannot settle it
+        needs = None
+        if lo < 0.99 <= hi:
+            needs = (
+                f"more draws: the 95% interval {lo:.3f}-{hi:.3f} contains 0.99 (at least 367 draws, all "
+                "successes, are needed to put its lower end above 0.99)"
+            )
         run.check(
             f"attack-10-images-{tag}",
             f"The whole key ({variant}) comes back from 10 cipher images in at least 99% of random draws "
-            "(the lower end of the 95% interval)",
-            at10["measured: 95% low"] >= 0.99,
-            measured=f"{at10['successes']}/{at10['draws']} draws (95% interval "
-            f"{at10['measured: 95% low']:.3f}–{at10['measured: 95% high']:.3f})",
+            "(decided by the 95% interval)",
+            lo >= 0.99,
+            measured=f"{at10['successes']}/{at10['draws']} draws (95% interval {lo:.3f}–{hi:.3f})",
+            evidence={"successes": at10["successes"], "draws": at10["draws"], "ci95": [lo, hi], "bar": 0.99},
+            needs=needs,
         )
 
 

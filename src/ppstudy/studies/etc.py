@@ -87,12 +87,11 @@ def load_faces(
 
 
 def start(namespace: dict[str, Any], data: dict[str, Any]):
-    """The chapter's :class:`~ppstudy.results.Run`: parameters from the notebook, the faces as its data."""
-    from ppstudy.results import Run
+    """The chapter's run: parameters from the notebook, the faces as its data
+    (:func:`ppstudy.studies.common.start`)."""
+    from ppstudy.studies import common
 
-    run = Run.start("etc", namespace)
-    run.use_data(data["source"])
-    return run
+    return common.start("etc", namespace, data["source"])
 
 
 def encrypt_condition(

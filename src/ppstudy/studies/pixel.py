@@ -69,34 +69,17 @@ ETC_BLOCK = 4  # the paper does not give the EtC block size for 32x32 images; we
 
 # ------------------------------------------------------------------------------------------- data
 def load_data(data: str, n_train: int, n_test: int, seed: int) -> dict[str, Any]:
-    """The chapter's images: ``data`` = ``"smoke"`` (bundled photograph patches, balanced) or ``"cifar10"``
-    (``n_train`` / ``n_test`` drawn with ``seed``; 0 means the whole split). Returns a dict with
-    ``x_train, y_train, x_test, y_test, classes`` and ``source`` (a DataSource)."""
-    from ppstudy.data import cifar10
-    from ppstudy.data import source as datasource
+    """The chapter's images (:func:`ppstudy.studies.common.load_cifar10`)."""
+    from ppstudy.studies import common
 
-    if data == "smoke":
-        k = 8
-        xtr, ytr, xte, yte, names = cifar10.smoke_dataset(max(1, n_train // k), max(1, n_test // k), seed=seed)
-        src = datasource.smoke(
-            f"{len(xtr)} training / {len(xte)} test 32x32 patches of {len(names)} scikit-image "
-            f"photographs (class = photograph)"
-        )
-    elif data == "cifar10":
-        xtr, ytr, xte, yte, src = cifar10.load_train_test(n_train, n_test, seed=seed)
-        names = cifar10.CLASSES
-    else:
-        raise InputError(f"data must be 'smoke' or 'cifar10', got {data!r}")
-    return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte, "classes": tuple(names), "source": src}
+    return common.load_cifar10(data, n_train, n_test, seed)
 
 
 def start(namespace: dict[str, Any], data: dict[str, Any]):
-    """The chapter's :class:`~ppstudy.results.Run`, its parameters read from the notebook."""
-    from ppstudy.results import Run
+    """The chapter's run, its parameters read from the notebook (:func:`ppstudy.studies.common.start`)."""
+    from ppstudy.studies import common
 
-    run = Run.start("pixel", namespace)
-    run.use_data(data["source"])
-    return run
+    return common.start("pixel", namespace, data["source"])
 
 
 # ------------------------------------------------------------------------------------------- ciphers

@@ -116,12 +116,47 @@ def test_checkpoint_written_atomically(tmp_path, monkeypatch):
     assert path.read_bytes() == good  # the old checkpoint survives a crash mid-write
 
 
-def test_corrupt_checkpoint_is_refused(tmp_path):
-    _fit(tmp_path, schedule=schedules.paper_sgd(epochs=1, batch_size=16))
+@pytest.mark.parametrize("damage", ["garbage", "one weight"])
+def test_a_corrupt_checkpoint_is_refused_kept_aside_and_the_training_restarts(tmp_path, damage):
+    sched = schedules.paper_sgd(epochs=2, batch_size=16, lr=0.05)
+    fresh = _fit(None, schedule=sched)
+
+    def kill(epoch, rec):
+        raise _Kill
+
+    with pytest.raises(_Kill):
+        _fit(tmp_path, schedule=sched, on_epoch_end=kill)  # one epoch done and checkpointed
     path = _only_checkpoint(tmp_path)
-    path.write_bytes(b"garbage")
-    with pytest.raises(InputError, match="corrupt"):
-        _fit(tmp_path, schedule=schedules.paper_sgd(epochs=1, batch_size=16))
+    if damage == "garbage":
+        path.write_bytes(b"garbage")
+    else:  # still a valid file: one weight changed, the digest written with the good weights kept
+        ck = torch.load(path, weights_only=True)
+        name = next(k for k, v in ck["model"].items() if v.dtype.is_floating_point)
+        ck["model"][name].view(-1)[0] += 1.0
+        torch.save(ck, path)
+        with pytest.raises(InputError, match="digest"):
+            train.load_checkpoint(path)
+    bad = path.read_bytes()
+    res = _fit(tmp_path, schedule=sched)
+    assert res.resumed_from == 0  # trained afresh, not resumed from the damaged state
+    for (k, v), w in zip(_state(fresh.model).items(), _state(res.model).values()):
+        assert torch.equal(v, w), k
+    assert path.with_name(path.name + ".corrupt").read_bytes() == bad  # kept for inspection
+    assert train.load_checkpoint(path)["epoch"] == 2  # and a good checkpoint written in its place
+
+
+def test_checkpoint_digest_covers_every_tensor_and_value():
+    state = {"model": {"w": torch.ones(3), "b": torch.zeros(2, dtype=torch.bfloat16)}, "epoch": 1, "h": [0.5]}
+    d = train.tensor_digest(state)
+    assert train.tensor_digest({**state}) == d
+    for changed in (
+        {**state, "model": {"w": torch.tensor([1.0, 1.0, 1.0 + 2**-20]), "b": state["model"]["b"]}},
+        {**state, "model": {"w": torch.ones(3), "b": torch.zeros(2)}},  # dtype
+        {**state, "model": {"w": torch.ones(1, 3), "b": state["model"]["b"]}},  # shape
+        {**state, "epoch": 2},
+        {**state, "h": [0.25]},
+    ):
+        assert train.tensor_digest(changed) != d
 
 
 def test_checkpoints_load_weights_only(tmp_path):

@@ -304,8 +304,38 @@ def _atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def tensor_digest(obj) -> str:
+    """SHA-256 of everything a checkpoint holds: every tensor's dtype, shape and bytes and every other
+    value's repr, walked in a fixed order (dict keys sorted). One flipped bit anywhere changes it."""
+    h = hashlib.sha256()
+
+    def walk(o):
+        if isinstance(o, torch.Tensor):
+            t = o.detach().cpu().contiguous()
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(o, dict):
+            h.update(b"{")
+            for k in sorted(o, key=repr):
+                h.update(repr(k).encode())
+                walk(o[k])
+            h.update(b"}")
+        elif isinstance(o, (list, tuple)):
+            h.update(b"[")
+            for v in o:
+                walk(v)
+            h.update(b"]")
+        else:
+            h.update(repr(o).encode())
+
+    walk(obj)
+    return h.hexdigest()
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint written by :func:`fit`; a corrupt or foreign file raises InputError."""
+    """Read a checkpoint written by :func:`fit`; a corrupt or foreign file raises InputError, and so does
+    one whose contents no longer match the digest written with them (:func:`tensor_digest`): a flipped bit
+    in a weight would otherwise be resumed from silently."""
     path = Path(path)
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
@@ -315,6 +345,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise InputError(f"checkpoint {path} is corrupt: {e}") from None
     if not isinstance(ck, dict) or "model" not in ck or "epoch" not in ck:
         raise InputError(f"{path} is not a ppstudy training checkpoint")
+    if "digest" in ck:
+        want = ck.pop("digest")
+        if tensor_digest(ck) != want:
+            raise InputError(f"checkpoint {path} is corrupt: its contents do not match their digest")
     return ck
 
 
@@ -692,8 +726,15 @@ def fit(
         ck_path = checkpoint_path(checkpoint_dir, tag, fp)
     history: list[dict] = []
     start = 0
+    ck = None
     if ck_path is not None and ck_path.exists():
-        ck = load_checkpoint(ck_path)
+        try:
+            ck = load_checkpoint(ck_path)
+        except InputError as e:  # refused, kept beside for inspection, and this training starts afresh
+            aside = ck_path.with_name(ck_path.name + ".corrupt")
+            os.replace(ck_path, aside)
+            note(f"{desc}: {e}; kept as {aside.name}, training from the first epoch")
+    if ck is not None:
         if ck.get("fingerprint") != fp:  # a file copied by hand into another run's directory
             raise InputError(
                 f"checkpoint {ck_path} holds fingerprint {ck.get('fingerprint')}, not its "
@@ -788,19 +829,17 @@ def fit(
             )
         history.append(rec)
         if ck_path is not None and ((epoch + 1) % max(1, int(checkpoint_every)) == 0 or epoch + 1 == schedule.epochs):
-            _atomic_save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict() if sched is not None else None,
-                    "scaler": scaler,
-                    "epoch": epoch + 1,
-                    "history": history,
-                    "fingerprint": fp,
-                    "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if cuda else None},
-                },
-                ck_path,
-            )
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "scaler": scaler,
+                "epoch": epoch + 1,
+                "history": history,
+                "fingerprint": fp,
+                "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if cuda else None},
+            }
+            _atomic_save({**state, "digest": tensor_digest(state)}, ck_path)
             settings["epochs_done"] = epoch + 1
             _write_json(ck_path.parent / SETTINGS, settings)
         if progress:

@@ -378,6 +378,7 @@ def record_condition1(run, study: dict[str, Any]) -> None:
         kind="paper",
         paper="identical (Fig. 4)",
         measured=f"largest differences {k:.3g} (kernels), {dec:.3g} (decisions)",
+        evidence={"max |K_plain - K_enc|": k, "max |decision_plain - decision_enc|": dec, "shown_in": ["invariance"]},
     )
     run.check(
         "float-pca-rounding",
@@ -385,6 +386,12 @@ def record_condition1(run, study: dict[str, Any]) -> None:
         "(differences > 0, below 1e-9 of the kernel's scale)",
         0 < kf <= 1e-9 * max(1.0, max(r["max_abs_K"] for r in inv)),
         measured=kf,
+        evidence={
+            "max |K| difference, float PCA": kf,
+            "max |decision| difference, float PCA": df,
+            "kernel scale": max(r["max_abs_K"] for r in inv),
+            "shown_in": ["invariance"],
+        },
     )
     run.check(
         "normalisation-cancels-negpos",
@@ -392,6 +399,12 @@ def record_condition1(run, study: dict[str, Any]) -> None:
         "linear kernel; a per-pixel z-score removes the change",
         raw["raw"] > 1e-6 * raw["raw_scale"] and raw["zscore"] <= 1e-9 * max(1.0, raw["zscore_scale"]),
         measured=f"{raw['raw']:.3g} -> {raw['zscore']:.3g}",
+        evidence={
+            "raw kernel difference": raw["raw"],
+            "raw kernel scale": raw["raw_scale"],
+            "z-scored kernel difference": raw["zscore"],
+            "z-scored kernel scale": raw["zscore_scale"],
+        },
     )
 
 
@@ -403,6 +416,7 @@ def record_orthogonality(run, rows: list[dict[str, Any]]) -> None:
         err == 0.0,
         kind="exact",
         measured=err,
+        evidence={"max |Q Q^T - I|": err, "shown_in": ["orthogonality"]},
     )
 
 
@@ -428,6 +442,7 @@ def record_condition2(run, study: dict[str, Any]) -> None:
         run.value(f"paper_cond2_{kernel}_range", f"{min(paper_enc):.4f}–{max(paper_enc):.4f}", "s")
         run.value(f"paper_plain_{kernel}_range", f"{paper_plain[0]:.4f}–{paper_plain[-1]:.4f}", "s")
         label = "linear" if kernel == "linear" else "RBF"
+        table = "table1" if kernel == "linear" else "table2"
         run.check(
             f"cond2-lower-{kernel}",
             f"Key condition 2 lowers the EER at every ratio ({label} kernel)",
@@ -435,6 +450,7 @@ def record_condition2(run, study: dict[str, Any]) -> None:
             kind="paper",
             paper="lower at every ratio",
             measured=f"encrypted {_span(enc)}; plain {_span(plain)}",
+            evidence={"ratios": ratios, "EER condition 2": enc, "EER plain": plain, "shown_in": [table]},
         )
         paper = [PAPER_TABLES[kernel][r][1] for r in ratios if r in PAPER_TABLES[kernel]]
         run.check(
@@ -444,6 +460,7 @@ def record_condition2(run, study: dict[str, Any]) -> None:
             kind="claim",
             paper=_span(paper) if paper else None,
             measured=_span(enc),
+            evidence={"ratios": ratios, "EER condition 2": enc, "bar": 0.01, "shown_in": [table]},
         )
         run.check(
             f"cond2-zero-{kernel}",
@@ -451,6 +468,7 @@ def record_condition2(run, study: dict[str, Any]) -> None:
             f"ratio ({label})",
             max(enc) == 0.0,
             measured=_span(enc),
+            evidence={"ratios": ratios, "EER condition 2": enc, "shown_in": [table]},
         )
         pp = [(PAPER_TABLES[kernel][r][0], eer[("plain", kernel, r)]) for r in ratios if r in PAPER_TABLES[kernel]]
         if pp:
@@ -462,6 +480,12 @@ def record_condition2(run, study: dict[str, Any]) -> None:
                 kind="claim",
                 paper=f"{min(a for a, _ in pp):.4f}–{max(a for a, _ in pp):.4f}",
                 measured=f"{min(b for _, b in pp):.4f}–{max(b for _, b in pp):.4f}",
+                evidence={
+                    "paper, this run (plain EER)": pp,
+                    "largest gap": gap,
+                    "tolerance": 0.01,
+                    "shown_in": [table],
+                },
             )
 
 
@@ -495,6 +519,7 @@ def record_readings(run, readings: list[dict[str, Any]], axis: str, n_pixels: in
         "(on one split; the chapter chose its reading by this fit)",
         gv < gc,
         measured=f"{gv:.4f} vs {gc:.4f} mean |EER - paper|",
+        evidence={"per vector": gv, "per component": gc, "shown_in": ["readings"]},
     )
     fixed = [r for r in readings if r["kernel"] == "rbf" and r["gamma"] != "scale" and r["fit_on"] == "train"]
     if fixed:
@@ -506,6 +531,7 @@ def record_readings(run, readings: list[dict[str, Any]], axis: str, n_pixels: in
             f"(by more than 0.01, a threshold of this chapter; one split)",
             fv[-1] - fv[0] > 0.01,
             measured=f"{fv[0]:.4f} to {fv[-1]:.4f}",
+            evidence={"ratios": sorted(f["eer"]), "EER": fv, "threshold": 0.01, "shown_in": ["readings"]},
         )
     lin = pick(axis, "train", "scale", "linear")
     if lin is not None and 20 in lin["dims"]:
@@ -518,6 +544,7 @@ def record_readings(run, readings: list[dict[str, Any]], axis: str, n_pixels: in
             kind="claim",
             paper=f"{n_pix // 20:,}",
             measured=f"{cap:,}",
+            evidence={"components at 1/20": cap, "the paper's": n_pix // 20, "shown_in": ["readings"]},
         )
         run.value("pca_cap_1_20", cap, ",")
         run.value("paper_dims_1_20", n_pix // 20, ",")
@@ -942,7 +969,7 @@ def record_key_recognition(run, keyrec: dict[str, dict[str, Any]], study: dict[s
         "than the plain pipeline's, at every ratio and kernel: the low EERs of condition 2 are key recognition",
         all(s > p for s, p in zip(stolen, pl)) and all(o < p for o, p in zip(own, pl)),
         measured=f"stolen key {_span(stolen)}; own key {_span(own)}; plain {_span(pl)}",
-        evidence=ev,
+        evidence={**ev, "shown_in": ["key_recognition"]},
     )
     s_own = [r["eer_own"] for r in scr]
     s_pl = [plain[(r["kernel"], r["ratio"])] for r in scr]
@@ -954,6 +981,14 @@ def record_key_recognition(run, keyrec: dict[str, dict[str, Any]], study: dict[s
         "a lower EER than the plain pipeline's at every ratio and kernel",
         all(o < p for o, p in zip(s_own, s_pl)),
         measured=f"scrambling only {_span(s_own)}; plain {_span(s_pl)}",
+        evidence={
+            **{
+                f"{'linear' if r['kernel'] == 'linear' else 'RBF'} 1/{r['ratio']}": f"own {r['eer_own']:.4f}, "
+                f"plain {p:.4f}"
+                for r, p in zip(scr, s_pl)
+            },
+            "shown_in": ["key_recognition"],
+        },
     )
 
 
@@ -1097,9 +1132,14 @@ def record_split_readings(run, splits: dict[str, Any], axis: str) -> None:
             paper=None if paper is None else f"{paper:+.4f}",
             measured=f"{m:+.4f} [{lo:+.4f}, {hi:+.4f}]",
             evidence={
-                f"z-score {_AXIS_LABEL[a]}": f"{am:+.4f} [{alo:+.4f}, {ahi:+.4f}]"
-                for a, (am, alo, ahi) in rises.items()
+                **{
+                    f"z-score {_AXIS_LABEL[a]}": f"{am:+.4f} [{alo:+.4f}, {ahi:+.4f}]"
+                    for a, (am, alo, ahi) in rises.items()
+                },
+                "shown_in": ["readings_splits"],
             },
+            # the book's interval rule: an interval across 0 cannot settle the direction
+            needs=None if lo > 0 or hi < 0 else f"more splits: the 95% interval [{lo:+.4f}, {hi:+.4f}] contains 0",
         )
         if paper is not None:  # the direction can agree while the size does not: a check of its own
             run.check(
@@ -1110,6 +1150,7 @@ def record_split_readings(run, splits: dict[str, Any], axis: str) -> None:
                 kind="paper",
                 paper=f"{paper:+.4f}",
                 measured=f"{m:+.4f} [{lo:+.4f}, {hi:+.4f}]",
+                evidence={"rise": m, "ci95": [lo, hi], "the paper's rise": paper, "shown_in": ["readings_splits"]},
             )
 
 
@@ -1206,7 +1247,11 @@ def record_other_classifiers(run, results: list[dict[str, Any]]) -> None:
         kind="paper",
         paper="identical (Sec. 3.2: k-NN, random forest, polynomial kernel)",
         measured=f"largest score difference {diff:.3g}",
-        evidence={r["classifier"]: f"EER {r['eer_plain']:.4f}" for r in results},
+        evidence={
+            **{r["classifier"]: f"EER {r['eer_plain']:.4f}" for r in results},
+            "largest score difference": diff,
+            "shown_in": ["other_classifiers"],
+        },
     )
 
 

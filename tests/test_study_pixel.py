@@ -180,3 +180,16 @@ def test_factor_study_trains_each_factor_in_client_and_cloud(tmp_path, monkeypat
         study.budget_left(0.0, {}, []) == 0.0
         and 0 < study.budget_left(10.0, {("a", "cloud"): {"train_seconds": 30.0}}, []) < 1e-6
     )
+
+
+def test_training_curves_take_only_the_epochs_that_were_scored():
+    history = [
+        {"epoch": 1, "train_acc": 0.5, "test_acc": None},
+        {"epoch": 2, "train_acc": 0.6},
+        {"epoch": 3, "train_acc": 0.7, "test_acc": 0.65},
+    ]
+    assert study.curve_points(history, "test_acc") == ([3], [65.0])
+    assert study.curve_points(history, "train_acc") == ([1, 2, 3], [50.0, 60.0, 70.0])
+    manifest = {"values": {"training_runs": [{"config": "plain", "placement": "cloud", "history": history}]}}
+    fig = study.fig_training_curves(manifest, None)  # a row scored once, after its last epoch, draws
+    assert [len(line.get_xdata()) for line in fig.axes[0].lines][:2] == [3, 1]

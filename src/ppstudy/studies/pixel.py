@@ -965,9 +965,18 @@ def fig4_examples(manifest: dict, run_dir: Path):
     return image_grid(rows, cell=1.0, label_width=0.9, titles=[t for _, t in cols])
 
 
+def curve_points(history: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """The epochs of ``history`` where ``key`` (``"train_acc"`` or ``"test_acc"``) was recorded, and its
+    values in percent: a profile that scores the test set only after the last epoch has one test point."""
+    pts = [(int(e["epoch"]), 100.0 * float(e[key])) for e in history if e.get(key) is not None]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
 def fig_training_curves(manifest: dict, run_dir: Path):
-    """Test accuracy per epoch of every trained row (cloud and client augmentation)."""
+    """Training accuracy per epoch (dashed) and test accuracy where it was scored (markers) of every trained
+    row, augmentation in the cloud and in the client."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     runs = manifest["values"].get("training_runs", [])
@@ -978,15 +987,17 @@ def fig_training_curves(manifest: dict, run_dir: Path):
             r = next((r for r in runs if r["config"] == name and r["placement"] == placement), None)
             if r is None:
                 continue
-            h = r["history"]
-            (line,) = ax.plot(
-                [e["epoch"] for e in h], [100 * e["test_acc"] for e in h], marker="o", ms=3, color=f"C{i}"
-            )
+            ep, tr = curve_points(r["history"], "train_acc")
+            ax.plot(ep, tr, ls="--", lw=1.0, color=f"C{i}")
+            ep, te = curve_points(r["history"], "test_acc")
+            (line,) = ax.plot(ep, te, marker="o", ms=4, color=f"C{i}")
             handles[CONFIGS[name].label] = line
         ax.set_title(f"augmentation in the {placement}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
-    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].set_ylabel("accuracy (%)")
+    handles["training (dashed)"] = Line2D([], [], ls="--", lw=1.0, color="0.4")
+    handles["test (markers)"] = Line2D([], [], marker="o", ms=4, color="0.4")
     # below the axes, as tall as its rows (constrained layout makes the room)
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=2, frameon=False)
     return fig

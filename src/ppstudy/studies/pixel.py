@@ -58,9 +58,9 @@ CONFIGS: dict[str, Config] = {
         Config("step2_adapt", "Proposed (step 2) with adaptation", "pixel2", "pixel"),
         Config("step23", "Proposed (steps 2 and 3) without adaptation", "pixel23", "none"),
         Config("step23_adapt", "Proposed (steps 2 and 3) with adaptation", "pixel23", "pixel"),
-        Config("tanaka", "Tanaka's scheme [6]", "tanaka", "block"),
-        Config("etc", "EtC [9, 10]", "etc", "none"),
-        Config("chaotic", "Pixel-based [16] (logistic map + RC4)", "chaotic", "none"),
+        Config("tanaka", "Tanaka's scheme", "tanaka", "block"),
+        Config("etc", "EtC (block scrambling)", "etc", "none"),
+        Config("chaotic", "Chaotic (logistic map + RC4)", "chaotic", "none"),
     )
 }
 TABLE3_ROWS = ("step2", "step2_adapt", "tanaka")

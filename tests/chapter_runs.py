@@ -9,7 +9,8 @@ from unittest import mock
 
 from filelock import FileLock
 
-from ppstudy import runner
+from ppstudy.pipeline import execute
+from ppstudy.project import paths
 
 
 def shared_dir(tmp_path_factory) -> Path:
@@ -25,9 +26,9 @@ def ensure_run(name: str, shared: Path, profile: str = "smoke") -> Path:
     """Run chapter ``name`` into ``shared/runs`` unless a worker already did; return its run directory."""
     runs = shared / "runs"
     with FileLock(str(shared / f"{name}.lock")), mock.patch.dict(os.environ, {"PPSTUDY_RUNS": str(runs)}):
-        out = runner.run_dir(name, profile)
+        out = paths.run_dir(name, profile)
         if not (out / "results.json").is_file():
             t0 = time.perf_counter()
-            out = runner.run(name, profile, progress=False)
+            out = execute.run(name, profile, progress=False)
             print(f"chapter {name} [{profile}] executed in {time.perf_counter() - t0:.1f} s")
         return out

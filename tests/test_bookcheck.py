@@ -1,4 +1,4 @@
-"""The book's shell: the built-HTML checks (ppstudy.bookcheck), build-time settings (ppstudy.bookconfig),
+"""The book's site: the built-HTML checks (ppstudy.site.check), build-time settings (ppstudy.site.config),
 the site's post-processing (ppstudy.sphinxext) and a real Jupyter Book build of a page with exercises."""
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from ppstudy import InputError, PPStudyError, bookcheck, bookconfig, sphinxext
+from ppstudy import InputError, PPStudyError
+from ppstudy.site import check as bookcheck
+from ppstudy.site import config as bookconfig
+from ppstudy.site import sphinxext
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -229,6 +232,55 @@ def test_static_pages_are_checked_and_missing_pages_reported(book, tmp_path):
         "book/cup.html: the page was not built",
         "book/intro.html: output 1 shows a PosixPath repr: \"PosixPath('x')\"",
     ]
+
+
+def test_a_check_without_evidence_fails_in_a_run_that_records_evidence(book):
+    html, run, _ = book
+    res = json.loads((run / "results.json").read_text())
+    res["checks"] = {
+        "kept": {"claim": "a", "status": "holds", "evidence": {"eer": 0.02, "shown_in": ["table1", "fig1_steps"]}},
+        "bare": {"claim": "b", "status": "holds", "evidence": None},
+        "elsewhere": {"claim": "c", "status": "holds", "evidence": {"eer": 0.02, "shown_in": ["table9"]}},
+    }
+    (run / "results.json").write_text(json.dumps(res))
+    # a run recorded before evidence was recorded (no flag) is not held to it
+    assert bookcheck.check_book(html, {"etc": run}, strict=False) == []
+    res["evidence_recorded"] = True
+    (run / "results.json").write_text(json.dumps(res))
+    assert bookcheck.check_book(html, {"etc": run}, strict=False) == [
+        "book/etc.html: check 'bare' records no evidence",
+        "book/etc.html: check 'elsewhere': its evidence is shown in 'table9', which the run neither tabled nor drew",
+    ]
+
+
+def test_links_of_verdicts_and_dashboard_lead_somewhere(book):
+    html, run, write = book
+    link = '<a class="reference internal" href="#ppstudy-table-table1">Table 1</a>'
+    fig = '<a class="reference internal ppstudy-figref" href="etc.html#fig-etc-steps">Fig. 1</a>'
+    target = '<p class="ppstudy-caption" id="ppstudy-table-table1">T</p><figure id="fig-etc-steps"></figure>'
+    write(GOOD_BODY + target + f"<table><tr><td>{link}</td></tr></table>")
+    (html / "intro.html").write_text(page(fig.replace("etc.html", "book/etc.html")))
+    assert bookcheck.check_book(html, {"etc": run}, strict=False) == []
+    write(GOOD_BODY + f"<table><tr><td>{link}</td></tr></table>")  # the targets are gone
+    assert bookcheck.check_book(html, {"etc": run}, strict=False) == [
+        "book/etc.html: the link 'Table 1' leads to #ppstudy-table-table1, which is not there",
+        "intro.html: the link 'Fig. 1' leads to book/etc.html#fig-etc-steps, which is not there",
+    ]
+
+
+def test_figure_links_get_the_figure_number():
+    numbers = {"book/etc": {"figure": {"fig-etc-steps": (3,)}}, "book/intro": {}}
+    local = '<a class="reference internal ppstudy-figref" href="#fig-etc-steps">Figure</a>'
+    other = '<a class="reference internal ppstudy-figref" href="etc.html#fig-etc-steps">Figure</a>'
+    unknown = '<a class="reference internal ppstudy-figref" href="#fig-none">Figure</a>'
+    assert (
+        sphinxext.number_figure_links(local + unknown, "book/etc", numbers)
+        == local.replace("Figure<", "Fig. 3<") + unknown
+    )
+    assert sphinxext.number_figure_links(other, "book/intro", numbers, "Figure %s") == other.replace(
+        "Figure<", "Figure 3<"
+    )
+    assert sphinxext.number_figure_links(local, "book/etc", {}) == local
 
 
 # ------------------------------------------------------------------------------------------ bookconfig

@@ -9,8 +9,8 @@ from unittest import mock
 import pytest
 from chapter_runs import ensure_run, shared_dir
 
-from ppstudy import runner
-from ppstudy.chapters import CHAPTERS
+from ppstudy.pipeline import figures
+from ppstudy.project.chapters import CHAPTERS
 
 pytestmark = pytest.mark.slow
 
@@ -42,5 +42,5 @@ def test_chapter_smoke(name, tmp_path_factory):
         for ext in ("png", "svg"):
             assert (out / "figures" / f"{fig}.{ext}").stat().st_size > 0
     with mock.patch.dict(os.environ, {"PPSTUDY_RUNS": str(shared / "runs")}):
-        redrawn = runner.regenerate_figures(name, "smoke")
+        redrawn = figures.regenerate_figures(name, "smoke")
     assert {p.stem for p in redrawn} >= set(m["figures"])

@@ -15,8 +15,11 @@ import pytest
 
 from ppstudy import InputError
 from ppstudy.data.source import DataFile, DataSource, smoke
+from ppstudy.kernel.run import Run
+from ppstudy.manifest.status import check_status
+from ppstudy.manifest.store import load
 from ppstudy.plots import check_readable, save_figure
-from ppstudy.results import Run, auto_format, check_status, load, render_table, table_frame
+from ppstudy.render import auto_format, render_table, table_frame
 
 
 def test_manifest_round_trip(tmp_path):
@@ -104,7 +107,7 @@ def test_checks_statuses_and_verdicts(tmp_path):
     run.verdicts()
     html = render_table(run.manifest, "verdicts")
     assert "reproduced" in html and "differs" in html and "needs a GPU run" in html
-    from ppstudy.results import Summary
+    from ppstudy.render import Summary
 
     assert "common key changes nothing" in Summary(run.manifest)._repr_html_()
     with pytest.raises(InputError, match="kind"):
@@ -195,7 +198,7 @@ def test_html_escapes_cells(tmp_path):
 def test_git_state_ignores_published_runs_but_not_code(tmp_path):
     import subprocess
 
-    from ppstudy.results import git_commit
+    from ppstudy.manifest.environment import git_commit
 
     def git(*a):
         subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
@@ -213,3 +216,131 @@ def test_git_state_ignores_published_runs_but_not_code(tmp_path):
     (tmp_path / "src" / "m.py").write_text("x = 2\n")  # a code edit
     state = git_commit(tmp_path / "src")
     assert state["dirty"] is True and len(state["commit"]) == 40
+
+
+# ---------------------------------------------------------------------- verdicts: check ids, evidence, links
+def _verdict_run(tmp_path, chapter="etc"):
+    run = Run(chapter, "paper", {}, tmp_path)
+    run.use_data(DataSource("Yale B", "all", ()))
+    run.table("invariance", [{"k": 1, "measured: d": 0.0}], caption="Kernels")
+    run.table("hidden", [{"k": 1}], caption="Not shown", show=False)
+    run.manifest["figures"].append("fig4_far_frr")
+    run.check(
+        "rise-linear",
+        "The EER rises",
+        True,
+        kind="paper",
+        paper="+0.03",
+        measured="+0.02",
+        evidence={"rise": 0.0213, "ci95": [0.0101, 0.0325], "shown_in": ["invariance", "fig4_far_frr"]},
+    )
+    run.check(
+        "ordering",
+        "plain > deid",
+        True,
+        kind="paper",
+        evidence={"interval": {"diff": 0.012, "lo": -0.004, "hi": 0.028}, "rows": [f"r{i}" for i in range(10)]},
+        needs="a larger run: the 95% interval contains 0",
+    )
+    run.check("no-evidence", "Q is orthogonal", True, kind="exact", evidence={"shown_in": ["hidden", "elsewhere"]})
+    return run
+
+
+def test_verdicts_show_check_ids_evidence_links_and_every_status(tmp_path):
+    from bs4 import BeautifulSoup
+
+    from ppstudy.manifest.status import STATUS_MEANINGS
+
+    run = _verdict_run(tmp_path)
+    run.verdicts()
+    t = run.manifest["tables"]["verdicts"]
+    assert t["verdicts"] is True and [r["check"] for r in t["rows"]] == ["rise-linear", "ordering", "no-evidence"]
+    html = render_table(run.manifest, "verdicts", figure_labels={"fig4_far_frr": "fig-etc-far-frr"})
+    soup = BeautifulSoup(html, "html.parser")
+    heads = [th.get_text(" ") for th in soup.find_all("th")]
+    assert heads[:3] == ["check", "claim", "paper"] and heads[-3:] == ["evidence", "shown in", "status"]
+    rows = [[td.get_text(" ").strip() for td in tr.find_all("td")] for tr in soup.find("tbody").find_all("tr")]
+    assert [r[0] for r in rows] == ["rise-linear", "ordering", "no-evidence"]
+    assert rows[0][5] == "rise: 0.0213; ci95: [0.0101, 0.0325]"  # numbers and their interval; shown_in is a link
+    assert rows[1][5] == "interval: 0.0120 [-0.0040, 0.0280]; rows: r0, r1, r2, r3, r4, r5, r6, r7, … (10 in all)"
+    assert rows[2][5] == "—" and rows[2][6] == "hidden, elsewhere"  # not shown, unknown: plain text
+    links = {a["href"]: a.get_text() for a in soup.find("tbody").find_all("a")}
+    assert links == {"#ppstudy-table-invariance": "Table 1", "#fig-etc-far-frr": "Figure"}
+    assert soup.find(id="ppstudy-table-verdicts") is not None  # the verdict table is a link target too
+    assert [r[-1] for r in rows] == ["reproduced", "needs a larger run: the 95% interval contains 0", "exact"]
+    legend = soup.find(class_="ppstudy-legend").get_text()
+    for status in (
+        "reproduced",
+        "differs",
+        "holds",
+        "fails",
+        "exact",
+        "smoke only",
+        "needs a GPU run",
+        "needs a larger run",
+    ):
+        assert f"{status}:" in legend, status
+    assert list(STATUS_MEANINGS)[:8] == [
+        "reproduced",
+        "differs",
+        "exact",
+        "holds",
+        "fails",
+        "smoke only",
+        "needs a GPU run",
+        "needs a larger run",
+    ]
+    # without labels a figure is named, not linked
+    assert 'href="#fig-' not in render_table(run.manifest, "verdicts") and "figure fig4_far_frr" in render_table(
+        run.manifest, "verdicts"
+    )
+
+
+def test_old_verdict_tables_are_rendered_from_their_checks(tmp_path):
+    """A published run recorded before the verdict table said so (no check column, no flag) still shows
+    the check ids and the legend: the table is rendered from the checks."""
+    run = _verdict_run(tmp_path)
+    run.verdicts()
+    old = json.loads(json.dumps(run.manifest))
+    t = old["tables"]["verdicts"]
+    del t["verdicts"]
+    t["columns"].remove("check")
+    for r in t["rows"]:
+        del r["check"]
+    html = render_table(old, "verdicts")
+    assert "<code>rise-linear</code>" in html and 'class="ppstudy-legend"' in html
+    old["tables"]["other"] = dict(t)  # a table of the same rows under another name is a plain table
+    assert "<code>" not in render_table(old, "other")
+
+
+def test_status_kind_and_evidence_flag(tmp_path):
+    from ppstudy.manifest.status import EVIDENCE_FLAG, evidence_missing, status_kind
+
+    assert status_kind("needs a GPU run at the paper's scale") == "needs a GPU run"
+    assert status_kind("needs a larger run: the 95% interval of the difference contains 0") == "needs a larger run"
+    assert status_kind("needs more splits: the 95% interval [-0.1, 0.2] contains 0") == "needs a larger run"
+    assert status_kind("needs the one-factor rows (not run)") == "needs …"
+    assert status_kind("holds") == "holds"
+    with pytest.raises(ValueError):
+        status_kind("maybe")
+    etc = _verdict_run(tmp_path / "etc")
+    assert etc.manifest[EVIDENCE_FLAG] is True  # the etc chapter records evidence for every check
+    assert evidence_missing(etc.manifest) == []
+    etc.check("bare", "x", True)
+    assert evidence_missing(etc.manifest) == ["bare"]
+    cup = Run("cup", "quick", {}, tmp_path / "cup")
+    cup.check("bare", "x", True)
+    assert EVIDENCE_FLAG not in cup.manifest and evidence_missing(cup.manifest) == []
+
+
+def test_dashboard_rows_carry_ids_scale_evidence_links_and_the_legend(tmp_path):
+    from ppstudy.render import dashboard
+
+    run = _verdict_run(tmp_path)
+    md = dashboard({"etc": run.manifest}, {"etc": {"fig4_far_frr": "fig-etc-far-frr"}})
+    row = next(line for line in md.splitlines() if "`rise-linear`" in line)
+    assert "| `paper` |" in row and "rise: 0.0213; ci95: \\[0.0101, 0.0325\\]" in row
+    assert '<a class="reference internal" href="etc.html#ppstudy-table-invariance">Table 1</a>' in row
+    assert 'href="etc.html#fig-etc-far-frr">Figure</a>' in row
+    assert "`no-evidence`" not in md  # exact checks are the chapter's, not a paper's claim
+    assert "**needs a larger run**:" in md and "**smoke only**:" in md

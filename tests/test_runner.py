@@ -11,14 +11,18 @@ import nbformat
 import numpy as np
 import pytest
 
-from ppstudy import InputError, PPStudyError, runner
-from ppstudy.chapters import get
-from ppstudy.params import parameters_cell, resolve
-from ppstudy.results import pixels_only
+from ppstudy import InputError, PPStudyError, render
+from ppstudy.manifest.store import pixels_only
+from ppstudy.pipeline import execute, figures, publish
+from ppstudy.pipeline.params import resolve
+from ppstudy.project import notebook, paths
+from ppstudy.project.chapters import get
+from ppstudy.project.notebook import parameters_cell
+from ppstudy.site import stage
 
 
 def test_parameters_cell_reads_literals(tiny_root):
-    nb = runner.read_notebook(get("etc"), tiny_root)
+    nb = notebook.read_notebook(get("etc"), tiny_root)
     assert parameters_cell(nb) == {
         "profile": "smoke",
         "run_dir": "runs/etc/smoke",
@@ -33,7 +37,7 @@ def test_parameters_cell_reads_literals(tiny_root):
 
 
 def test_resolve_profile_then_overrides(tiny_root):
-    nb = runner.read_notebook(get("etc"), tiny_root)
+    nb = notebook.read_notebook(get("etc"), tiny_root)
     p = resolve(get("etc"), nb, "quick", {"n": 4}, tiny_root)
     assert p == {"n": 4, "scale": 2.0, "profile": "quick"}
     assert isinstance(p["scale"], float)
@@ -56,28 +60,28 @@ def test_resolve_profile_then_overrides(tiny_root):
     ],
 )
 def test_resolve_rejects_bad_parameters(tiny_root, overrides, message):
-    nb = runner.read_notebook(get("etc"), tiny_root)
+    nb = notebook.read_notebook(get("etc"), tiny_root)
     with pytest.raises(InputError, match=message):
         resolve(get("etc"), nb, "smoke", overrides, tiny_root)
 
 
 @pytest.mark.parametrize("profile", ["./smoke", "../etc/smoke", "Smoke", "smoke/x", "", "a" * 41])
 def test_profile_names_are_plain_words(tiny_root, profile):
-    nb = runner.read_notebook(get("etc"), tiny_root)
+    nb = notebook.read_notebook(get("etc"), tiny_root)
     with pytest.raises(InputError, match="profile"):
         resolve(get("etc"), nb, profile, None, tiny_root)
     with pytest.raises(InputError, match="profile"):
-        runner.run_dir("etc", profile, tiny_root)
+        paths.run_dir("etc", profile, tiny_root)
 
 
 def test_unknown_profile(tiny_root):
-    nb = runner.read_notebook(get("etc"), tiny_root)
+    nb = notebook.read_notebook(get("etc"), tiny_root)
     with pytest.raises(InputError, match=r"unknown profile 'paper' for chapter 'etc' \(profiles: quick, smoke\)"):
         resolve(get("etc"), nb, "paper", None, tiny_root)
 
 
 def test_run_writes_manifest_and_notebook(tiny_root):
-    out = runner.run("etc", "smoke", {"n": 2}, root=tiny_root, progress=False)
+    out = execute.run("etc", "smoke", {"n": 2}, root=tiny_root, progress=False)
     assert out == tiny_root / "runs" / "etc" / "smoke" and out.is_symlink()
     m = json.loads((out / "results.json").read_text())
     assert m["params"] == {"n": 2, "scale": 1.5, "label": "x"}
@@ -98,13 +102,13 @@ def test_run_writes_manifest_and_notebook(tiny_root):
 
 
 def test_a_users_checkpoint_dir_is_kept(tiny_root, tmp_path):
-    out = runner.run("etc", "smoke", {"checkpoint_dir": str(tmp_path / "mine")}, root=tiny_root, progress=False)
+    out = execute.run("etc", "smoke", {"checkpoint_dir": str(tmp_path / "mine")}, root=tiny_root, progress=False)
     assert json.loads((out / "results.json").read_text())["values"]["checkpoint_dir"] == str(tmp_path / "mine")
 
 
 def test_rerun_switches_atomically_and_leaves_one_run(tiny_root):
-    first = runner.run("etc", "smoke", {"n": 2}, root=tiny_root, progress=False).resolve()
-    out = runner.run("etc", "smoke", {"n": 5}, root=tiny_root, progress=False)
+    first = execute.run("etc", "smoke", {"n": 2}, root=tiny_root, progress=False).resolve()
+    out = execute.run("etc", "smoke", {"n": 5}, root=tiny_root, progress=False)
     assert json.loads((out / "results.json").read_text())["params"]["n"] == 5
     assert not first.exists()  # the old run is removed once the link points at the new one
     store = out.parent / ".smoke.runs"
@@ -119,28 +123,28 @@ def test_a_second_concurrent_run_is_refused(tiny_root):
         f.write("pid 4242")
         f.flush()
         with pytest.raises(PPStudyError, match=r"already running \(pid 4242\)"):
-            runner.run("etc", "smoke", root=tiny_root, progress=False)
+            execute.run("etc", "smoke", root=tiny_root, progress=False)
     assert not (tiny_root / "runs" / "etc" / "smoke").exists()
 
 
 def test_failed_run_keeps_last_good_run(tiny_root):
-    good = runner.run("etc", "smoke", root=tiny_root, progress=False)
+    good = execute.run("etc", "smoke", root=tiny_root, progress=False)
     before = (good / "results.json").read_bytes()
     with pytest.raises(PPStudyError, match=r"failed in cell .*AssertionError: asked to fail"):
-        runner.run("etc", "smoke", {"fail": True}, root=tiny_root, progress=False)
+        execute.run("etc", "smoke", {"fail": True}, root=tiny_root, progress=False)
     assert (good / "results.json").read_bytes() == before
     assert (good.with_name("smoke.failed") / "etc.ipynb").is_file()
     assert not [p for p in (good.parent / ".smoke.runs").iterdir() if p.suffix == ".partial"]
 
 
 def test_export_notebooks(tiny_root, tmp_path):
-    paths = runner.export_notebooks(tmp_path / "nb", tiny_root, names=["etc"])
+    paths = execute.export_notebooks(tmp_path / "nb", tiny_root, names=["etc"])
     nb = nbformat.read(paths[0], as_version=4)
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="is a file"):
-        runner.export_notebooks(tmp_path / "file", tiny_root, names=["etc"])
+        execute.export_notebooks(tmp_path / "file", tiny_root, names=["etc"])
 
 
 def _git(root, *args):
@@ -150,53 +154,25 @@ def _git(root, *args):
 def test_publish_and_provenance(tiny_root):
     _git(tiny_root, "init", "-q")
     _git(tiny_root, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
-    out = runner.run("etc", "quick", root=tiny_root, progress=False)
+    out = execute.run("etc", "quick", root=tiny_root, progress=False)
     m = json.loads((out / "results.json").read_text())
     # a run records the commit of the checkout holding the package, not of the tiny root: publish checks it
-    dest = runner.publish("etc", "quick", root=tiny_root)
+    dest = publish.publish("etc", "quick", root=tiny_root)
     assert (dest / "results.json").is_file() and (dest / "etc.ipynb").is_file()
-    assert runner.published_index(tiny_root) == {"etc": {"main": "quick", "runs": ["quick"]}}
-    assert runner.published_run("etc", tiny_root) == dest
-    text = runner.provenance(m, "etc", tiny_root)
+    assert publish.published_index(tiny_root) == {"etc": {"main": "quick", "runs": ["quick"]}}
+    assert publish.published_run("etc", tiny_root) == dest
+    text = render.provenance(m)
     assert "Provenance" in text and "`quick`" in text and "Wall time" in text and "ppstudy run etc" in text
+    assert "has changed" not in text and "has changed" not in render.provenance(m, [])
+    assert "`src/ppstudy/metrics.py`): the numbers below" in render.provenance(m, ["src/ppstudy/metrics.py"])
     with pytest.raises(InputError, match="not a finished run|no results"):
-        runner.publish("etc", "smoke", root=tiny_root)
-
-
-def test_code_changed_since_ignores_docstrings_and_comments_only(tmp_path):
-    root = tmp_path / "repo"
-    (root / "src" / "ppstudy").mkdir(parents=True)
-    (root / "book").mkdir()
-    metrics = root / "src" / "ppstudy" / "metrics.py"
-    metrics.write_text('"""Metrics."""\n\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n')
-    (root / "book" / "etc.md").write_text("# EtC\n")
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "x")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-    assert runner.code_changed_since(commit, "etc", root) == []
-    # other docstrings, comments, layout and a string statement: the same code
-    metrics.write_text(
-        '"""Metrics, reworded."""\n\n\ndef f(x):\n    """Two times x, as the paper says."""\n\n'
-        '    # the factor\n    "a note"\n    return 2 * (x)\n'
-    )
-    assert runner.code_changed_since(commit, "etc", root) == []
-    (root / "src" / "ppstudy" / "plots.py").write_text("")  # a new computing file counts
-    _git(root, "add", "-A")
-    assert runner.code_changed_since(commit, "etc", root) == ["src/ppstudy/plots.py"]
-    metrics.write_text('"""Metrics."""\n\n\ndef f(x):\n    """Twice x."""\n    return 3 * x\n')
-    assert runner.code_changed_since(commit, "etc", root) == ["src/ppstudy/metrics.py", "src/ppstudy/plots.py"]
-    metrics.write_text('"""Metrics."""\n\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n')
-    (root / "book" / "etc.md").write_text("# EtC, reworded\n")  # the chapter's text is what the page shows
-    assert runner.code_changed_since(commit, "etc", root) == ["book/etc.md", "src/ppstudy/plots.py"]
-    metrics.write_text("def f(x:\n")  # does not parse: counts as changed
-    assert "src/ppstudy/metrics.py" in runner.code_changed_since(commit, "etc", root)
+        publish.publish("etc", "smoke", root=tiny_root)
 
 
 def test_publish_keeps_photographs_as_their_jpeg(tiny_root):
     _git(tiny_root, "init", "-q")
     _git(tiny_root, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
-    out = runner.run("etc", "quick", root=tiny_root, progress=False)
+    out = execute.run("etc", "quick", root=tiny_root, progress=False)
     # the run's figure of photographs (etc's fig3_examples reads examples.npz) and an array file of numbers
     np.savez_compressed(out / "examples.npz", **{"example/plain": np.zeros((2, 8, 8), np.uint8)})
     np.savez_compressed(out / "curves.npz", far=np.linspace(0, 1, 5), frr=np.linspace(1, 0, 5))
@@ -206,22 +182,22 @@ def test_publish_keeps_photographs_as_their_jpeg(tiny_root):
     m.update(arrays=["examples", "curves"], figures=["fig3_examples"])
     (out / "results.json").write_text(json.dumps(m))
     assert pixels_only(out / "examples.npz") and not pixels_only(out / "curves.npz")
-    dest = runner.publish("etc", "quick", root=tiny_root)
+    dest = publish.publish("etc", "quick", root=tiny_root)
     assert not (dest / "examples.npz").exists() and (dest / "curves.npz").is_file()
-    kept = runner.regenerate_figures("etc", "quick", tiny_root, source=dest)
+    kept = figures.regenerate_figures("etc", "quick", tiny_root, source=dest)
     assert kept == [dest / "figures" / "fig3_examples.jpg"]
     assert kept[0].read_bytes() == b"\xff\xd8 a JPEG", "the published JPEG is kept as it is"
     (dest / "figures" / "fig3_examples.jpg").unlink()  # neither published nor redrawable: one clear error
     with pytest.raises(InputError, match="no examples.npz"):
-        runner.regenerate_figures("etc", "quick", tiny_root, source=dest)
+        figures.regenerate_figures("etc", "quick", tiny_root, source=dest)
     (out / "examples.npz").unlink()  # a run of one's own must hold its arrays, even beside its JPEG
     with pytest.raises(InputError, match="no examples.npz"):
-        runner.regenerate_figures("etc", "quick", tiny_root)
+        figures.regenerate_figures("etc", "quick", tiny_root)
 
 
 def test_book_without_published_runs_says_what_to_do(tiny_root):
     with pytest.raises(PPStudyError, match="no published run"):
-        runner.published_run("etc", tiny_root)
+        publish.published_run("etc", tiny_root)
 
 
 def test_the_book_shows_the_parameters_a_run_used(tmp_path):
@@ -241,7 +217,7 @@ def test_the_book_shows_the_parameters_a_run_used(tmp_path):
         "input_path": "/home/u/repo/runs/etc/.quick.runs/x.partial/etc.source.ipynb",
         "parameters": {"checkpoint_dir": "/home/u/repo/runs/.checkpoints/etc", "n": 500},
     }
-    runner._show_run_parameters(nb, "etc")
+    stage._show_run_parameters(nb, "etc")
     path = tmp_path / "etc.ipynb"
     nbformat.write(nb, path)
     out = nbformat.read(path, as_version=4)
@@ -259,7 +235,7 @@ def test_the_book_shows_the_parameters_a_run_used(tmp_path):
 
 
 def test_staging_rerenders_tables_with_the_current_presentation():
-    from ppstudy.results import render_table
+    from ppstudy.render import render_table
 
     manifest = {
         "chapter": "etc",
@@ -296,7 +272,7 @@ def test_staging_rerenders_tables_with_the_current_presentation():
             ],
         )
     ]
-    assert runner._rerender_tables(nb, manifest) == 2
+    assert stage._rerender_tables(nb, manifest) == 2
     html = [o["data"]["text/html"] for o in nb.cells[0].outputs]
     assert html == [render_table(manifest, "t1"), render_table(manifest, "t2"), other]
     assert "stale" not in "".join(html) and "<caption" not in html[0]

@@ -16,11 +16,14 @@ import nbformat
 import numpy as np
 import pytest
 
-from ppstudy import DataUnavailableError, InputError, runner
-from ppstudy.chapters import get
+from ppstudy import DataUnavailableError, InputError
 from ppstudy.cli import main
-from ppstudy.params import resolve
-from ppstudy.results import DIGEST_FILE, verify_digest
+from ppstudy.manifest.store import DIGEST_FILE, verify_digest
+from ppstudy.pipeline import execute, figures, publish
+from ppstudy.pipeline.params import resolve
+from ppstudy.project import notebook, paths
+from ppstudy.project.chapters import get
+from ppstudy.site import stage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +48,7 @@ def test_a_run_link_pointing_outside_runs_is_replaced_not_followed(tiny_root, tm
     (tiny_root / "runs" / "etc").mkdir(parents=True)
     final = tiny_root / "runs" / "etc" / "smoke"
     final.symlink_to(outside)
-    out = runner.run("etc", "smoke", root=tiny_root, progress=False)
+    out = execute.run("etc", "smoke", root=tiny_root, progress=False)
     assert (outside / "precious").read_text() == "keep me"
     assert out.is_symlink() and Path(os.path.realpath(out)).parent == final.parent / ".smoke.runs"
     assert (out / "results.json").is_file()
@@ -57,13 +60,13 @@ def test_switch_removes_only_a_run_of_its_own_store(tmp_path):
     (store / "old").mkdir()
     final = store.parent / "smoke"
     final.symlink_to(store / "old")
-    runner._switch(final, store / "new")  # a run of the store: removed once replaced
+    execute._switch(final, store / "new")  # a run of the store: removed once replaced
     assert not (store / "old").exists() and os.path.realpath(final) == str(store / "new")
     outside = _precious(tmp_path)
     final.unlink()
     final.symlink_to(outside)
     (store / "newer").mkdir()
-    runner._switch(final, store / "newer")
+    execute._switch(final, store / "newer")
     assert (outside / "precious").is_file()
 
 
@@ -74,7 +77,7 @@ def test_a_failed_link_is_unlinked_not_followed(tmp_path):
     (staging / "etc.ipynb").write_text("{}")
     failed = tmp_path / "runs" / "etc" / "smoke.failed"
     failed.symlink_to(outside)
-    runner._keep_failed(staging, failed)
+    execute._keep_failed(staging, failed)
     assert (outside / "precious").is_file()
     assert not failed.is_symlink() and (failed / "etc.ipynb").is_file()
 
@@ -84,7 +87,7 @@ def test_a_chapter_directory_linked_outside_runs_is_refused(tiny_root, tmp_path)
     (tiny_root / "runs").mkdir()
     (tiny_root / "runs" / "etc").symlink_to(outside)
     with pytest.raises(InputError, match=r"refusing to write to .*runs/etc.*not inside"):
-        runner.run("etc", "smoke", root=tiny_root, progress=False)
+        execute.run("etc", "smoke", root=tiny_root, progress=False)
     assert sorted(p.name for p in outside.iterdir()) == ["precious"]
 
 
@@ -95,7 +98,7 @@ def test_a_stale_partial_is_cleaned_by_the_next_run(tiny_root):
     for d in (stale, live):
         d.mkdir(parents=True)
         (d / "etc.ipynb").write_text("{}")
-    runner.run("etc", "smoke", root=tiny_root, progress=False)
+    execute.run("etc", "smoke", root=tiny_root, progress=False)
     assert not stale.exists() and live.is_dir()
 
 
@@ -105,7 +108,7 @@ def test_regenerating_figures_never_writes_through_a_link_outside_runs(tiny_root
     (tiny_root / "runs" / "etc").mkdir(parents=True)
     (tiny_root / "runs" / "etc" / "smoke").symlink_to(outside)
     with pytest.raises(InputError, match="refusing to redraw figures into"):
-        runner.regenerate_figures("etc", "smoke", tiny_root)
+        figures.regenerate_figures("etc", "smoke", tiny_root)
 
 
 def test_a_lock_file_link_is_never_followed(tiny_root, tmp_path):
@@ -114,12 +117,12 @@ def test_a_lock_file_link_is_never_followed(tiny_root, tmp_path):
     (tiny_root / "runs" / "etc").mkdir(parents=True)
     (tiny_root / "runs" / "etc" / ".smoke.lock").symlink_to(victim)
     with pytest.raises(InputError, match=r"\.smoke\.lock is a symbolic link"):
-        runner.run("etc", "smoke", root=tiny_root, progress=False)
+        execute.run("etc", "smoke", root=tiny_root, progress=False)
     assert victim.read_text() == "keep me"
 
 
 def test_json_is_never_written_through_a_planted_link(tmp_path, monkeypatch):
-    from ppstudy.results import write_json_atomic
+    from ppstudy.manifest.store import write_json_atomic
 
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
@@ -131,7 +134,7 @@ def test_json_is_never_written_through_a_planted_link(tmp_path, monkeypatch):
 
 def test_redrawing_a_published_run_never_writes_through_a_link_outside_results(tiny_root, tmp_path, capsys):
     _fake_run(tiny_root, {})
-    runner.publish("etc", "quick", root=tiny_root)
+    publish.publish("etc", "quick", root=tiny_root)
     outside = tmp_path / "outside"
     os.replace(tiny_root / "results" / "etc", outside)
     (tiny_root / "results" / "etc").symlink_to(outside)
@@ -156,24 +159,24 @@ def test_checkpoints_clean_never_removes_outside_runs(tiny_root, tmp_path, capsy
 def test_staging_the_book_unlinks_links_it_replaces(tiny_root, tmp_path, monkeypatch):
     """_build/stage and its _md_sources/ are replaced on every build: a link there is unlinked, never
     followed (what it points at is left alone)."""
-    from ppstudy import bookconfig
+    from ppstudy.site import config as bookconfig
 
     _fake_run(tiny_root, {})
-    dest = runner.publish("etc", "quick", root=tiny_root)
-    monkeypatch.setattr(runner, "chapter_sources", lambda profile, root: {"etc": dest})
+    dest = publish.publish("etc", "quick", root=tiny_root)
+    monkeypatch.setattr(stage, "chapter_sources", lambda profile, root: {"etc": dest})
     monkeypatch.setattr(bookconfig, "configure_stage", lambda stage, root: {})
     monkeypatch.setenv("PPSTUDY_BUILD", str(tiny_root / "_build"))
     (tiny_root / "_config.yml").write_text("title: t\n")
     outside = _precious(tmp_path)
     (tiny_root / "_build").mkdir()
     (tiny_root / "_build" / "stage").symlink_to(outside)
-    stage = runner.stage_book(None, tiny_root)
+    staged = stage.stage_book(None, tiny_root)
     assert sorted(p.name for p in outside.iterdir()) == ["precious"]
-    assert not stage.is_symlink() and (stage / "book" / "etc.ipynb").is_file()
+    assert not staged.is_symlink() and (staged / "book" / "etc.ipynb").is_file()
 
 
 def test_configure_stage_unlinks_a_sources_link(tiny_root, tmp_path):
-    from ppstudy import bookconfig
+    from ppstudy.site import config as bookconfig
 
     stage = tmp_path / "stage"
     stage.mkdir()
@@ -187,7 +190,7 @@ def test_configure_stage_unlinks_a_sources_link(tiny_root, tmp_path):
 
 def test_copy_mathjax_unlinks_a_link(tmp_path):
     pytest.importorskip("mathjax")
-    from ppstudy import sphinxext
+    from ppstudy.site import sphinxext
 
     outside = _precious(tmp_path)
     (tmp_path / "_static").mkdir()
@@ -197,7 +200,7 @@ def test_copy_mathjax_unlinks_a_link(tmp_path):
 
 
 def test_remove_never_leaves_its_base(tmp_path):
-    from ppstudy.chapters import remove
+    from ppstudy.project.paths import remove
 
     outside = _precious(tmp_path)
     build = tmp_path / "build"
@@ -231,7 +234,7 @@ def test_publish_refuses_names_that_are_paths(tiny_root, tmp_path, kind, name):
     np.savez(tiny_root / "elsewhere" / "x.npz", a=np.linspace(0, 1, 3))
     (d / "figures" / "x.png").write_bytes(b"png")
     with pytest.raises(InputError, match="not a plain name"):
-        runner.publish("etc", "quick", root=tiny_root)
+        publish.publish("etc", "quick", root=tiny_root)
     assert not list((tmp_path / "elsewhere").iterdir()), "nothing written outside results/"
     assert not (tiny_root / "results").exists() or not list((tiny_root / "results").rglob("*.npz"))
 
@@ -241,7 +244,7 @@ def test_publish_refuses_a_file_linked_from_outside_the_run(tiny_root, tmp_path)
     np.savez(tmp_path / "secret.npz", a=np.linspace(0, 1, 3))
     (d / "curves.npz").symlink_to(tmp_path / "secret.npz")
     with pytest.raises(InputError, match="refusing to publish"):
-        runner.publish("etc", "quick", root=tiny_root)
+        publish.publish("etc", "quick", root=tiny_root)
 
 
 def test_publish_refuses_a_results_chapter_directory_linked_outside(tiny_root, tmp_path):
@@ -250,15 +253,15 @@ def test_publish_refuses_a_results_chapter_directory_linked_outside(tiny_root, t
     (tiny_root / "results").mkdir()
     (tiny_root / "results" / "etc").symlink_to(outside)
     with pytest.raises(InputError, match="refusing to publish into"):
-        runner.publish("etc", "quick", root=tiny_root)
+        publish.publish("etc", "quick", root=tiny_root)
     assert sorted(p.name for p in outside.iterdir()) == ["precious"]
 
 
 def test_a_published_run_carries_a_digest_that_is_checked(tiny_root):
     _fake_run(tiny_root, {"tables": {"t": {"rows": [{"measured": 0.25}]}}})
-    dest = runner.publish("etc", "quick", root=tiny_root)
+    dest = publish.publish("etc", "quick", root=tiny_root)
     assert (dest / DIGEST_FILE).read_text().startswith("sha256:")
-    assert runner.published_run("etc", tiny_root) == dest and verify_digest(dest)
+    assert publish.published_run("etc", tiny_root) == dest and verify_digest(dest)
     # re-indenting the file changes no value: still the same digest
     m = json.loads((dest / "results.json").read_text())
     (dest / "results.json").write_text(json.dumps(m, indent=4) + "\r\n")
@@ -266,28 +269,28 @@ def test_a_published_run_carries_a_digest_that_is_checked(tiny_root):
     m["tables"]["t"]["rows"][0]["measured"] = 0.5  # one number changed by hand
     (dest / "results.json").write_text(json.dumps(m))
     with pytest.raises(InputError, match=r"results/etc/quick/results.json does not match its digest"):
-        runner.published_run("etc", tiny_root)
+        publish.published_run("etc", tiny_root)
     # a published run from before digests still renders
     (dest / DIGEST_FILE).unlink()
-    assert runner.published_run("etc", tiny_root) == dest and not verify_digest(dest)
+    assert publish.published_run("etc", tiny_root) == dest and not verify_digest(dest)
 
 
 def test_publish_refuses_a_run_whose_digest_does_not_match(tiny_root):
     d = _fake_run(tiny_root, {})
     (d / DIGEST_FILE).write_text("sha256:" + "0" * 64 + "\n")
     with pytest.raises(InputError, match="does not match its digest"):
-        runner.publish("etc", "quick", root=tiny_root)
+        publish.publish("etc", "quick", root=tiny_root)
 
 
 def test_staging_the_book_checks_the_digest(tiny_root, monkeypatch):
     _fake_run(tiny_root, {})
-    dest = runner.publish("etc", "quick", root=tiny_root)
+    dest = publish.publish("etc", "quick", root=tiny_root)
     (dest / DIGEST_FILE).write_text("sha256:" + "0" * 64 + "\n")
-    monkeypatch.setattr(runner, "chapter_sources", lambda profile, root: {"etc": dest})
+    monkeypatch.setattr(stage, "chapter_sources", lambda profile, root: {"etc": dest})
     monkeypatch.setenv("PPSTUDY_BUILD", str(tiny_root / "_build"))
     (tiny_root / "_config.yml").write_text("title: t\n")
     with pytest.raises(InputError, match="does not match its digest"):
-        runner.stage_book(None, tiny_root)
+        stage.stage_book(None, tiny_root)
 
 
 # ---------------------------------------------------------------------- the command line
@@ -321,7 +324,7 @@ def test_a_zero_ratio_is_one_line_before_the_run(tiny_root, capsys):
 
 def test_rbf_gamma_takes_the_number_its_parameters_cell_documents(monkeypatch, capsys):
     ch = get("etc")
-    nb = runner.read_notebook(ch, ROOT)
+    nb = notebook.read_notebook(ch, ROOT)
     assert resolve(ch, nb, "smoke", {"rbf_gamma": 0.5}, ROOT)["rbf_gamma"] == 0.5
     assert resolve(ch, nb, "smoke", {"rbf_gamma": "1e-3"}, ROOT)["rbf_gamma"] == 0.001
     assert resolve(ch, nb, "smoke", {"rbf_gamma": "scale"}, ROOT)["rbf_gamma"] == "scale"
@@ -410,7 +413,7 @@ def test_a_corrupt_table2_cache_is_removed_and_rebuilt(tmp_path, damage):
 
 def test_published_runs_without_a_digest_still_load():
     """The runs published before digests (results/*/*/) are accepted as they are."""
-    for ch, entry in runner.published_index(ROOT).items():
+    for ch, entry in publish.published_index(ROOT).items():
         for prof in entry["runs"]:
-            d = runner.published_root(ROOT) / ch / prof
+            d = paths.published_root(ROOT) / ch / prof
             verify_digest(d)  # a recorded digest must match; none is fine

@@ -1,6 +1,6 @@
 """The whole book builds from the smoke runs and reads well in a real headless browser (offline).
 
-The reader checks (``ppstudy.bookcheck`` on the HTML, widths and page weight in Chromium) fail the test.
+The reader checks (``ppstudy.site.check`` on the HTML, widths and page weight in Chromium) fail the test.
 While the chapters are being rewritten, ``PPSTUDY_BOOK_READER_CHECKS=report`` turns their failures into
 xfails that list every problem.
 
@@ -27,8 +27,10 @@ from sitecheck import (
     weight_table,
 )
 
-from ppstudy import bookcheck, runner
-from ppstudy.chapters import CHAPTERS
+from ppstudy.project import paths
+from ppstudy.project.chapters import CHAPTERS
+from ppstudy.site import build
+from ppstudy.site import check as bookcheck
 
 pytestmark = pytest.mark.slow
 NO_CHROMIUM = "Debian's chromium is not installed (scripts/setup.sh --browser)"
@@ -54,7 +56,7 @@ def book_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def built_book(book_env):
     with mock.patch.dict(os.environ, book_env):
-        index = runner.build_book("smoke", rerun=False, strict=True, progress=False, check=False)
+        index = build.build_book("smoke", rerun=False, strict=True, progress=False, check=False)
     return index.parent
 
 
@@ -82,9 +84,9 @@ def test_book_has_every_chapter(built_book):
 
 def test_book_passes_bookcheck(built_book, book_env):
     with mock.patch.dict(os.environ, book_env):
-        runs = {name: runner.run_dir(name, "smoke") for name in CHAPTERS}
-        paths = [str(runner.runs_root()), str(runner.build_root())]
-    reader_problems(bookcheck.check_book(built_book, runs, machine_paths=paths, strict=False))
+        runs = {name: paths.run_dir(name, "smoke") for name in CHAPTERS}
+        machine = [str(paths.runs_root()), str(paths.build_root())]
+    reader_problems(bookcheck.check_book(built_book, runs, machine_paths=machine, strict=False))
 
 
 @pytest.mark.browser

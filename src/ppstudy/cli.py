@@ -113,12 +113,14 @@ def _fail(message: str) -> int:
 
 
 def _dispatch(args) -> int:
-    from ppstudy import chapters, runner
-    from ppstudy.params import parse_override, profiles
+    from ppstudy.pipeline import execute, figures, publish
+    from ppstudy.pipeline.params import parse_override
+    from ppstudy.project import chapters, paths
+    from ppstudy.project.profiles import profiles
 
     if args.cmd == "list":
-        root = chapters.project_root()
-        index = runner.published_index(root)
+        root = paths.project_root()
+        index = publish.published_index(root)
         for ch in chapters.CHAPTERS.values():
             pub = index.get(ch.name, {})
             shown = f"  [published: {', '.join(pub.get('runs', []))}; book shows {pub['main']}]" if pub else ""
@@ -127,32 +129,34 @@ def _dispatch(args) -> int:
     if args.cmd == "run":
         chapters.get(args.chapter)
         overrides = {name: parse_override(value) for name, value in args.param}
-        out = runner.run(args.chapter, args.profile, overrides, log_output=args.log_output)
+        out = execute.run(args.chapter, args.profile, overrides, log_output=args.log_output)
         print(f"ppstudy: {args.chapter} [{args.profile}] done: {out}")
         return 0
     if args.cmd == "publish":
         chapters.get(args.chapter)
-        runner.runs_root(must_exist=True)
-        dest = runner.publish(args.chapter, args.profile, main=args.main or None)
+        paths.runs_root(must_exist=True)
+        dest = publish.publish(args.chapter, args.profile, main=args.main or None)
         print(f"ppstudy: published {args.chapter} [{args.profile}] in {dest}")
         return 0
     if args.cmd == "book":
-        page = runner.build_book(args.profile, rerun=not args.reuse, strict=args.strict, check=not args.no_check)
+        from ppstudy.site.build import build_book
+
+        page = build_book(args.profile, rerun=not args.reuse, strict=args.strict, check=not args.no_check)
         print(f"ppstudy: the book is at {page}")
         return 0
     if args.cmd == "notebooks":
-        for path in runner.export_notebooks(Path(args.out).resolve()):
+        for path in execute.export_notebooks(Path(args.out).resolve()):
             print(path)
         return 0
     if args.cmd == "figures":
         chapters.get(args.chapter)
-        runner.check_profile(args.profile)
+        paths.check_profile(args.profile)
         if not args.published:
-            runner.runs_root(must_exist=True)
-        src = runner.published_run(args.chapter, profile=args.profile) if args.published else None
+            paths.runs_root(must_exist=True)
+        src = publish.published_run(args.chapter, profile=args.profile) if args.published else None
         if src is not None:  # redrawing writes figures: into results/, wherever a link there points
-            chapters.inside(src, runner.published_root(), "redraw figures into")
-        for path in runner.regenerate_figures(args.chapter, args.profile, source=src):
+            paths.inside(src, paths.published_root(), "redraw figures into")
+        for path in figures.regenerate_figures(args.chapter, args.profile, source=src):
             print(path)
         return 0
     if args.cmd == "checkpoints":
@@ -163,11 +167,11 @@ def _dispatch(args) -> int:
 def _checkpoints(args) -> int:
     import time
 
-    from ppstudy import chapters, runner
+    from ppstudy.project import chapters, paths
     from ppstudy.train import list_checkpoints
 
-    runner.runs_root(must_exist=True)
-    top = runner.checkpoints_root()
+    paths.runs_root(must_exist=True)
+    top = paths.checkpoints_root()
     base = top
     if args.chapter:
         chapters.get(args.chapter)
@@ -177,7 +181,7 @@ def _checkpoints(args) -> int:
         for r in found:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["modified"]))
             print(
-                f"{r['path'].relative_to(runner.checkpoints_root())}  tag={r['tag']}  "
+                f"{r['path'].relative_to(paths.checkpoints_root())}  tag={r['tag']}  "
                 f"epochs={r['epochs_done']}/{r['epochs']}  {r['bytes'] / 1e6:.1f} MB  {when}"
             )
         print(f"{len(found)} checkpoint(s) under {base}")
@@ -185,10 +189,10 @@ def _checkpoints(args) -> int:
     drop = [r["path"] for r in found if not (args.keep and args.keep in str(r["tag"]))]
     for path in drop:  # all checked before any is removed: nothing outside runs/.checkpoints/, whatever links say
         if not path.is_symlink():
-            chapters.inside(path, top, "remove the checkpoint")
+            paths.inside(path, top, "remove the checkpoint")
     removed = 0
     for path in drop:
-        chapters.remove(path, top)
+        paths.remove(path, top)
         removed += 1
     print(f"removed {removed} checkpoint(s) under {base}")
     return 0

@@ -142,7 +142,7 @@ def install_dir() -> Path:
     env = os.environ.get(DIR_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    from ppstudy.data.registry import cache_dir
+    from ppstudy.project.paths import cache_dir
 
     return cache_dir() / "imagetracer"
 

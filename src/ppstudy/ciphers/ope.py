@@ -168,7 +168,7 @@ def build_table(key: OPEKey) -> np.ndarray:
 
 def cache_path(key: OPEKey) -> Path:
     """Where the table of ``key`` is cached: ``<ppstudy cache>/ope/<fingerprint>.v2.npz``."""
-    from ppstudy.data.registry import cache_dir
+    from ppstudy.project.paths import cache_dir
 
     return cache_dir() / "ope" / f"{key.fingerprint}.v2.npz"
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ppstudy import DataUnavailableError, InputError
+from ppstudy.project.paths import cache_dir  # the data cache: one home for every path
 
 
 @dataclass(frozen=True)
@@ -50,25 +51,6 @@ def get(name: str) -> DatasetSpec:
 
 def registered() -> dict[str, DatasetSpec]:
     return dict(_REGISTRY)
-
-
-def cache_dir() -> Path:
-    """The data cache: ``$PPSTUDY_DATA`` (which must be an existing directory: it is never created), else
-    ``$XDG_CACHE_HOME/ppstudy`` or ``~/.cache/ppstudy``."""
-    env = os.environ.get("PPSTUDY_DATA")
-    if env:
-        root = Path(env).expanduser()
-        if not root.exists():
-            raise InputError(
-                f"PPSTUDY_DATA={env} does not exist: create the directory first (or unset PPSTUDY_DATA "
-                f"to use ~/.cache/ppstudy)"
-            )
-        if not root.is_dir():
-            raise InputError(f"PPSTUDY_DATA={env} is a file, not a directory")
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ppstudy"
-    return root.resolve()
 
 
 def ensure_dir(path: Path) -> Path:

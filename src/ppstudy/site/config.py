@@ -4,7 +4,7 @@ The repository URL is never written in the checkout's ``_config.yml``: it comes 
 deploy job. ``PPSTUDY_REPOSITORY_URL`` wins; otherwise GitHub Actions' ``GITHUB_SERVER_URL`` and
 ``GITHUB_REPOSITORY`` are joined. Without either, the book has no repository or launch buttons.
 
-``configure_stage`` is called by ``runner.stage_book`` on the staged copy of ``_config.yml``; it also copies
+``configure_stage`` is called by :func:`ppstudy.site.stage.stage_book` on the staged copy of ``_config.yml``; it also copies
 each chapter's MyST source next to the stage so that the built page offers it as a ``.md`` download.
 """
 
@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ppstudy import InputError
+from ppstudy.project import chapters as _chapters
+from ppstudy.project.paths import notebook, remove
 
 #: Folder of the stage (and of ``_sources/`` in the HTML) that holds the chapters' MyST sources.
 MD_SOURCES = "_ppstudy_md"
@@ -114,8 +116,6 @@ def configure_stage(
     """
     import yaml
 
-    from ppstudy import chapters as _chapters
-
     stage, root = Path(stage), Path(root)
     cfg_path = stage / "_config.yml"
     if not cfg_path.is_file():
@@ -123,10 +123,10 @@ def configure_stage(
     cfg = yaml.safe_load(cfg_path.read_text()) or {}
     settings = book_settings(env)
     md_dir = stage / MD_SOURCES
-    _chapters.remove(md_dir, stage)  # a link there is unlinked, never followed
+    remove(md_dir, stage)  # a link there is unlinked, never followed
     md_dir.mkdir()
     for name in chapters if chapters is not None else list(_chapters.CHAPTERS):
-        src = _chapters.get(name).notebook(root)
+        src = notebook(_chapters.get(name), root)
         if not src.is_file():
             raise InputError(f"chapter {name}: {src} does not exist")
         shutil.copy2(src, md_dir / f"{name}.md")

@@ -1,16 +1,19 @@
 """Checks of the built HTML book that a reader would otherwise find by eye.
 
-``check_book`` is run at the end of ``runner.build_book``. For each chapter page it checks that
+``check_book`` is run at the end of :func:`ppstudy.site.build.build_book`. For each chapter page it checks that
 
 - every table recorded with ``run.table`` shows its caption, and every registered figure
   (``results.json`` ``"figures"``: files ``figures/<name>.png``) is on the page: an image whose file name is
   the figure's name, or whose bytes or decoded pixels equal the saved PNG/SVG;
+- in a run that records evidence (``"evidence_recorded": true``, runs made since chapters record it), every
+  check carries its evidence and names in ``shown_in`` only tables and figures of the run;
 
 and for every page that each image of the article has alt text that says something (not missing, empty,
 a file name or path, or a hash: Sphinx writes an image's path as its alt when it has none), and that no cell
 output holds a traceback, a Python warning, a progress bar, a ``PosixPath``
 or ``<torch.`` repr, an object address (``<... at 0x...>``), a temporary or home path, or one of the given
-machine paths, and that papermill's injected-parameters cell is not shown.
+machine paths, that papermill's injected-parameters cell is not shown, and that the links of verdict tables
+and the dashboard to a table or figure lead to one.
 
 The browser-side checks (widths at 1400 px, page weight) are in ``tests/sitecheck.py``.
 """
@@ -29,6 +32,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ppstudy import PPStudyError
+from ppstudy.manifest.status import EVIDENCE_FLAG, evidence_missing
+from ppstudy.render import shown_in
 
 #: Text that must never appear in a cell output: (what it is, pattern).
 OUTPUT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -208,6 +213,50 @@ def content_problems(
     return problems
 
 
+def evidence_problems(results: Mapping[str, Any]) -> list[str]:
+    """Checks of a run that records evidence (its manifest's ``evidence_recorded``: see
+    :attr:`ppstudy.project.chapters.Chapter.evidence`) without evidence, or whose ``shown_in`` names
+    something the run neither tabled nor drew. Runs recorded before evidence was recorded have no such flag
+    and are not held to it."""
+    problems = [f"check {name!r} records no evidence" for name in evidence_missing(results)]
+    if results.get(EVIDENCE_FLAG):
+        known = set(results.get("tables") or {}) | set(results.get("figures") or [])
+        for name, c in (results.get("checks") or {}).items():
+            for n in shown_in(c):
+                if n not in known:
+                    problems.append(
+                        f"check {name!r}: its evidence is shown in {n!r}, which the run neither tabled nor drew"
+                    )
+    return problems
+
+
+def link_problems(html: str, page: Path) -> list[str]:
+    """Links of the verdict tables and the dashboard (to a table, ``#ppstudy-table-...``, or a figure,
+    ``ppstudy-figref``) whose target is not on the page they point at."""
+    soup = _soup(html)
+    problems = []
+    ids: dict[Path, set[str]] = {}
+    for a in soup.find_all("a", href=True):
+        href = a["href"]
+        target, _, frag = href.partition("#")
+        if (
+            not frag
+            or urlsplit(href).scheme
+            or not (frag.startswith("ppstudy-table-") or "ppstudy-figref" in (a.get("class") or []))
+        ):
+            continue
+        dest = (page.parent / unquote(target)).resolve() if target else page
+        if dest not in ids:
+            ids[dest] = (
+                {el.get("id") for el in _soup(dest.read_text(encoding="utf-8")).find_all(id=True)}
+                if dest.is_file()
+                else set()
+            )
+        if unquote(frag) not in ids[dest]:
+            problems.append(f"the link {_text(a)!r} leads to {href}, which is not there")
+    return problems
+
+
 def check_book(
     html_dir: str | Path, run_dirs: Mapping[str, str | Path], *, machine_paths: Iterable[str] = (), strict: bool = True
 ) -> list[str]:
@@ -235,6 +284,7 @@ def check_book(
             continue
         html = page.read_text(encoding="utf-8")
         problems += [f"{rel}: {p}" for p in content_problems(html, results, rd, page)]
+        problems += [f"{rel}: {p}" for p in evidence_problems(results)]
     for page in sorted(html_dir.rglob("*.html")):
         if "_static" in page.parts or page.name in ("genindex.html", "search.html"):
             continue
@@ -242,6 +292,8 @@ def check_book(
         text = page.read_text(encoding="utf-8")
         problems += [f"{rel}: {p}" for p in alt_problems(text)]
         problems += [f"{rel}: {p}" for p in output_problems(text, machine_paths)]
+        if "ppstudy-table-" in text or "ppstudy-figref" in text:
+            problems += [f"{rel}: {p}" for p in link_problems(text, page)]
     if problems and strict:
         raise BookCheckError(problems)
     return problems

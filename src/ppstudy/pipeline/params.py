@@ -1,13 +1,13 @@
-"""Chapter parameters: the notebook's parameters cell, the profile YAMLs, and command-line overrides.
+"""A run's parameters: the notebook's parameters cell, then the profile YAML, then command-line overrides.
 
 The parameters cell holds literals only, so its names, defaults and types are read with :mod:`ast`
-without executing anything. A profile YAML (``book/params/<chapter>/<profile>.yml``) and ``-p NAME VALUE``
-overrides may only set names that cell declares, with values of a compatible type.
+without executing anything (:func:`ppstudy.project.notebook.parameters_cell`). A profile YAML
+(``book/params/<chapter>/<profile>.yml``) and ``-p NAME VALUE`` overrides may only set names that cell
+declares, with values of a compatible type.
 """
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -16,54 +16,9 @@ from typing import Any
 import yaml
 
 from ppstudy import InputError
-from ppstudy.chapters import Chapter
-
-#: names every chapter declares and the runner injects
-RUNNER_PARAMS = ("profile", "run_dir")
-
-
-def parameters_cell(nb) -> dict[str, Any]:
-    """Names and default values of the cell tagged ``parameters`` (literals only)."""
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            break
-    else:
-        raise InputError("the notebook has no cell tagged 'parameters'")
-    out: dict[str, Any] = {}
-    for node in ast.parse(cell.source).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise InputError(f"parameters cell: only `name = literal` lines are allowed (line {node.lineno})")
-        try:
-            out[node.targets[0].id] = ast.literal_eval(node.value)
-        except ValueError:
-            raise InputError(f"parameters cell: {node.targets[0].id} is not a literal") from None
-    return out
-
-
-def profiles(chapter: Chapter, root: Path | None = None) -> list[str]:
-    d = chapter.params_dir(root)
-    return sorted(p.stem for p in d.glob("*.yml")) if d.is_dir() else []
-
-
-def profile_values(chapter: Chapter, profile: str, root: Path | None = None) -> dict[str, Any]:
-    from ppstudy.runner import check_profile
-
-    check_profile(profile)
-    path = chapter.params_dir(root) / f"{profile}.yml"
-    if not path.is_file():
-        raise InputError(
-            f"unknown profile {profile!r} for chapter {chapter.name!r} "
-            f"(profiles: {', '.join(profiles(chapter, root)) or 'none'})"
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a mapping of parameter names to values")
-    return data
+from ppstudy.project.chapters import Chapter
+from ppstudy.project.notebook import RUNNER_PARAMS, parameters_cell
+from ppstudy.project.profiles import profile_values
 
 
 def _type_ok(default: Any, value: Any) -> bool:

@@ -11,13 +11,14 @@ same 6-channel pair interface (its ``forward`` splits the channels), so the shar
 :func:`ppstudy.train.fit` trains both; at test time each image is embedded once and all ``m x n`` pairs
 are scored by one matrix product (:func:`siamese_score_matrix`).
 
-Augmentation (:class:`PairAugment`): the paper's albumentations ("shift-scale-rotate", "horizontal-flip",
+Augmentation (:class:`PairAugment`): the paper's named augmentations ("shift-scale-rotate", "horizontal-flip",
 "random-brightness-contrast", "motion-blur", "gauss-noise", "to-gray", "image-compression", and for the
 third subtask's third approach also "multiplicative-noise" and "coarse-dropout"), each with probability
 ``p``, applied to the original's three channels (and, with ``both=True``, independently to the encoded
 image's), as a batch callable for :func:`ppstudy.train.fit`.
 
-The paper's and ours: the transform names are the paper's; their ranges (albumentations' defaults) are ours.
+The paper's and ours: the transform names are the paper's; the paper names no library, and implementing
+them with albumentations (whose transform names they match) and its default ranges is ours.
 The probability 0.1 per transform is the paper's only for subtask 3 (its first and third approaches); for
 subtasks 1 and 2 the paper says only "randomly", so using 0.1 there is our assumption. Inputs are resized
 with :func:`ppstudy.images.resize` (``method="area"``); the CNN input size is ours (the paper gives none).
@@ -92,7 +93,8 @@ class SiameseMatcher(nn.Module):
 
 # ---------------------------------------------------------------------- augmentation
 def paper_augmentations(p: float = 0.1, *, extra: bool = False):
-    """The paper's albumentations pipeline, each transform with probability ``p``.
+    """The paper's named augmentations as an albumentations pipeline (our choice of library: the paper names
+    none), each transform with probability ``p``.
 
     "shift-scale-rotate" is albumentations' ``Affine`` with ``ShiftScaleRotate``'s default ranges (the
     named transform is deprecated in albumentations 2 in favour of ``Affine``). Every range is

@@ -345,6 +345,83 @@ def test_keygen_is_the_ope_key():
     assert deid.canvas_size(ope.paper_key(), 32) == 331 and deid.canvas_size(ope.paper_key(), 50) == 455
 
 
+def test_resize_magick_is_imagemagicks_mitchell_filter(tmp_path):
+    from ppstudy import images as I
+
+    # the Mitchell-Netravali cubic, B = C = 1/3: 8/9 at 0 (what `convert -define filter:verbose=1` prints),
+    # 1/18 at 1, nothing from 2 on
+    assert I._mitchell(np.array([0.0, 1.0, 2.0, 2.5])) == pytest.approx([8 / 9, 1 / 18, 0, 0])
+    idx, w = I._magick_weights(6, 2)  # shrinking 3x: the filter widened to a support of 6 input pixels
+    assert w.sum(1) == pytest.approx([1, 1]) and idx.min() >= 0 and idx.max() <= 5
+    dense = np.zeros((2, 6))
+    np.add.at(dense, (np.repeat([[0], [1]], idx.shape[1], 1), idx), w)
+    want = I._mitchell(((np.arange(6) + 0.5)[None, :] - np.array([[1.5], [4.5]])) / 3)
+    np.testing.assert_allclose(dense, want / want.sum(1, keepdims=True), atol=1e-12)
+    flat = np.full((30, 20, 3), 77, np.uint8)
+    assert (I.resize_magick(flat, 7) == 77).all()
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (60, 45, 3), dtype=np.uint8)
+    exe = deid.imagemagick_executable()
+    if exe is None:
+        pytest.skip("ImageMagick's convert is not installed (apt-get install imagemagick)")
+    from PIL import Image
+
+    Image.fromarray(x).save(tmp_path / "in.png")
+    for size in (16, 90):  # shrinking and enlarging
+        subprocess.run(
+            [exe, "in.png", "-filter", "Mitchell", "-resize", f"{size}x{size}!", "-depth", "16", f"out{size}.png"],
+            cwd=tmp_path,
+            check=True,
+        )
+        ref = np.asarray(Image.open(tmp_path / f"out{size}.png").convert("RGB")).astype(int)
+        got = I.resize_magick(x, size).astype(int)
+        assert got.shape == ref.shape and np.abs(got - ref).max() <= 1
+        assert (got == ref).mean() > 0.99, size  # read as Pillow reads a 16-bit PNG: the high byte
+
+
+def test_magick_dilation_widens_every_shape():
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+        '<path fill="rgb(1,2,3)" stroke="rgb(1,2,3)" stroke-width="1" d="M 0 0 L 4 0 L 4 4 Z"/>'
+        '<path fill="#0a0b0c" d="M 4 4 L 8 4 L 8 8 Z"/><path fill="none" d="M 0 0 L 1 1"/></svg>'
+    )
+    root = deid.check_svg(svg)
+    a, b, c = list(deid._magick_dilated(root, 288))
+    assert a.get("stroke-width") == "1.2" and a.get("stroke") == "rgb(1,2,3)"  # 2 x 0.3 px at 3 px per unit
+    assert b.get("stroke") == "#0a0b0c" and b.get("stroke-width") == "0.2" and c.get("stroke") is None
+    assert list(root)[0].get("stroke-width") == "1"  # a copy: the SVG itself is left alone
+
+
+@needs_imagemagick
+@pytest.mark.skipif(__import__("importlib").util.find_spec("skia") is None, reason="skia-python is not installed")
+def test_skia_magick_draws_closer_to_convert_than_resvg(images):
+    from skimage import data
+
+    batch = np.stack([deid.resize(data.astronaut(), 32), deid.resize(data.chelsea(), 32)])
+    svgs = deid.pipeline(batch, ope.paper_key(), deid.Settings(size=24, out_size=64), outputs=("svg", "shifted"))
+    for group in (svgs["svg"], svgs["shifted"]):
+        ref = deid.rasterize_many(group, 64, density=288, renderer="imagemagick").astype(int)
+        near = deid.rasterize_many(group, 64, density=288, renderer="skia-magick").astype(int)
+        far = deid.rasterize_many(group, 64, renderer="resvg").astype(int)
+        assert np.abs(near - ref).mean() < 0.6 * np.abs(far - ref).mean()
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("skia") is None, reason="skia-python is not installed")
+def test_skia_magick_renders_at_density_288_with_imagemagicks_offset():
+    assert deid.Settings(renderer="skia-magick").density == 288
+    a = deid.rasterize(SQUARE, 24, density=288, renderer="skia-magick")
+    assert a.shape == (24, 24, 3) and a[:, :10].tolist() == [[[200, 0, 0]] * 10] * 24  # stretched, as convert
+    assert (a[:, 14:] == 255).all()
+    # half a device pixel right of and below Skia's own drawing: the first column of a shape at x = 0 is cut
+    edge = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><path fill="rgb(0,0,0)" d="M 4 0 L 8 0 L 8 8 L 4 8 Z"/></svg>'
+    plain = np.asarray(deid._skia(deid.check_svg(edge), 24, 24))[:, :, 0].astype(int)
+    shifted = np.asarray(deid._skia(deid.check_svg(edge), 24, 24, deid.MAGICK_OFFSET_PX))[:, :, 0].astype(int)
+    assert plain[5, 11] == 255 and plain[5, 12] == 0 and shifted[5, 12] == 128  # the edge at 12 px moved to 12.5
+    assert plain[0, 20] == 0 and shifted[0, 20] == 128  # and the top edge down by half a pixel
+    gray = deid.rasterize_many([SQUARE], 24, density=288, gray=True, renderer="skia-magick")
+    assert gray.shape == (1, 24, 24) and gray[0, 0, 0] == round(200 / 3)
+
+
 @pytest.mark.skipif(__import__("importlib").util.find_spec("skia") is None, reason="skia-python is not installed")
 @pytest.mark.parametrize("s", TRACERS)
 def test_skia_renderer_agrees_with_resvg(images, s):
@@ -360,17 +437,43 @@ def test_skia_renderer_agrees_with_resvg(images, s):
     assert deid.rasterize(SQUARE, 24, renderer="skia")[:, :10].tolist() == [[[200, 0, 0]] * 10] * 24
 
 
-def test_upsample_batch_equals_resize_batch():
+def test_upsample_batch_equals_resize_each():
+    from ppstudy.images import resize_each
     from ppstudy.studies import deid as study
 
     rng = np.random.default_rng(3)
     for x in (rng.integers(0, 256, (9, 32, 32, 3), dtype=np.uint8), rng.integers(0, 256, (3, 20, 20), dtype=np.uint8)):
         for size in (32, 50, 60, 224):
-            np.testing.assert_array_equal(study.upsample_batch(x, size), study.resize_batch(x, size))
+            np.testing.assert_array_equal(study.upsample_batch(x, size), resize_each(x, size))
+
+
+def test_split_batch_reads_one_image_or_a_batch_as_deid_does():
+    from ppstudy.images import split_batch
+
+    for shape, single, batch_shape in (
+        ((5, 6), True, (1, 5, 6)),
+        ((5, 6, 3), True, (1, 5, 6, 3)),
+        ((5, 6, 1), True, (1, 5, 6, 1)),
+        ((4, 5, 6), False, (4, 5, 6)),  # 3-D with a last side that is no channel count: N gray images
+        ((4, 5, 6, 3), False, (4, 5, 6, 3)),
+        ((0, 5, 6, 1), False, (0, 5, 6, 1)),
+    ):
+        x = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+        b, s = split_batch(x)
+        assert (b.shape, s) == (batch_shape, single), shape
+        np.testing.assert_array_equal(b.reshape(-1), x.reshape(-1))
+    for bad in (np.zeros((2, 3, 4, 4), np.uint8), np.zeros((1, 2, 3, 4, 3), np.uint8), np.zeros(3, np.uint8)):
+        with pytest.raises(InputError, match="NxHxW"):
+            split_batch(bad)
+    with pytest.raises(InputError, match="uint8"):
+        split_batch(np.zeros((2, 2), np.float32))
+    b, s, keep_channel = deid._batch_of(np.zeros((3, 8, 8, 1), np.uint8))
+    assert b.shape == (3, 8, 8, 1) and not s and keep_channel
 
 
 def test_table2_protocol_resumes_per_size(images, tmp_path):
     from ppstudy import metrics as M
+    from ppstudy.images import resize_each
     from ppstudy.studies import deid as study
 
     rgb, _ = images
@@ -383,7 +486,7 @@ def test_table2_protocol_resumes_per_size(images, tmp_path):
     assert t1["originals"] > 0  # the up-sampling and SSIM statistics the sizes share
     vec = deid.vector_images(x, deid.Settings(size=24, out_size=48, tracer="vtracer"))
     dei = deid.deidentify(x, KEY, deid.Settings(size=24, out_size=48, tracer="vtracer"))
-    want = M.deid_indices(study.resize_batch(x, 48), vec, dei)
+    want = M.deid_indices(resize_each(x, 48), vec, dei)
     for c in study.TABLE2_COLUMNS:
         assert rows[1][f"measured {c}"] == pytest.approx(want[c], abs=1e-12)
     np.testing.assert_array_equal(ex[24]["deid"], dei[:2])

@@ -11,6 +11,9 @@ Conventions: images are uint8 numpy arrays, ``H x W`` (grayscale), ``H x W x C``
   (per image; what the de-identification pipeline uses before tracing);
 * ``"area"``: torch's area interpolation when shrinking, bilinear when enlarging (batched; what the
   pair CNNs of the Big Data Cup chapter use).
+
+:func:`resize_magick` reproduces ImageMagick's ``-resize`` (Mitchell filter) for the de-identification
+renderer that stands in for the paper's ``convert`` command.
 """
 
 from __future__ import annotations
@@ -56,6 +59,20 @@ def as_image_batch(x, *, name: str = "images", channels: tuple[int, ...] | None 
     if channels is not None and x.shape[-1] not in channels:
         raise InputError(f"{name}: expected {' or '.join(map(str, channels))} channels, got shape {x.shape}")
     return x, single
+
+
+def split_batch(x, *, name: str = "images", channels: tuple[int, ...] = (1, 3)) -> tuple[np.ndarray, bool]:
+    """Return ``(batch, was_single)`` for modules that take gray and colour images alike: HxW and HxWxC
+    (``C`` in ``channels``) are one image, NxHxW and NxHxWxC a batch. The batch keeps the input's layout
+    (a single HxW image becomes 1xHxW; unlike :func:`as_image_batch`, which reads every 3-D array as one
+    HxWxC image and gives NxHxWxC)."""
+    check_uint8(x, name)
+    single = x.ndim == 2 or (x.ndim == 3 and x.shape[-1] in channels)
+    batch = x[None] if single else x
+    if batch.ndim not in (3, 4) or (batch.ndim == 4 and batch.shape[-1] not in channels):
+        chans = " or ".join(map(str, channels))
+        raise InputError(f"{name}: expected HxW(xC) or NxHxW(xC) with C = {chans}, got shape {x.shape}")
+    return batch, single
 
 
 def strip_single(x: np.ndarray, single: bool, ndim_in: int) -> np.ndarray:
@@ -124,6 +141,65 @@ def resize(images: np.ndarray, size: int, *, method: ResizeMethod = "bilinear") 
         b, single = as_image_batch(images)
         return strip_single(_area(b, size), single, images.ndim)
     return _bilinear(images, size)
+
+
+def _mitchell(t: np.ndarray) -> np.ndarray:
+    """The Mitchell-Netravali cubic (B = C = 1/3), ImageMagick's filter named ``Mitchell``."""
+    t = np.abs(t)
+    b = c = 1.0 / 3.0
+    near = ((12 - 9 * b - 6 * c) * t**3 + (-18 + 12 * b + 6 * c) * t**2 + (6 - 2 * b)) / 6
+    far = ((-b - 6 * c) * t**3 + (6 * b + 30 * c) * t**2 + (-12 * b - 48 * c) * t + (8 * b + 24 * c)) / 6
+    return np.where(t < 1, near, np.where(t < 2, far, 0.0))
+
+
+def _magick_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """ImageMagick's resize along one axis as taps: output pixel ``i`` is ``sum_k w[i, k] * x[idx[i, k]]``,
+    centred at ``(i + 0.5) * n_in / n_out``, the filter widened by the shrink factor (never narrowed) and
+    normalised; ``idx`` and ``w`` are ``n_out x taps`` (padding taps have weight 0)."""
+    scale = n_in / n_out
+    support = 2.0 * max(scale, 1.0)  # the Mitchell filter's support (2) in input pixels
+    centre = (np.arange(n_out) + 0.5) * scale
+    first = np.floor(centre - support).astype(np.int64)
+    taps = int(np.ceil(2 * support)) + 2
+    idx = first[:, None] + np.arange(taps)[None, :]
+    w = _mitchell((idx + 0.5 - centre[:, None]) / max(scale, 1.0))
+    w[(idx < 0) | (idx >= n_in)] = 0.0
+    w /= w.sum(axis=1, keepdims=True)
+    return np.clip(idx, 0, n_in - 1), w
+
+
+def _magick_pass(x: np.ndarray, axis: int, size: int) -> np.ndarray:
+    idx, w = _magick_weights(x.shape[axis], size)
+    w = w.astype(np.float32)
+    shape = [1] * x.ndim
+    shape[axis] = size
+    out = np.zeros(x.shape[:axis] + (size,) + x.shape[axis + 1 :], np.float32)
+    for k in range(idx.shape[1]):
+        out += w[:, k].reshape(shape) * np.take(x, idx[:, k], axis=axis)
+    return out
+
+
+def resize_magick(image: np.ndarray, size: int) -> np.ndarray:
+    """One uint8 HxW or HxWxC image resized to ``size`` x ``size`` as ImageMagick 6's ``-resize SxS!`` does it
+    for an image with an alpha channel (an SVG rendered by ImageMagick has one), read back as 8 bits:
+
+    * the Mitchell filter (:func:`_magick_weights`), one axis after the other: across the columns first when
+      the image grows, down the rows first when it shrinks, the intermediate image clamped to the value
+      range (ImageMagick's ``HorizontalFilter`` / ``VerticalFilter``);
+    * its 16-bit result (``round(257 v)``) read as 8 bits by keeping the high byte, as Pillow reads the
+      16-bit PNG ``convert`` writes.
+    """
+    size = check_size(size, high=MAX_RESIZE_SIDE)
+    check_uint8(image)
+    if image.ndim not in (2, 3):
+        raise InputError(f"image: expected HxW or HxWxC, got shape {image.shape}")
+    x = image.astype(np.float32)
+    if (size / x.shape[0]) * (size / x.shape[1]) > 1:
+        t = _magick_pass(np.clip(_magick_pass(x, 1, size), 0, 255), 0, size)
+    else:
+        t = _magick_pass(np.clip(_magick_pass(x, 0, size), 0, 255), 1, size)
+    q16 = np.rint(np.clip(t, 0, 255) * 257.0)
+    return (q16 // 256).astype(np.uint8)
 
 
 def resize_each(images: np.ndarray, size: int, *, method: ResizeMethod = "bilinear") -> np.ndarray:

@@ -107,7 +107,13 @@ _PATH_ATTRS = {
 _PAINT_ATTRS = {"fill", "stroke"}
 
 TRACERS = ("imagetracer", "vtracer")
-RENDERERS = ("resvg", "imagemagick", "skia")
+RENDERERS = ("resvg", "imagemagick", "skia", "skia-magick")
+#: renderer="skia-magick" draws like ImageMagick's MSVG renderer (measured against ``convert`` on traced
+#: images and test shapes, benchmarks/bench_render.py): half a device pixel right of and below where resvg
+#: and Skia draw, and every shape about 0.3 device pixels wider on each side (its anti-aliasing; the widening
+#: that makes the two renderers' pixels closest)
+MAGICK_OFFSET_PX = 0.5
+MAGICK_DILATION_PX = 0.3
 OPE_MODES = ("token", "literal")
 
 
@@ -160,7 +166,7 @@ class Settings:
         check_options(self.options)
         validate.integer("deid settings: path_precision", self.path_precision, low=0, high=8)
         if isinstance(self.density, str) and self.density == "auto":
-            object.__setattr__(self, "density", 288 if self.renderer == "imagemagick" else None)
+            object.__setattr__(self, "density", 288 if self.renderer in ("imagemagick", "skia-magick") else None)
         object.__setattr__(self, "density", _check_density(self.density, "deid settings: density"))
         validate.boolean("deid settings: scale_strokes", self.scale_strokes)
         if self.scale_strokes and self.ope_mode == "literal":
@@ -211,15 +217,11 @@ def resize(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def _batch_of(images, what: str = "images") -> tuple[np.ndarray, bool, bool]:
-    """``(batch, single, keep_channel)``: HxW or HxWx{1,3} is one image; NxHxW or NxHxWx{1,3} a batch."""
-    if not isinstance(images, np.ndarray):
-        raise InputError(f"{what}: expected a numpy array, got {type(images).__name__}")
-    if images.dtype != np.uint8:
-        raise InputError(f"{what}: expected dtype uint8, got {images.dtype}")
-    single = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3))
-    batch = images[None] if single else images
-    if batch.ndim not in (3, 4) or (batch.ndim == 4 and batch.shape[-1] not in (1, 3)):
-        raise InputError(f"{what}: expected HxW(xC) or NxHxW(xC) with C = 1 or 3, got shape {images.shape}")
+    """``(batch, single, keep_channel)``: HxW or HxWx{1,3} is one image; NxHxW or NxHxWx{1,3} a batch
+    (:func:`ppstudy.images.split_batch`); ``keep_channel``: the images are NxHxWx1."""
+    from ppstudy.images import split_batch
+
+    batch, single = split_batch(images, name=what)
     if min(batch.shape[1:3]) < 2:
         raise InputError(f"{what}: images of shape {batch.shape[1:]} are too small to trace")
     return batch, single, batch.ndim == 4 and batch.shape[-1] == 1
@@ -557,10 +559,12 @@ def _render_size(w: float, h: float, out_size: int, density: int | None) -> tupl
     return max(1, round(rw)), max(1, round(rh))
 
 
-def _sized(root: ET.Element, rw: int, rh: int) -> str:
-    """The SVG scaled to ``rw`` x ``rh`` pixels (aspect ratio ignored), as text."""
+def _sized(root: ET.Element, rw: int, rh: int, offset: float = 0.0) -> str:
+    """The SVG scaled to ``rw`` x ``rh`` pixels (aspect ratio ignored), drawn ``offset`` pixels right of and
+    below its place, as text."""
     w, h = svg_dimensions(root)
-    root.set("viewBox", f"0 0 {_fmt(w)} {_fmt(h)}")
+    dx, dy = -offset * w / rw, -offset * h / rh
+    root.set("viewBox", f"{dx:.9g} {dy:.9g} {_fmt(w)} {_fmt(h)}" if offset else f"0 0 {_fmt(w)} {_fmt(h)}")
     root.set("preserveAspectRatio", "none")
     root.set("width", str(rw))
     root.set("height", str(rh))
@@ -658,15 +662,15 @@ def _imagemagick(
     return out
 
 
-def _skia(root: ET.Element, rw: int, rh: int):
-    """Skia's SVG module (skia-python), on white; a PIL image."""
+def _skia(root: ET.Element, rw: int, rh: int, offset: float = 0.0):
+    """Skia's SVG module (skia-python), on white, drawn ``offset`` pixels right of and below; a PIL image."""
     try:
         import skia
     except ImportError:
         raise InputError("rasterize: renderer='skia' needs skia-python (pip install skia-python)") from None
     from PIL import Image
 
-    data = _sized(root, rw, rh).encode("utf8")
+    data = _sized(root, rw, rh, offset).encode("utf8")
     stream = skia.MemoryStream(data)  # does not copy: data must outlive the parse
     dom = skia.SVGDOM.MakeFromStream(stream)
     if dom is None:
@@ -678,6 +682,27 @@ def _skia(root: ET.Element, rw: int, rh: int):
     dom.render(canvas)
     rgba = surface.makeImageSnapshot().toarray(colorType=skia.kRGBA_8888_ColorType)
     return Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
+
+
+def _magick_dilated(root: ET.Element, density: int) -> ET.Element:
+    """A copy of ``root`` whose every shape is :data:`MAGICK_DILATION_PX` device pixels wider on each side at
+    ``density``: stroked paths get a wider stroke, unstroked ones a stroke of their fill colour."""
+    import copy
+
+    root = copy.deepcopy(root)
+    extra = 2 * MAGICK_DILATION_PX * 96 / density  # in SVG units
+    for el in root:
+        stroke = el.get("stroke")
+        if stroke is None or stroke == "none":
+            if el.get("fill") in (None, "none"):
+                continue
+            el.set("stroke", el.get("fill"))
+            el.set("stroke-width", _fmt(extra))
+        else:
+            m = _LENGTH.fullmatch(el.get("stroke-width", "1"))
+            width = float(m.group(1)) if m else 1.0
+            el.set("stroke-width", f"{width + extra:.6g}")
+    return root
 
 
 def rasterize_many(
@@ -705,6 +730,15 @@ def rasterize_many(
             _finish(_skia(root, *_render_size(*svg_dimensions(root), out_size, density)), out_size, gray)
             for root in roots
         ]
+    elif renderer == "skia-magick":
+        from ppstudy.images import resize_magick
+
+        res = []
+        for root in roots:
+            rw, rh = _render_size(*svg_dimensions(root), out_size, density or 96)
+            im = np.asarray(_skia(_magick_dilated(root, density or 96), rw, rh, MAGICK_OFFSET_PX), dtype=np.uint8)
+            a = resize_magick(im, out_size) if (rw, rh) != (out_size, out_size) else im
+            res.append(np.rint(a.astype(np.float32).mean(-1)).astype(np.uint8) if gray else a)
     else:
         res = []
         for root in roots:

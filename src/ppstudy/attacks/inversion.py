@@ -111,7 +111,7 @@ class Inversion:
 
 def train_inversion(
     plain: np.ndarray,
-    encrypt: Callable[[np.ndarray, int], np.ndarray],
+    encrypt: Callable[[np.ndarray, int], np.ndarray] | np.ndarray,
     *,
     epochs: int = 5,
     batch_size: int = 64,
@@ -125,7 +125,8 @@ def train_inversion(
 
     ``plain``: public (or known) plain images, uint8 N x H x W x 3. ``encrypt(x, i)`` encrypts batch ``i``
     of the whole training (a fresh key per batch for the key-drawing attacker; the target key for the
-    known-pairs one) and returns uint8 cipher images. AdamW with a cosine decay of ``lr`` over the
+    known-pairs one) and returns uint8 cipher images; or ``encrypt`` is the array of the ``N`` cipher
+    images of ``plain`` themselves (fixed pairs: the known-pairs attacker, or ciphers too slow to redo). AdamW with a cosine decay of ``lr`` over the
     training, the mean absolute error; ``time_budget_s`` stops after the epoch that exceeds it."""
     check_uint8(plain, "plain images")
     if plain.ndim != 4 or plain.shape[-1] != 3 or not len(plain):
@@ -134,11 +135,25 @@ def train_inversion(
     batch_size = validate.positive_int("batch_size", batch_size)
     seed = validate.integer("seed", seed, low=0)
     dev = torch.device(device or "cpu")
-    shape = tuple(int(v) for v in plain.shape[1:])
+    shape = (int(plain.shape[1]), int(plain.shape[2]), int(plain.shape[3]))
     if shape[0] % 4 or shape[1] % 4:
         raise InputError(f"inversion network: image sides must be multiples of 4, got {shape}")
+    fixed, enc = None, None
+    if isinstance(encrypt, np.ndarray):
+        fixed = input_layout(encrypt, shape)
+        if len(fixed) != len(plain):
+            raise InputError(f"inversion network: {len(fixed)} cipher images for {len(plain)} plain images")
+    else:
+        enc = encrypt
+
+    def batch_cipher(idx: np.ndarray, i: int) -> np.ndarray:
+        if fixed is not None:
+            return fixed[idx]
+        assert enc is not None
+        return input_layout(enc(plain[idx], i), shape)
+
     torch.manual_seed(seed)
-    probe = input_layout(encrypt(plain[:1], 0), shape)
+    probe = batch_cipher(np.arange(1), 0)
     model = UNet(probe.shape[-1], 3, width).to(dev)
     steps_per_epoch = max(1, len(plain) // batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -152,7 +167,7 @@ def train_inversion(
         for s in range(steps_per_epoch):
             idx = np.sort(order[s * batch_size : (s + 1) * batch_size])
             xb = plain[idx]
-            yb = input_layout(encrypt(xb, step), shape)
+            yb = batch_cipher(idx, step)
             out = model(_tensor(yb, dev))
             loss = torch.nn.functional.l1_loss(out, _tensor(xb, dev))
             opt.zero_grad(set_to_none=True)

@@ -422,8 +422,8 @@ def solve(
             shown = B.symmetry(work, k, (1, 2))
             for t in range(group.size):
                 scores[k, t] = prior.score(group.apply(shown, t)).sum()
-        k, t = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        grid = _transform_grid(grid, int(k), int(t), group)
+        kbest, tbest = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        grid = _transform_grid(grid, int(kbest), int(tbest), group)
         work = _render(pieces, grid, group, rows, cols)
     images = plain_layout(work, channels) if grayscale else work
     return Solution(grid, images, work, block, grayscale, group, tuple(len(c.pieces) for c in comps), scores)

@@ -319,19 +319,12 @@ def recover_catmap(x: np.ndarray, y: np.ndarray, *, tile: int) -> Recovery:
                 fits.append(m)
     if not fits:
         raise _no_candidate("cat map")
-    key = catmap.key_for_matrix(fits[0], (h, w), t, low=0)
-    if key is None:  # not a power of any M(a, b): keep the map itself
-        matrix = fits[0]
+    found = catmap.key_for_matrix(fits[0], (h, w), t, low=0)
+    key: Any = fits[0] if found is None else found  # not a power of any M(a, b): the map itself
+    matrix = fits[0]
 
-        def dec(v):
-            return catmap.apply_matrix(v, (h, w), t, matrix, inverse=True)
-
-        key = matrix
-    else:
-        k = key
-
-        def dec(v):
-            return catmap.decrypt(v, k)
+    def dec(v):
+        return catmap.apply_matrix(v, (h, w), t, matrix, inverse=True)
 
     mode = "whole" if t == h else "tile"
     ks = catmap.key_space((h, w), mode=mode, tile=t)

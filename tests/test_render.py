@@ -1,0 +1,146 @@
+"""Rendering a manifest (ppstudy.render): tables with two-level headers, number formats, escaping, verdict tables
+with check ids, evidence and links, the dashboard."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from recorded import verdict_run
+
+from ppstudy.data.source import smoke
+from ppstudy.kernel.run import Run
+from ppstudy.render import auto_format, render_table
+
+
+def test_table_html_has_two_level_headers_no_index_and_dashes(tmp_path):
+    run = Run("etc", "quick", {}, tmp_path, data="toy")
+    run.table(
+        "t",
+        [{"kernel": "linear", "paper: EER": 0.0223, "measured: EER": 0.023456, "dims": 1215, "measured: note": None}],
+        caption="EER table",
+    )
+    html = render_table(run.manifest, "t")
+    assert '<th rowspan="2">kernel</th>' in html and '<th colspan="2">EER</th>' in html
+    assert "<th>paper</th><th>this run<br>(quick)</th>" in html
+    assert ">0.0223<" in html and ">0.0235<" in html and ">1,215<" in html and ">—<" in html
+    assert "Table 1. EER table" in html and "<th></th>" not in html  # numbered caption; no index column
+    assert "Smoke run" not in html  # quick data are not smoke
+
+
+def test_smoke_tables_warn_and_exact_tables_say_so(tmp_path):
+    run = Run("etc", "smoke", {}, tmp_path)
+    run.use_data(smoke("toy faces"))
+    run.table("a", [{"x": 1, "measured: y": 2.5}], caption="a")
+    run.table("b", [{"x": 1, "measured: y": 2.5}], caption="b", exact=True)
+    assert "Smoke run" in render_table(run.manifest, "a")
+    b = render_table(run.manifest, "b")
+    assert "Exact" in b and "Smoke run" not in b
+
+
+@pytest.mark.parametrize(
+    "values, shown",
+    [
+        ([1, 1000, 25], ["1", "1,000", "25"]),
+        ([92.98, 85.151], ["92.98", "85.15"]),
+        ([0.0223, 0.3355], ["0.0223", "0.3355"]),
+        ([0.000744, 5.1e-05], ["0.000744", "5.1e-05"]),
+        ([3.5, 7.25], ["3.500", "7.250"]),
+    ],
+)
+def test_auto_format_precision(values, shown):
+    f = auto_format(values)
+    assert [f(v) for v in values] == shown
+
+
+def test_paper_values_are_shown_as_printed():
+    f = auto_format([0.000744, 0.0223], paper=True)
+    assert [f(0.000744), f(0.0223)] == ["0.000744", "0.0223"]
+
+
+def test_html_escapes_cells(tmp_path):
+    run = Run("etc", "quick", {}, tmp_path)
+    run.table("t", [{"name": "<script>x</script>", "measured: v": 1}], caption="<b>c</b>")
+    html = render_table(run.manifest, "t")
+    assert "<script>" not in html and "&lt;script&gt;" in html and re.search("&lt;b&gt;c", html)
+
+
+def test_verdicts_show_check_ids_evidence_links_and_every_status(tmp_path):
+    from bs4 import BeautifulSoup
+
+    from ppstudy.manifest.status import STATUS_MEANINGS
+
+    run = verdict_run(tmp_path)
+    run.verdicts()
+    t = run.manifest["tables"]["verdicts"]
+    assert t["verdicts"] is True and [r["check"] for r in t["rows"]] == ["rise-linear", "ordering", "no-evidence"]
+    html = render_table(run.manifest, "verdicts", figure_labels={"fig4_far_frr": "fig-etc-far-frr"})
+    soup = BeautifulSoup(html, "html.parser")
+    heads = [th.get_text(" ") for th in soup.find_all("th")]
+    assert heads[:3] == ["check", "claim", "paper"] and heads[-3:] == ["evidence", "shown in", "status"]
+    rows = [[td.get_text(" ").strip() for td in tr.find_all("td")] for tr in soup.find("tbody").find_all("tr")]
+    assert [r[0] for r in rows] == ["rise-linear", "ordering", "no-evidence"]
+    assert rows[0][5] == "rise: 0.0213; ci95: [0.0101, 0.0325]"  # numbers and their interval; shown_in is a link
+    assert rows[1][5] == "interval: 0.0120 [-0.0040, 0.0280]; rows: r0, r1, r2, r3, r4, r5, r6, r7, … (10 in all)"
+    assert rows[2][5] == "—" and rows[2][6] == "hidden, elsewhere"  # not shown, unknown: plain text
+    links = {a["href"]: a.get_text() for a in soup.find("tbody").find_all("a")}
+    assert links == {"#ppstudy-table-invariance": "Table 1", "#fig-etc-far-frr": "Figure"}
+    assert soup.find(id="ppstudy-table-verdicts") is not None  # the verdict table is a link target too
+    assert [r[-1] for r in rows] == ["reproduced", "needs a larger run: the 95% interval contains 0", "exact"]
+    legend = soup.find(class_="ppstudy-legend").get_text()
+    for status in (
+        "reproduced",
+        "differs",
+        "holds",
+        "fails",
+        "exact",
+        "smoke only",
+        "needs a GPU run",
+        "needs a larger run",
+    ):
+        assert f"{status}:" in legend, status
+    assert list(STATUS_MEANINGS)[:8] == [
+        "reproduced",
+        "differs",
+        "exact",
+        "holds",
+        "fails",
+        "smoke only",
+        "needs a GPU run",
+        "needs a larger run",
+    ]
+    # without labels a figure is named, not linked
+    assert 'href="#fig-' not in render_table(run.manifest, "verdicts") and "figure fig4_far_frr" in render_table(
+        run.manifest, "verdicts"
+    )
+
+
+def test_old_verdict_tables_are_rendered_from_their_checks(tmp_path):
+    """A published run recorded before the verdict table said so (no check column, no flag) still shows
+    the check ids and the legend: the table is rendered from the checks."""
+    run = verdict_run(tmp_path)
+    run.verdicts()
+    old = json.loads(json.dumps(run.manifest))
+    t = old["tables"]["verdicts"]
+    del t["verdicts"]
+    t["columns"].remove("check")
+    for r in t["rows"]:
+        del r["check"]
+    html = render_table(old, "verdicts")
+    assert "<code>rise-linear</code>" in html and 'class="ppstudy-legend"' in html
+    old["tables"]["other"] = dict(t)  # a table of the same rows under another name is a plain table
+    assert "<code>" not in render_table(old, "other")
+
+
+def test_dashboard_rows_carry_ids_scale_evidence_links_and_the_legend(tmp_path):
+    from ppstudy.render import dashboard
+
+    run = verdict_run(tmp_path)
+    md = dashboard({"etc": run.manifest}, {"etc": {"fig4_far_frr": "fig-etc-far-frr"}})
+    row = next(line for line in md.splitlines() if "`rise-linear`" in line)
+    assert "| `paper` |" in row and "rise: 0.0213; ci95: \\[0.0101, 0.0325\\]" in row
+    assert '<a class="reference internal" href="etc.html#ppstudy-table-invariance">Table 1</a>' in row
+    assert 'href="etc.html#fig-etc-far-frr">Figure</a>' in row
+    assert "`no-evidence`" not in md  # exact checks are the chapter's, not a paper's claim
+    assert "**needs a larger run**:" in md and "**smoke only**:" in md

@@ -33,6 +33,15 @@ def test_learns_a_trivially_invertible_cipher(cipher):
     assert inv.history[-1]["l1"] < inv.history[0]["l1"]
 
 
+def test_fixed_pairs_train_like_a_cipher():
+    # the known-pairs attacker trains on the cipher images it holds, not on a cipher it can call
+    train, test = toy(256, 0), toy(32, 1)
+    inv = inversion.train_inversion(train, np.uint8(255) - train, epochs=12, batch_size=32, width=8, lr=0.01)
+    assert ssim_images(test, inv.reconstruct(np.uint8(255) - test)).mean() >= 0.9
+    with pytest.raises(InputError):
+        inversion.train_inversion(train, train[:10], epochs=1)
+
+
 def test_key_sources():
     spec = ciphers.get("pixel2")
     x = toy(4, 2)

@@ -243,33 +243,64 @@ def test_evaluate_needs_the_training_normalization():
 
 
 def test_augment_shift_and_flip():
-    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.uint8).reshape(2, 1, 4, 4)
-    g = torch.Generator().manual_seed(0)
-    out = train.Augment(pad=0, flip=True)(x, g)
-    for i in range(2):
-        assert torch.equal(out[i], x[i]) or torch.equal(out[i], x[i].flip(2))
+    x = torch.arange(64 * 1 * 4 * 4, dtype=torch.uint8).reshape(64, 1, 4, 4)
+    out = train.Augment(pad=0, flip=True)(x, torch.Generator().manual_seed(0))
+    flipped = [bool(torch.equal(out[i], x[i].flip(2))) for i in range(64)]
+    kept = [bool(torch.equal(out[i], x[i])) for i in range(64)]
+    assert all(f or k for f, k in zip(flipped, kept))  # each image is itself or its mirror
+    assert 16 <= sum(flipped) <= 48  # about half are mirrored (an augmenter that never flips fails here)
     out = train.Augment(pad=1, flip=False)(x, torch.Generator().manual_seed(1))
     padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
-    for i in range(2):  # every output is a 4x4 window of the zero-padded input
-        wins = [padded[i, :, a : a + 4, b : b + 4] for a in range(3) for b in range(3)]
-        assert any(torch.equal(out[i], w) for w in wins)
+    offsets = set()
+    for i in range(64):  # every output is a 4x4 window of the zero-padded input
+        hits = [(a, b) for a in range(3) for b in range(3) if torch.equal(out[i], padded[i, :, a : a + 4, b : b + 4])]
+        assert hits
+        offsets.add(hits[0])
+    assert len(offsets) >= 5  # the windows are drawn, not always the centre one
 
 
 def test_six_channel_pairs_and_binary_loss():
-    x, _ = _data(n=32, c=6)
-    y = np.arange(32) % 2
+    # label 1 when the first image of the pair (channels 0-2) is brighter than the second (channels 3-5)
+    rng = np.random.default_rng(0)
+    n = 256
+    a = rng.integers(0, 3, n)
+    b = (a + 1 + rng.integers(0, 2, n)) % 3
+    y = (a > b).astype(np.int64)
+    x = rng.integers(0, 100, (n, 8, 8, 6)).astype(np.uint8)
+    x[..., :3] += (a * 70)[:, None, None, None].astype(np.uint8)
+    x[..., 3:] += (b * 70)[:, None, None, None].astype(np.uint8)
     torch.manual_seed(0)
-    m = resnet18_cifar(1, in_channels=6, width=8)
+    m = torch.nn.Sequential(
+        torch.nn.Conv2d(6, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 1)
+    )
     res = train.fit(
         m,
-        (x, y),
-        (x, y),
-        schedule=schedules.one_cycle(epochs=1, batch_size=16),
+        (x[:192], y[:192]),
+        (x[192:], y[192:]),
+        schedule=schedules.one_cycle(epochs=6, batch_size=32, lr=0.05),
         loss="bce",
         device="cpu",
         progress=False,
     )
-    assert len(res.history) == 1 and 0 <= res.test_acc <= 1
+    assert len(res.history) == 6 and res.test_acc >= 0.9  # one logit learns the pair rule (chance about 0.5)
+
+
+class _ConstantLogit(torch.nn.Module):
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return torch.full((x.shape[0], 1), self.value) + 0 * self.dummy
+
+
+@pytest.mark.parametrize(("logit", "expected"), [(2.0, 0.25), (-2.0, 0.75)])
+def test_binary_accuracy_is_the_sign_of_the_logit(logit, expected):
+    x = np.zeros((8, 4, 4, 6), np.uint8)
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0])  # a quarter "same"
+    acc = train.evaluate(_ConstantLogit(logit), x, y, loss="bce", device="cpu", normalization=([0.0] * 6, [1.0] * 6))
+    assert acc == pytest.approx(expected)
 
 
 def test_bad_inputs():

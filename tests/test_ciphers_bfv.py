@@ -85,6 +85,11 @@ def test_files_and_key_directory(key, tmp_path):
     assert bfv.read_ciphertext(tmp_path / "raw.bin") == ct
     img = bfv.ciphertext_image(ct)
     assert img.shape == (52, 52, 3) and img.dtype == np.uint8
+    # the image view is the payload's bytes after SEAL's header, in order
+    fake = bytes(bfv.SEAL_HEADER) + bytes(range(256)) * 40
+    view = bfv.ciphertext_image(fake)
+    assert np.array_equal(view.reshape(-1), np.frombuffer(fake, np.uint8)[bfv.SEAL_HEADER :][: 52 * 52 * 3])
+    assert view[0, 0].tolist() == [0, 1, 2] and view[0, 1].tolist() == [3, 4, 5]
 
 
 @pytest.mark.fhe

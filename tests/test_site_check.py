@@ -317,6 +317,15 @@ def test_book_settings():
     )
     s = bookconfig.book_settings({"PPSTUDY_REPOSITORY_URL": "https://gitlab.com/t/p"})
     assert "launch_buttons" not in s and s["repository"]["branch"] == "main"  # Binder/Colab: GitHub only
+    hub = {"PPSTUDY_JUPYTERHUB_URL": "https://hub.example.edu/"}
+    s = bookconfig.book_settings({"PPSTUDY_REPOSITORY_URL": "https://gitlab.com/t/p", **hub})
+    assert s["launch_buttons"] == {"jupyterhub_url": "https://hub.example.edu"}  # a hub pulls from any host
+    s = bookconfig.book_settings({**env, **hub})
+    assert s["launch_buttons"] == {"jupyterhub_url": "https://hub.example.edu", "binderhub_url": "https://mybinder.org"}
+    assert bookconfig.book_settings(hub) == {}  # no repository: nothing to pull
+    for bad in ("hub.example.edu", "https://hub.example.edu/a b", "javascript:alert(1)", "https://h/?q=1"):
+        with pytest.raises(InputError, match="PPSTUDY_JUPYTERHUB_URL"):
+            bookconfig.book_settings({**env, "PPSTUDY_JUPYTERHUB_URL": bad})
     with pytest.raises(InputError):
         bookconfig.book_settings({**env, "GITHUB_REF_NAME": "a b"})
 
@@ -658,6 +667,7 @@ def test_book_has_repository_and_launch_buttons_with_a_repository(tmp_path):
         "GITHUB_REPOSITORY": "org/ppstudy",
         "GITHUB_REF_NAME": "main",
         "PPSTUDY_NOTEBOOKS_REF": "notebooks",
+        "PPSTUDY_JUPYTERHUB_URL": "https://hub.example.edu",
     }
     html = _build(tmp_path, env=env)
     soup = BeautifulSoup((html / "book" / "etc.html").read_text(), "html.parser")
@@ -665,6 +675,11 @@ def test_book_has_repository_and_launch_buttons_with_a_repository(tmp_path):
     assert "https://github.com/org/ppstudy" in links
     assert "https://mybinder.org/v2/gh/org/ppstudy/main?urlpath=tree/book/etc.md" in links
     assert "https://colab.research.google.com/github/org/ppstudy/blob/notebooks/notebooks/etc.ipynb" in links
+    hub = (
+        "https://hub.example.edu/hub/user-redirect/git-pull?repo=https%3A//github.com/org/ppstudy"
+        "&urlpath=tree/ppstudy/book/etc.md&branch=main"
+    )
+    assert hub in links  # the MyST source, as for Binder (the repository holds no .ipynb)
 
 
 # ------------------------------------------------------------------------------------------ sitecheck

@@ -3,6 +3,9 @@
 The repository URL is never written in the checkout's ``_config.yml``: it comes from the environment of the
 deploy job. ``PPSTUDY_REPOSITORY_URL`` wins; otherwise GitHub Actions' ``GITHUB_SERVER_URL`` and
 ``GITHUB_REPOSITORY`` are joined. Without either, the book has no repository or launch buttons.
+``PPSTUDY_JUPYTERHUB_URL`` (a class's or an institution's hub, e.g. ``https://hub.example.edu``) adds a
+JupyterHub button that clones the repository into the reader's hub account with nbgitpuller and opens the
+chapter there (any git host).
 
 ``configure_stage`` is called by :func:`ppstudy.site.stage.stage_book` on the staged copy of ``_config.yml``; it also copies
 each chapter's MyST source next to the stage so that the built page offers it as a ``.md`` download.
@@ -28,6 +31,19 @@ COLAB_URL = "https://colab.research.google.com"
 PROVIDERS = ("github", "gitlab", "bitbucket")
 _URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+){2,}$")
 _REF = re.compile(r"^[A-Za-z0-9._/-]+$")
+_HUB = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+)*/?$")
+
+
+def jupyterhub_url(env: Mapping[str, str] | None = None) -> str | None:
+    """The JupyterHub the launch button opens (``PPSTUDY_JUPYTERHUB_URL``), without a trailing ``/``; None
+    when unset. The hub needs nbgitpuller installed (the button's link is its ``git-pull`` URL)."""
+    env = os.environ if env is None else env
+    url = (env.get("PPSTUDY_JUPYTERHUB_URL") or "").strip()
+    if not url:
+        return None
+    if not _HUB.match(url):
+        raise InputError(f"PPSTUDY_JUPYTERHUB_URL {url!r} is not of the form https://host[/path]")
+    return url.rstrip("/")
 
 
 def repository_url(env: Mapping[str, str] | None = None) -> str | None:
@@ -85,8 +101,11 @@ def book_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "html": {"use_repository_button": True},
         "sphinx": {"config": {"ppstudy_repository": {"url": url, "branch": branch}}},
     }
+    hub = jupyterhub_url(env)
+    if hub is not None:
+        out["launch_buttons"] = {"jupyterhub_url": hub}
     if provider(url) == "github":
-        out["launch_buttons"] = {"binderhub_url": BINDER_URL}
+        out.setdefault("launch_buttons", {})["binderhub_url"] = BINDER_URL
         nb_ref = (env.get("PPSTUDY_NOTEBOOKS_REF") or "").strip()
         if nb_ref:
             if not _REF.match(nb_ref):

@@ -477,8 +477,8 @@ def _buttons(app, pagename, templatename, context, doctree) -> None:
     if launch is None:
         return
     for b in launch["buttons"]:
-        if b.get("text") == "Binder":  # open the MyST source: the repository holds no .ipynb
-            b["url"] = re.sub(r"(urlpath=[^&]*?)\.ipynb$", r"\1.md", b["url"])
+        if b.get("text") in ("Binder", "JupyterHub"):  # open the MyST source: the repository holds no .ipynb
+            b["url"] = re.sub(r"(urlpath=[^&]*?)\.ipynb(?=&|$)", r"\1.md", b["url"])
     launch["buttons"] = [b for b in launch["buttons"] if b.get("text") != "Colab"]
     if repo.get("colab"):
         launch["buttons"].append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from recorded import verdict_run
@@ -12,6 +13,8 @@ from recorded import verdict_run
 from ppstudy.data.source import smoke
 from ppstudy.kernel.run import Run
 from ppstudy.render import auto_format, render_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_table_html_has_two_level_headers_no_index_and_dashes(tmp_path):
@@ -25,8 +28,28 @@ def test_table_html_has_two_level_headers_no_index_and_dashes(tmp_path):
     assert '<th rowspan="2">kernel</th>' in html and '<th colspan="2">EER</th>' in html
     assert "<th>paper</th><th>this run<br>(quick)</th>" in html
     assert ">0.0223<" in html and ">0.0235<" in html and ">1,215<" in html and ">—<" in html
-    assert "Table 1. EER table" in html and "<th></th>" not in html  # numbered caption; no index column
+    assert "Table 1.1. EER table" in html and "<th></th>" not in html  # numbered caption; no index column
     assert "Smoke run" not in html  # quick data are not smoke
+
+
+def test_tables_are_numbered_per_chapter_in_the_books_order(tmp_path):
+    from ppstudy.project.chapters import CHAPTERS
+    from ppstudy.render import table_label
+
+    toc = [
+        line.split("book/")[1].strip() for line in (ROOT / "_toc.yml").read_text().splitlines() if "file: book/" in line
+    ]
+    assert toc[: len(CHAPTERS)] == list(CHAPTERS)  # the numbered part lists the chapters in CHAPTERS' order
+    for k, chapter in enumerate(CHAPTERS, 1):
+        run = Run(chapter, "quick", {}, tmp_path / chapter, data="toy")
+        run.table("a", [{"x": 1}], caption="A")
+        run.table("hidden", [{"x": 1}], caption="H", show=False)
+        run.table("b", [{"x": 2}], caption="B")
+        assert [table_label(run.manifest, n) for n in ("a", "hidden", "b")] == [f"Table {k}.1", None, f"Table {k}.2"]
+        assert f">Table {k}.2. B<" in render_table(run.manifest, "b")
+    other = Run("toy", "quick", {}, tmp_path / "toy", data="toy")
+    other.table("a", [{"x": 1}], caption="A")
+    assert table_label(other.manifest, "a") == "Table 1"  # a run of no chapter
 
 
 def test_smoke_tables_warn_and_exact_tables_say_so(tmp_path):
@@ -85,7 +108,7 @@ def test_verdicts_show_check_ids_evidence_links_and_every_status(tmp_path):
     assert rows[1][5] == "interval: 0.0120 [-0.0040, 0.0280]; rows: r0, r1, r2, r3, r4, r5, r6, r7, … (10 in all)"
     assert rows[2][5] == "—" and rows[2][6] == "hidden, elsewhere"  # not shown, unknown: plain text
     links = {a["href"]: a.get_text() for a in soup.find("tbody").find_all("a")}
-    assert links == {"#ppstudy-table-invariance": "Table 1", "#fig-etc-far-frr": "Figure"}
+    assert links == {"#ppstudy-table-invariance": "Table 1.1", "#fig-etc-far-frr": "Figure"}
     assert soup.find(id="ppstudy-table-verdicts") is not None  # the verdict table is a link target too
     assert [r[-1] for r in rows] == ["reproduced", "needs a larger run: the 95% interval contains 0", "exact"]
     legend = soup.find(class_="ppstudy-legend").get_text()
@@ -140,7 +163,7 @@ def test_dashboard_rows_carry_ids_scale_evidence_links_and_the_legend(tmp_path):
     md = dashboard({"etc": run.manifest}, {"etc": {"fig4_far_frr": "fig-etc-far-frr"}})
     row = next(line for line in md.splitlines() if "`rise-linear`" in line)
     assert "| `paper` |" in row and "rise: 0.0213; ci95: \\[0.0101, 0.0325\\]" in row
-    assert '<a class="reference internal" href="etc.html#ppstudy-table-invariance">Table 1</a>' in row
+    assert '<a class="reference internal" href="etc.html#ppstudy-table-invariance">Table 1.1</a>' in row
     assert 'href="etc.html#fig-etc-far-frr">Figure</a>' in row
     assert "`no-evidence`" not in md  # exact checks are the chapter's, not a paper's claim
     assert "**needs a larger run**:" in md and "**smoke only**:" in md

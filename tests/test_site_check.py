@@ -713,3 +713,92 @@ def test_sitecheck_flags_wide_elements_and_weighs_pages(tmp_path):
     assert rep.weight_raw >= rep.weight - 2_000
     assert rep.scaled_images == [("big.png", 400, 200)]  # drawn at 400 px, shown at 200 px
     assert not (rep.console_errors or rep.failed or rep.blocked)
+
+
+# ------------------------------------------------------------------------------- numbering and references
+def _chapter_notebook(path: Path, chapter: str, text: str) -> None:
+    """A chapter notebook whose text is ``text`` (MyST) and whose one output is the run's table ``t1``."""
+    import nbformat
+
+    from ppstudy.kernel.run import Run
+    from ppstudy.render import render_table
+
+    run = Run(chapter, "quick", {}, path.parent / f"run-{chapter}", data="toy")
+    run.table("t0", [{"x": 0}], caption="First table", show=False)
+    run.manifest["tables"]["t0"]["number"] = 1
+    run.table("t1", [{"x": 1}], caption="Second table", show=False)
+    run.manifest["tables"]["t1"]["number"] = 2
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    code = nbformat.v4.new_code_cell("run.table(...)")
+    code.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": render_table(run.manifest, n)}) for n in ("t0", "t1")
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell(text), code]
+    nbformat.write(nb, path)
+
+
+def _numbered_book(tmp_path: Path, pixel_text: str) -> Path:
+    stage = tmp_path / "stage"
+    (stage / "book").mkdir(parents=True)
+    shutil.copy2(ROOT / "_config.yml", stage / "_config.yml")
+    shutil.copy2(ROOT / "book" / "references.bib", stage / "book" / "references.bib")
+    toc = (ROOT / "_toc.yml").read_text()
+    numbered = next(line.strip() for line in toc.splitlines() if line.strip().startswith("numbered:"))
+    (stage / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n  - caption: Chapters\n"
+        f"    {numbered}\n    chapters:\n      - file: book/etc\n      - file: book/pixel\n"
+    )
+    (stage / "book" / "intro.md").write_text("# Intro\n\nThe book.\n")
+    (stage / "book" / "demo.png").write_bytes(png_bytes(4, size=(40, 30)))
+    fig = "\n\n```{figure} demo.png\n:name: fig-%s\n:alt: a demo figure\n\nA demo figure.\n```\n"
+    _chapter_notebook(
+        stage / "book" / "etc.ipynb",
+        "etc",
+        "# EtC\n\nSee {tabref}`t0`, {tabref}`t1` and {numref}`fig-etc`." + fig % "etc",
+    )
+    _chapter_notebook(stage / "book" / "pixel.ipynb", "pixel", "# Pixel\n\n" + pixel_text + fig % "pixel")
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jb is None:
+        pytest.skip("jupyter-book is not installed")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [jb, "build", str(stage), "--path-output", str(out), "--builder", "html", "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out / "_build" / "html"
+
+
+def test_tables_and_figures_are_numbered_per_chapter_and_referred_to_by_number(tmp_path):
+    from bs4 import BeautifulSoup
+
+    html = _numbered_book(tmp_path, "As {tabref}`t1` and {numref}`fig-pixel` show; {tabref}`t0` too.")
+    page = (html / "book" / "pixel.html").read_text()
+    soup = BeautifulSoup(page, "html.parser")
+    assert "Table 2.2. Second table" in soup.get_text() and "Table 2.1. First table" in soup.get_text()
+    links = {a["href"]: a.get_text() for a in soup.select("main a[href^='#']:not(.headerlink)")}
+    assert links["#ppstudy-table-t1"] == "Table 2.2" and links["#ppstudy-table-t0"] == "Table 2.1"
+    assert links["#fig-pixel"] == "Fig. 2.1"  # Sphinx numbers figures per chapter, as the tables are
+    assert soup.select_one("figure#fig-pixel .caption-number").get_text().strip().startswith("Fig. 2.1")
+    flagged = {bookcheck.REFERENCES_FLAG: True}
+    assert bookcheck.reference_problems(page, flagged) == []
+    etc = (html / "book" / "etc.html").read_text()
+    assert "Table 1.2. Second table" in etc and bookcheck.reference_problems(etc, flagged) == []
+
+
+def test_the_book_check_finds_tables_and_figures_the_text_never_refers_to(tmp_path):
+    html = _numbered_book(tmp_path, "Only {tabref}`t1` is referred to; a link to {tabref}`missing` leads nowhere.")
+    page_path = html / "book" / "pixel.html"
+    page = page_path.read_text()
+    problems = bookcheck.reference_problems(page, {bookcheck.REFERENCES_FLAG: True})
+    assert len(problems) == 2
+    assert "Table 2.1. First table" in problems[0] and "fig-pixel" in problems[1]
+    assert bookcheck.reference_problems(page, {}) == []  # a run whose chapter does not claim it is not held to it
+    # the evidence links inside a table do not count as the text referring to it
+    inside = page.replace(
+        '<p class="ppstudy-caption"', '<a href="#ppstudy-table-t0">x</a><p class="ppstudy-caption"', 1
+    )
+    assert len(bookcheck.reference_problems(inside, {bookcheck.REFERENCES_FLAG: True})) == 2
+    assert any("missing" in p and "not there" in p for p in bookcheck.link_problems(page, page_path))

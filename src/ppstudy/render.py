@@ -174,8 +174,8 @@ def _table_html(manifest: Mapping[str, Any], name: str, head: str, body: list[st
     """A recorded table's HTML around its header and body rows: the numbered caption above (its id is the
     table's anchor, ``#ppstudy-table-<name>``), the data line and a smoke or exact note below."""
     t = manifest["tables"][name]
-    number = t.get("number")
-    cap = (f"Table {number}. " if number else "") + t["caption"]
+    label = table_label(manifest, name)
+    cap = (f"{label}. " if label else "") + t["caption"]
     notes = []
     d = manifest.get("data")
     smoke = bool(d.get("smoke")) if isinstance(d, dict) else manifest.get("profile") == "smoke"
@@ -254,6 +254,16 @@ def shown_in(check: Mapping[str, Any]) -> list[str]:
     return [str(n) for n in names] if isinstance(names, (list, tuple)) else []
 
 
+def table_label(manifest: Mapping[str, Any], name: str) -> str | None:
+    """A shown table's label, "Table <chapter>.<k>" (its chapter's number in the book and its place among
+    the tables the notebook showed; "Table <k>" for a run of no chapter); None for a table not shown."""
+    k = (manifest.get("tables") or {}).get(name, {}).get("number")
+    if not k:
+        return None
+    ch = _chapters.number(str(manifest.get("chapter", "")))
+    return f"Table {ch}.{k}" if ch else f"Table {k}"
+
+
 def shown_in_links(
     manifest: Mapping[str, Any], names: list[str], figure_labels: Mapping[str, str] | None = None, page: str = ""
 ) -> str:
@@ -268,7 +278,8 @@ def shown_in_links(
     for n in names:
         t = tables.get(n)
         if t is not None and t.get("number"):
-            out.append(f'<a class="reference internal" href="{escape(page)}#{table_anchor(n)}">Table {t["number"]}</a>')
+            label = table_label(manifest, n)
+            out.append(f'<a class="reference internal" href="{escape(page)}#{table_anchor(n)}">{label}</a>')
         elif n in figures and n in labels:
             out.append(
                 f'<a class="reference internal ppstudy-figref" href="{escape(page)}#{escape(labels[n])}">Figure</a>'

@@ -24,11 +24,11 @@ import numpy as np
 
 from ppstudy import InputError
 from ppstudy.manifest.environment import device_info, git_commit, invocation, package_versions
-from ppstudy.manifest.status import EVIDENCE_FLAG, check_status
+from ppstudy.manifest.status import EVIDENCE_FLAG, REFERENCES_FLAG, check_status
 from ppstudy.manifest.store import RESULTS_FILE, jsonable, write_json_atomic
 from ppstudy.project import chapters as _chapters
 from ppstudy.project.notebook import chapter_figure_labels, parameters_cell, read_notebook
-from ppstudy.render import Summary, Table, format_value, measured_label, table_frame
+from ppstudy.render import Summary, Table, format_value, measured_label, table_frame, table_label
 
 
 def _glue(name: str, obj: Any) -> None:
@@ -86,6 +86,8 @@ class Run:
         ch = _chapters.CHAPTERS.get(chapter)
         if ch is not None and ch.evidence:  # every check records its evidence (the book check holds it to that)
             self.manifest[EVIDENCE_FLAG] = True
+        if ch is not None and ch.references:  # the text refers to every table and figure (the book check holds it)
+            self.manifest[REFERENCES_FLAG] = True
         self._figure_labels: dict[str, str] | None = None
 
     @classmethod
@@ -166,7 +168,7 @@ class Run:
         """Number the table, glue its number (``tab:<name>``) and display it."""
         self._tables_shown += 1
         self.manifest["tables"][name]["number"] = self._tables_shown
-        _glue(f"tab:{name}", f"Table {self._tables_shown}")
+        _glue(f"tab:{name}", table_label(self.manifest, name))
         _display(Table(self.manifest, name, self.figure_labels))
 
     @property

@@ -26,6 +26,9 @@ STATUSES = tuple(STATUS_MEANINGS)
 #: the manifest key that says every check of the run records its evidence (see
 #: :attr:`ppstudy.project.chapters.Chapter.evidence`); runs recorded before it have no such key
 EVIDENCE_FLAG = "evidence_recorded"
+#: the manifest key that says the chapter's text refers to every table and figure the run shows (see
+#: :attr:`ppstudy.project.chapters.Chapter.references`); the book check holds such a run's page to it
+REFERENCES_FLAG = "text_references_all"
 
 
 def check_status(rec: Mapping[str, Any]) -> str:

@@ -16,12 +16,21 @@ class Chapter:
     #: tables or figures that show them); its runs say so in their manifest and the book check refuses a
     #: check without evidence in such a run
     evidence: bool = False
+    #: the chapter's text refers to every table (``{tabref}`name```) and figure (``{numref}``) its runs show;
+    #: its runs say so in their manifest and the book check refuses a page with one never referred to
+    references: bool = False
 
 
 CHAPTERS: dict[str, Chapter] = {
     c.name: c
     for c in (
-        Chapter("etc", "EtC images and SVMs (Kawamura, Kinoshita, Kiya)", "ppstudy.studies.etc", evidence=True),
+        Chapter(
+            "etc",
+            "EtC images and SVMs (Kawamura, Kinoshita, Kiya)",
+            "ppstudy.studies.etc",
+            evidence=True,
+            references=True,
+        ),
         Chapter(
             "pixel",
             "Pixel-based encryption and the adaptation network (Sirichotedumrong et al.)",
@@ -33,6 +42,13 @@ CHAPTERS: dict[str, Chapter] = {
         Chapter("cup", "Matching encrypted images: the IEEE Big Data Cup 2022 (Thing)", "ppstudy.studies.cup"),
     )
 }
+
+
+def number(name: str) -> int | None:
+    """The chapter's number in the book (its place in :data:`CHAPTERS`, which is the order of ``_toc.yml``'s
+    numbered part: tables are numbered "Table <chapter>.<k>", as Sphinx numbers the figures); None for a
+    name that is not a chapter (a test's run)."""
+    return list(CHAPTERS).index(name) + 1 if name in CHAPTERS else None
 
 
 def get(name: str) -> Chapter:

@@ -7,6 +7,8 @@
   the figure's name, or whose bytes or decoded pixels equal the saved PNG/SVG;
 - in a run that records evidence (``"evidence_recorded": true``, runs made since chapters record it), every
   check carries its evidence and names in ``shown_in`` only tables and figures of the run;
+- in a run whose chapter refers to everything it shows (``"text_references_all": true``), the text (not a
+  table) links to every table and every figure on the page at least once;
 
 and for every page that each image of the article has alt text that says something (not missing, empty,
 a file name or path, or a hash: Sphinx writes an image's path as its alt when it has none), and that no cell
@@ -32,7 +34,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ppstudy import PPStudyError
-from ppstudy.manifest.status import EVIDENCE_FLAG, evidence_missing
+from ppstudy.manifest.status import EVIDENCE_FLAG, REFERENCES_FLAG, evidence_missing
 from ppstudy.render import shown_in
 
 #: Text that must never appear in a cell output: (what it is, pattern).
@@ -230,6 +232,32 @@ def evidence_problems(results: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def reference_problems(html: str, results: Mapping[str, Any]) -> list[str]:
+    """Tables and figures of a page that its text never links to, for a run whose chapter refers to all it
+    shows (its manifest's ``text_references_all``: :attr:`ppstudy.project.chapters.Chapter.references`).
+    A link from inside a table (a verdict's evidence) does not count: the reader is pointed to the table
+    or figure from the prose. None for a run without the flag."""
+    if not results.get(REFERENCES_FLAG):
+        return []
+    soup = _soup(html)
+    body = soup.find("main") or soup
+    referred = set()
+    for a in body.find_all("a", href=True):
+        target, _, frag = a["href"].partition("#")
+        if "headerlink" in (a.get("class") or []):  # a caption's own permalink ("#")
+            continue
+        if frag and not target and a.find_parent("div", class_="ppstudy-table") is None:
+            referred.add(unquote(frag))
+    problems = []
+    for cap in body.find_all("p", class_="ppstudy-caption", id=True):
+        if cap["id"] not in referred:
+            problems.append(f"{_text(cap)[:60]!r} is never referred to in the text ({{tabref}}`...`)")
+    for fig in body.find_all("figure", id=True):
+        if fig["id"] not in referred:
+            problems.append(f"figure {fig['id']!r} is never referred to in the text ({{numref}}`...`)")
+    return problems
+
+
 def link_problems(html: str, page: Path) -> list[str]:
     """Links of the verdict tables and the dashboard (to a table, ``#ppstudy-table-...``, or a figure,
     ``ppstudy-figref``) whose target is not on the page they point at."""
@@ -285,6 +313,7 @@ def check_book(
         html = page.read_text(encoding="utf-8")
         problems += [f"{rel}: {p}" for p in content_problems(html, results, rd, page)]
         problems += [f"{rel}: {p}" for p in evidence_problems(results)]
+        problems += [f"{rel}: {p}" for p in reference_problems(html, results)]
     for page in sorted(html_dir.rglob("*.html")):
         if "_static" in page.parts or page.name in ("genindex.html", "search.html"):
             continue

@@ -297,6 +297,41 @@ def label_tables(html: str) -> str:
     return _TABLE.sub(lambda m: label_table(m.group(0)), html)
 
 
+#: class of the links the ``{tabref}`` role writes; their text becomes the table's label ("Table 1.2")
+TABREF_CLASS = "ppstudy-tabref"
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CAPTION = re.compile(r'<p class="ppstudy-caption" id="ppstudy-table-([^"]+)">(Table [0-9.]+)\. ')
+_TABREF = re.compile(r'(<a class="reference internal ' + TABREF_CLASS + r'" href="#ppstudy-table-([^"]+)">)Table(</a>)')
+
+
+def tabref_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{tabref}`table2``` in a chapter's text: a link to the run's table ``table2`` on the same page, its
+    text the table's label ("Table 2.1", filled in by :func:`number_table_links` once the page is
+    rendered: the number is the run's)."""
+    from docutils import nodes
+
+    from ppstudy.render import table_anchor
+
+    table = text.strip()
+    if not _TABLE_NAME.match(table):
+        msg = inliner.reporter.error(f"tabref: {table!r} is not a table name", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    html = f'<a class="reference internal {TABREF_CLASS}" href="#{table_anchor(table)}">Table</a>'
+    return [nodes.raw(rawtext, html, format="html")], []
+
+
+def number_table_links(html: str) -> str:
+    """The ``{tabref}`` links of a page with the label of the table they lead to, read from the table's
+    caption on the same page; a link to a table the page does not show keeps "Table" (the book check
+    reports it as a link to nothing)."""
+    if TABREF_CLASS not in html:
+        return html
+    labels = {m.group(1): m.group(2) for m in _CAPTION.finditer(html)}
+    return _TABREF.sub(
+        lambda m: m.group(1) + labels[m.group(2)] + m.group(3) if m.group(2) in labels else m.group(0), html
+    )
+
+
 _FIGREF = re.compile(r'(<a class="reference internal ppstudy-figref" href="([^"#]*)#([^"]+)">)Figure(</a>)')
 
 
@@ -414,7 +449,7 @@ def _label_tables(app, pagename, templatename, context, doctree) -> None:
     if context.get("body"):
         fmt = (getattr(app.config, "numfig_format", None) or {}).get("figure", "Fig. %s")
         body = number_figure_links(context["body"], pagename, getattr(app.env, "toc_fignumbers", {}), fmt)
-        context["body"] = label_tables(body)
+        context["body"] = label_tables(number_table_links(body))
 
 
 def _builder_inited(app) -> None:
@@ -513,6 +548,7 @@ def _build_finished(app, exc) -> None:
 def setup(app):
     _register_bibliography_style()
     app.add_config_value("ppstudy_md_sources", "", "html")
+    app.add_role("tabref", tabref_role)
     app.add_config_value("ppstudy_repository", {}, "html")
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("builder-inited", _builder_inited)

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ppstudy import InputError
+from ppstudy import InputError, PPStudyError
+from ppstudy.project.paths import INDEX, PUBLISHED, check_profile, project_root, published_root
 
 RESULTS_FILE = "results.json"
 #: beside a published run's results.json: ``sha256:<hex>``, the digest of :func:`canonical_json` of it
@@ -137,3 +138,36 @@ def verify_digest(run_dir: str | os.PathLike) -> bool:
             "restore it (git checkout) or publish it again"
         )
     return True
+
+
+# ---------------------------------------------------------------- the published runs (results/)
+def published_index(root: Path | None = None) -> dict[str, Any]:
+    """``results/index.json``: each chapter's published profiles and its main one ({} when none)."""
+    path = published_root(root) / INDEX
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as e:
+        raise InputError(f"{path} is corrupt: {e}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a mapping of chapters to published runs")
+    return data
+
+
+def published_run(chapter: str, root: Path | None = None, profile: str | None = None) -> Path:
+    """The directory of a chapter's published run (its main one unless ``profile`` is given)."""
+    root = root or project_root()
+    index = published_index(root)
+    entry = index.get(chapter)
+    if not entry:
+        raise PPStudyError(
+            f"chapter {chapter} has no published run: run it with a real-data profile and "
+            f"`ppstudy publish {chapter} --profile P` (or build with --profile smoke)"
+        )
+    prof = profile or entry["main"]
+    d = published_root(root) / chapter / check_profile(prof)
+    if not (d / RESULTS_FILE).is_file():
+        raise PPStudyError(f"{d} is listed in {PUBLISHED}/{INDEX} but holds no {RESULTS_FILE}")
+    verify_digest(d)
+    return d

@@ -8,7 +8,6 @@ published run of a chapter (or one published with ``main=True``) is the one its 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -16,25 +15,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ppstudy import InputError, PPStudyError
-from ppstudy.manifest.store import RESULTS_FILE, load, pixels_only, verify_digest, write_digest, write_json_atomic
-from ppstudy.project.paths import INDEX, PUBLISHED, check_profile, inside, project_root, published_root, remove, run_dir
+from ppstudy import InputError
+from ppstudy.manifest.store import (
+    RESULTS_FILE,
+    load,
+    pixels_only,
+    published_index,
+    published_run,  # noqa: F401  (reading results/ lives in the manifest layer; re-exported for the site)
+    verify_digest,
+    write_digest,
+    write_json_atomic,
+)
+from ppstudy.project.paths import INDEX, inside, project_root, published_root, remove, run_dir
 
 #: largest published run (bytes): a published run keeps what its tables and figures need
 PUBLISH_LIMIT = 2_500_000
-
-
-def published_index(root: Path | None = None) -> dict[str, Any]:
-    path = published_root(root) / INDEX
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as e:
-        raise InputError(f"{path} is corrupt: {e}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path} is not a mapping of chapters to published runs")
-    return data
 
 
 def publish(chapter: str, profile: str, *, root: Path | None = None, main: bool | None = None) -> Path:
@@ -126,21 +121,3 @@ def _plain_names(manifest: dict[str, Any], kind: str, where: Path) -> list[str]:
 
 
 _PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # the names ppstudy.kernel.run.Run gives its files
-
-
-def published_run(chapter: str, root: Path | None = None, profile: str | None = None) -> Path:
-    """The directory of a chapter's published run (its main one unless ``profile`` is given)."""
-    root = root or project_root()
-    index = published_index(root)
-    entry = index.get(chapter)
-    if not entry:
-        raise PPStudyError(
-            f"chapter {chapter} has no published run: run it with a real-data profile and "
-            f"`ppstudy publish {chapter} --profile P` (or build with --profile smoke)"
-        )
-    prof = profile or entry["main"]
-    d = published_root(root) / chapter / check_profile(prof)
-    if not (d / RESULTS_FILE).is_file():
-        raise PPStudyError(f"{d} is listed in {PUBLISHED}/{INDEX} but holds no {RESULTS_FILE}")
-    verify_digest(d)
-    return d

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from recorded import verdict_run
 
+from ppstudy import InputError
 from ppstudy.data.source import smoke
 from ppstudy.kernel.run import Run
 from ppstudy.render import auto_format, render_table
@@ -167,3 +168,23 @@ def test_dashboard_rows_carry_ids_scale_evidence_links_and_the_legend(tmp_path):
     assert 'href="etc.html#fig-etc-far-frr">Figure</a>' in row
     assert "`no-evidence`" not in md  # exact checks are the chapter's, not a paper's claim
     assert "**needs a larger run**:" in md and "**smoke only**:" in md
+
+
+def test_costs_are_the_compute_from_scratch_with_what_was_reused(tmp_path):
+    from ppstudy.render import compute_seconds, dashboard, provenance
+
+    run = verdict_run(tmp_path)
+    run.manifest["run"] = {"wall_s": 162.0, "peak_rss_mb": 2048.0}
+    assert compute_seconds(run.manifest) == 162.0
+    assert "* **Wall time:** 2.7 min, peak memory 2.0 GB" in provenance(run.manifest)
+    run.reused_compute(4800.0, "training resumed from checkpoints")
+    run.reused_compute(180.0, "training resumed from checkpoints")
+    run.reused_compute(60.0, "rows reused from the row cache")
+    assert compute_seconds(run.manifest) == 162.0 + 5040.0
+    prov = provenance(run.manifest)
+    assert "**Compute from scratch:** 86.7 min: this invocation's wall time of 2.7 min" in prov
+    assert "(83.0 min of training resumed from checkpoints; 1.0 min of rows reused from the row cache)" in prov
+    row = next(line for line in dashboard({"etc": run.manifest}, {}).splitlines() if line.startswith("| [etc](etc)"))
+    assert "| 86.7 min | 84.0 min | 2.0 GB |" in row
+    with pytest.raises(InputError):
+        run.reused_compute(-1.0, "x")

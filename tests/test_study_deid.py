@@ -36,6 +36,9 @@ class FakeRun:
     def arrays(self, name, **arrays):
         self.arrays_saved[name] = arrays
 
+    def reused_compute(self, seconds, what):
+        self.values["reused_compute"] = self.values.get("reused_compute", 0.0) + seconds
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
@@ -484,3 +487,18 @@ def test_gray_factors_pair_gray_and_rgb_on_the_same_images():
     want = t5["gray"]["per_image"]["SDIM"] - t5["rgb"]["per_image"]["SDIM"]
     assert f["chapter"]["SDIM"]["mean"] == pytest.approx(want.mean(), abs=1e-12)
     assert f["after"]["SSIM_vec"]["mean"] != pytest.approx(f["chapter"]["SSIM_vec"]["mean"], abs=1e-9)
+
+
+def test_a_resumed_training_reports_the_seconds_an_earlier_invocation_spent(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (32, 16, 16, 3)).astype(np.uint8), np.arange(32) % 2
+    kw = dict(arch="test_resnet", epochs=2, batch_size=16, num_classes=2, checkpoint_dir=tmp_path, progress=False)
+    first = study.train_eval(x, y, x[:8], y[:8], **kw)
+    assert first["resumed_seconds"] == 0.0 and first["train_seconds"] > 0
+    again = study.train_eval(x, y, x[:8], y[:8], **kw)  # both epochs come from the checkpoint
+    assert again["resumed_seconds"] == pytest.approx(first["train_seconds"]) == again["train_seconds"]
+    run = FakeRun()
+    results, not_run, data = _classification(40.0)
+    results[("plain", 48)]["resumed_seconds"] = 120.0
+    study.record_classification(run, results, not_run, data, **_CLS)
+    assert run.values["reused_compute"] == 120.0

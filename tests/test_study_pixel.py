@@ -32,6 +32,9 @@ class FakeRun:
     def value(self, name, v, fmt=None):
         self.values[name] = v
 
+    def reused_compute(self, seconds, what):
+        self.values["reused_compute"] = self.values.get("reused_compute", 0.0) + seconds
+
 
 def _row(name, placement, correct):
     c = np.asarray(correct, dtype=bool)
@@ -114,7 +117,10 @@ def test_rows_are_kept_reused_and_retrained_when_their_setting_changes(tmp_path,
 
     monkeypatch.setattr(study, "train_row", no_training)
     again, _, reused = study.train_within_budget(plan, d, keys, **kw)
-    assert reused == plan and again == first
+    assert reused == plan and all(r.pop("from_row_cache") for r in again.values()) and again == first
+    assert study.reused_seconds(first) == 0.0  # trained here, from scratch
+    again, _, _ = study.train_within_budget(plan, d, keys, **kw)
+    assert study.reused_seconds(again) == pytest.approx(sum(r["train_seconds"] for r in first.values()))
     calls = []
     monkeypatch.setattr(study, "train_row", lambda **a: calls.append(a["cfg"].name) or first[("plain", "cloud")])
     study.train_within_budget(plan, d, keys, **{**kw, "seed": 1})  # another seed: every row again
@@ -176,6 +182,8 @@ def test_factor_study_trains_each_factor_in_client_and_cloud(tmp_path, monkeypat
     assert run.checks["shift-splits-tanaka-blocks"]["status"].startswith("needs")
     assert study.budget_left(100.0, {("a", "cloud"): {"train_seconds": 30.0}}, []) == 70.0
     assert study.budget_left(100.0, {("a", "cloud"): {"train_seconds": 30.0}}, [("a", "cloud")]) == 100.0
+    resumed = {("a", "cloud"): {"train_seconds": 30.0, "resumed_seconds": 20.0}}  # 20 s by an earlier process
+    assert study.budget_left(100.0, resumed, []) == 90.0 and study.reused_seconds(resumed) == 20.0
     assert (
         study.budget_left(0.0, {}, []) == 0.0
         and 0 < study.budget_left(10.0, {("a", "cloud"): {"train_seconds": 30.0}}, []) < 1e-6

@@ -85,6 +85,10 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, schedule):
     # a finished run resumes to nothing and returns the same history
     again = _fit(tmp_path / "part", schedule=schedule)
     assert again.resumed_from == 3 and len(again.history) == 3
+    # the seconds a rerun from scratch would add: the resumed epochs' (the first, by the killed process)
+    assert resumed.resumed_seconds == pytest.approx(resumed.history[0]["seconds"]) and resumed.resumed_seconds > 0
+    assert again.resumed_seconds == pytest.approx(sum(h["seconds"] for h in again.history))
+    assert full.resumed_seconds == 0.0 and again.train_seconds == 0.0
     # throughput covers every epoch of the history (also those of the interrupted process): it agrees with
     # the mean seconds per epoch, whichever process trained them
     for r in (resumed, again):
@@ -271,7 +275,11 @@ def test_six_channel_pairs_and_binary_loss():
     x[..., 3:] += (b * 70)[:, None, None, None].astype(np.uint8)
     torch.manual_seed(0)
     m = torch.nn.Sequential(
-        torch.nn.Conv2d(6, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 1)
+        torch.nn.Conv2d(6, 8, 3),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 1),
     )
     res = train.fit(
         m,

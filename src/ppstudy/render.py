@@ -407,6 +407,16 @@ class Summary:
 
 
 # ---------------------------------------------------------------------- Markdown: provenance and dashboard
+def compute_seconds(manifest: Mapping[str, Any]) -> float | None:
+    """What the run costs from scratch: its wall time plus the work it reused from earlier invocations
+    (``reused_compute_s``: training resumed from checkpoints, rows from a row cache); None without a wall
+    time."""
+    run = manifest.get("run") or {}
+    if run.get("wall_s") is None:
+        return None
+    return float(run["wall_s"]) + sum((manifest.get("reused_compute_s") or {}).values())
+
+
 def provenance(manifest: Mapping[str, Any], changed: list[str] | None = None) -> str:
     """The chapter's provenance as MyST markdown: profile, data and checksums, commit, device, wall time,
     memory, date, and a visible note when the chapter's code changed since the run's commit (``changed``:
@@ -433,7 +443,15 @@ def provenance(manifest: Mapping[str, Any], changed: list[str] | None = None) ->
     )
     if run.get("wall_s") is not None:
         mem = f", peak memory {run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else ""
-        lines.append(f"* **Wall time:** {run['wall_s'] / 60:.1f} min{mem}")
+        reused = {k: v for k, v in (manifest.get("reused_compute_s") or {}).items() if v}
+        if reused:
+            parts = "; ".join(f"{v / 60:,.1f} min of {k}" for k, v in reused.items())
+            lines.append(
+                f"* **Compute from scratch:** {compute_seconds(manifest) / 60:,.1f} min: this invocation's wall time "
+                f"of {run['wall_s'] / 60:.1f} min{mem}, and work it reused from earlier ones ({parts})"
+            )
+        else:
+            lines.append(f"* **Wall time:** {run['wall_s'] / 60:.1f} min{mem}")
     lines.append(
         f"* **Commit:** `{(commit or 'unknown')[:12]}`"
         + (" (with uncommitted changes)" if git.get("dirty") else "")
@@ -490,16 +508,22 @@ def dashboard(
                 f"{links} | **{c['status']}** |"
             )
     out += ["", status_legend_markdown()]
-    cost = ["| chapter | profile | data | device | wall time | peak memory |", "|---|---|---|---|---|---|"]
+    cost = [
+        "| chapter | profile | data | device | compute from scratch | of it reused from earlier invocations | peak memory |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, m in manifests.items():
         run = m.get("run") or {}
         data = m.get("data") or {}
         ds = data.get("dataset", "") if isinstance(data, dict) else str(data)
-        wall = f"{run['wall_s'] / 60:.0f} min" if run.get("wall_s") else "—"
+        total = compute_seconds(m)
+        wall = f"{total / 60:,.1f} min" if total else "—"
+        prior = sum((m.get("reused_compute_s") or {}).values())
+        reused = f"{prior / 60:,.1f} min" if prior else "—"
         mem = f"{run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else "—"
         cost.append(
             f"| [{name}]({name}) | `{m.get('profile')}` | {_md_cell(ds)} | "
-            f"{_md_cell(device_label(m.get('device') or {}))} | {wall} | {mem} |"
+            f"{_md_cell(device_label(m.get('device') or {}))} | {wall} | {reused} | {mem} |"
         )
     return (
         "\n".join(out) + "\n\nWhat the runs shown in this book cost (rerun any of them with the command in its "

@@ -233,6 +233,12 @@ class TrainResult:
     def test_acc(self) -> float | None:
         return self.history[-1].get("test_acc") if self.history else None
 
+    @property
+    def resumed_seconds(self) -> float:
+        """Seconds of training steps of the epochs a checkpoint already held when this call started (done by
+        an earlier invocation: what a rerun from scratch would spend on top of ``train_seconds``)."""
+        return float(sum(h.get("seconds") or 0.0 for h in self.history[: self.resumed_from]))
+
 
 def _device(device) -> torch.device:
     if device is None:

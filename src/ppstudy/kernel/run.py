@@ -12,6 +12,7 @@ formatter (:func:`ppstudy.render.render_table`) and figures and numbers glued in
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import re
 import time
@@ -303,6 +304,17 @@ class Run:
         self.table("verdicts", rows, caption=caption, show=False)
         self.manifest["tables"]["verdicts"]["verdicts"] = True  # rendered from the checks
         self._show_table("verdicts")
+
+    def reused_compute(self, seconds: float, what: str) -> None:
+        """Record ``seconds`` of work this invocation did not do but its numbers need (training epochs resumed
+        from checkpoints, rows reused from a row cache: ``what`` says which): the run's cost from scratch is
+        its wall time plus these (``run.compute_s`` in the manifest, shown in the provenance and the intro's
+        cost table). Repeated calls with the same ``what`` accumulate."""
+        s = float(seconds)
+        if not math.isfinite(s) or s < 0:
+            raise InputError(f"reused_compute: seconds must be a finite number >= 0, got {seconds!r}")
+        reused = self.manifest.setdefault("reused_compute_s", {})
+        reused[str(what)] = reused.get(str(what), 0.0) + s
 
     def summary(self) -> None:
         """Display every check as one sentence with its status and evidence (the chapter's summary list)."""

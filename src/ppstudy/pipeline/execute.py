@@ -289,7 +289,14 @@ def run(
             _keep_failed(staging, failed)
             raise PPStudyError(f"chapter {chapter} [{profile}] ran but wrote no {RESULTS_FILE} (see {failed})")
         m = load(staging)
-        m["run"] = {**invocation, "wall_s": round(wall, 1), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+        reused = sum((m.get("reused_compute_s") or {}).values())
+        m["run"] = {
+            **invocation,
+            "wall_s": round(wall, 1),
+            # the cost from scratch: this invocation plus the work it reused (Run.reused_compute)
+            "compute_s": round(wall + reused, 1),
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
+        }
         write_json_atomic(staging / RESULTS_FILE, m)
         _tidy_notebook(out_nb, staging, final, root)
         target = staging.with_suffix("")  # drop ".partial": a finished run

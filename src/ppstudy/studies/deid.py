@@ -576,6 +576,8 @@ def train_eval(
         "train_images_per_s": res.images_per_s,
         "epochs": len(res.history),
         "s_per_epoch": float(np.mean(secs)) if secs else None,
+        "train_seconds": float(sum(secs)),  # every epoch's training steps, resumed ones included
+        "resumed_seconds": res.resumed_seconds,  # of them, done by an earlier invocation (checkpoints)
         "peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
     }
 
@@ -1670,6 +1672,9 @@ def record_classification(
     needs = None if full_scale else "a GPU run at the paper's scale"
     n_classes = len(data["classes"])
     chance = 100.0 / n_classes
+    run.reused_compute(
+        sum(r.get("resumed_seconds") or 0.0 for r in results.values()), "training resumed from checkpoints"
+    )
     run.value("not_run", ["-".join(map(str, i)) for i in not_run])
     run.value(
         "classifier_scale",

@@ -273,6 +273,7 @@ def train_row(
         "s_per_epoch": float(np.mean(secs)) if secs else None,
         "images_per_s": res.images_per_s,
         "train_seconds": float(sum(secs)),
+        "resumed_seconds": res.resumed_seconds,  # of train_seconds, done by an earlier invocation (checkpoint)
         "peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
         "params": sum(p.numel() for p in res.model.parameters()),
         "history": [{k: h.get(k) for k in ("epoch", "loss", "train_acc", "test_acc", "lr")} for h in res.history],
@@ -383,8 +384,19 @@ def train_within_budget(
         if client is not None:
             client.close()
             cluster.close()
-    results = {by_name[n]: r for n, r in done.items()}
+    results = {by_name[n]: ({**r, "from_row_cache": True} if n in reused else r) for n, r in done.items()}
     return results, [by_name[n] for n in not_run], [by_name[n] for n in reused]
+
+
+def reused_seconds(results: dict) -> float:
+    """Seconds of training steps that ``results`` hold but this invocation did not spend: rows read from the
+    row cache (all of theirs) and epochs resumed from checkpoints (``Run.reused_compute``)."""
+    return float(
+        sum(
+            (r.get("train_seconds") or 0.0) if r.get("from_row_cache") else (r.get("resumed_seconds") or 0.0)
+            for r in results.values()
+        )
+    )
 
 
 def table2_rows(results: dict, rows: list[str]) -> list[dict]:
@@ -453,6 +465,7 @@ def record_training(
 
     main = {k: v for k, v in results.items() if len(k) == 2}
     acc = {k: v["accuracy"] for k, v in main.items()}
+    run.reused_compute(reused_seconds(results), "training read from the row cache or resumed from checkpoints")
     run.value("training_runs", list(main.values()))
     run.value("seed_runs", [dict(r, seed_offset=k[2]) for k, r in results.items() if len(k) > 2])
     run.value("not_run", [row_name(e) for e in not_run])
@@ -593,7 +606,11 @@ def budget_left(time_budget_s: float, results: dict, reused: list) -> float:
     one, so that nothing more is trained."""
     if not time_budget_s:
         return 0.0
-    spent = sum((r.get("train_seconds") or 0.0) for e, r in results.items() if e not in set(reused))
+    spent = sum(
+        (r.get("train_seconds") or 0.0) - (r.get("resumed_seconds") or 0.0)
+        for e, r in results.items()
+        if e not in set(reused)
+    )
     return max(float(time_budget_s) - spent, 1e-9)
 
 
@@ -712,6 +729,7 @@ def record_factors(
     from ppstudy import metrics
 
     run.value("factor_not_run", [row_name(e[:2]) + f"/{e[2]}" for e in not_run])
+    run.reused_compute(reused_seconds(results), "training read from the row cache or resumed from checkpoints")
     costs = {}
     for row in factor_rows(results, (pixel_row, "tanaka"), factors, seed_sd=seed_sd):
         costs[(row["encryption"], row["augmentation"])] = row["cost of the cloud (points)"]

@@ -447,7 +447,7 @@ def provenance(manifest: Mapping[str, Any], changed: list[str] | None = None) ->
         if reused:
             parts = "; ".join(f"{v / 60:,.1f} min of {k}" for k, v in reused.items())
             lines.append(
-                f"* **Compute from scratch:** {compute_seconds(manifest) / 60:,.1f} min: this invocation's wall time "
+                f"* **Compute from scratch:** {(compute_seconds(manifest) or 0.0) / 60:,.1f} min: this invocation's wall time "
                 f"of {run['wall_s'] / 60:.1f} min{mem}, and work it reused from earlier ones ({parts})"
             )
         else:

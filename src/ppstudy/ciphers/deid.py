@@ -694,9 +694,10 @@ def _magick_dilated(root: ET.Element, density: int) -> ET.Element:
     for el in root:
         stroke = el.get("stroke")
         if stroke is None or stroke == "none":
-            if el.get("fill") in (None, "none"):
+            fill = el.get("fill")
+            if fill is None or fill == "none":
                 continue
-            el.set("stroke", el.get("fill"))
+            el.set("stroke", fill)
             el.set("stroke-width", _fmt(extra))
         else:
             m = _LENGTH.fullmatch(el.get("stroke-width", "1"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -955,7 +956,8 @@ def warp_study(key, size: int, out_size: int, *, exercise_ranges=((-99999, 99999
     p = 1.0 / full.mean()
     exercise = []
     for rng in exercise_ranges:
-        k = ope.OPEKey(EXERCISE_KEY, key.in_range, tuple(int(v) for v in rng))
+        lo, hi = (int(v) for v in rng)
+        k = ope.OPEKey(EXERCISE_KEY, key.in_range, (lo, hi))
         g = np.diff(ope.table(k)).astype(np.float64)
         exercise.append(
             {
@@ -1092,7 +1094,7 @@ def fig_seams(manifest: dict, run_dir):
 
 
 #: the variants of the seam analysis: id -> (label, settings changed)
-MECHANISM_VARIANTS = {
+MECHANISM_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "paper": ("the paper's pipeline", {}),
     "scaled": ("strokes scaled with the canvas (not in the paper)", {"scale_strokes": True}),
     "literal": ("literal Algorithm 2: re.sub over the whole SVG", {"ope_mode": "literal"}),
@@ -1637,7 +1639,7 @@ def transfer_rows(results: dict, size: int, out: int) -> list[dict]:
         ),
     ):
         n = None if r is None else len(r["correct"])
-        ci = None if acc is None else _binomial(acc, n)
+        ci = None if acc is None or n is None else _binomial(acc, n)
         rows.append(
             {
                 "classifier": label,
@@ -1751,7 +1753,9 @@ def record_classification(
         run.value("transfer_ci", f"{tci[0]:.1f}–{tci[1]:.1f}", "s")
         if acc["deid"] is not None:
             run.value("deid_accuracy", acc["deid"], ".1f")
-            run.value("deid_ci", f"{ci['deid'][0]:.1f}–{ci['deid'][1]:.1f}", "s")
+            dci = ci["deid"]
+            assert dci is not None  # an accuracy has its interval
+            run.value("deid_ci", f"{dci[0]:.1f}–{dci[1]:.1f}", "s")
             back = results[items["deid"]].get("also", {}).get("plain")
             if back is not None:
                 bci = _binomial(back["accuracy"], n_test)

@@ -3,12 +3,16 @@ its run used; tables re-render with the current presentation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
 from ppstudy import PPStudyError
-from ppstudy.pipeline import publish
+from ppstudy.pipeline import execute, publish
 from ppstudy.site import stage
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_book_without_published_runs_says_what_to_do(tiny_root):
@@ -92,3 +96,36 @@ def test_staging_rerenders_tables_with_the_current_presentation():
     html = [o["data"]["text/html"] for o in nb.cells[0].outputs]
     assert html == [render_table(manifest, "t1"), render_table(manifest, "t2"), other]
     assert "stale" not in "".join(html) and "<caption" not in html[0]
+
+
+def test_the_rerun_page_lists_the_published_class_runs_with_their_compute(tiny_root):
+    import subprocess
+
+    from ppstudy.render import class_costs
+    from ppstudy.site.stage import CLASS_COSTS_MARK, class_runs
+
+    for args in (
+        ["init", "-q"],
+        ["-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=tiny_root, check=True, capture_output=True)
+    assert class_runs(tiny_root) == {} and "No chapter has a published `class` run" in class_costs({})
+    (tiny_root / "book" / "params" / "etc" / "class.yml").write_text("n: 4\n")
+    execute.run("etc", "quick", root=tiny_root, progress=False)
+    publish.publish("etc", "quick", root=tiny_root)
+    assert class_runs(tiny_root) == {}  # a quick run is not a class run
+    execute.run("etc", "class", root=tiny_root, progress=False)
+    publish.publish("etc", "class", root=tiny_root)
+    runs = class_runs(tiny_root)
+    assert list(runs) == ["etc"] and runs["etc"]["profile"] == "class"
+    runs["etc"]["run"]["wall_s"] = 90.0
+    runs["etc"]["reused_compute_s"] = {"training resumed from checkpoints": 150.0}
+    table = class_costs(runs)
+    row = next(line for line in table.splitlines() if line.startswith("| [etc](etc)"))
+    assert "`ppstudy run etc --profile class`" in row and "| 4.0 min |" in row  # (90 + 150) s
+    page = tiny_root / "rerun.md"
+    page.write_text(f"# Rerun\n\n{CLASS_COSTS_MARK}\n")
+    assert stage.insert_class_costs(page, tiny_root) and not stage.insert_class_costs(page, tiny_root)
+    text = page.read_text()
+    assert CLASS_COSTS_MARK not in text and "`ppstudy run etc --profile class`" in text
+    assert CLASS_COSTS_MARK in (ROOT / "book" / "rerun.md").read_text()  # the book's rerun page has the mark

@@ -484,6 +484,29 @@ def _md_text(text: str) -> str:
     return text.replace("\n", " ")
 
 
+def class_costs(manifests: Mapping[str, Mapping[str, Any]]) -> str:
+    """The rerun page's table of the teaching runs, as MyST markdown, from their published manifests
+    (``{chapter: manifest}`` of each chapter's published ``class`` run): the command, the data, what a rerun
+    from scratch costs (:func:`compute_seconds`) and the machine it was measured on."""
+    if not manifests:
+        return "No chapter has a published `class` run yet (`ppstudy publish CHAPTER --profile class`).\n"
+    rows = [
+        "| chapter | command | data | compute from scratch | measured on |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in manifests.items():
+        run = m.get("run") or {}
+        data = m.get("data") or {}
+        desc = f"{data.get('dataset', '')}: {data.get('description', '')}" if isinstance(data, dict) else str(data)
+        total = compute_seconds(m)
+        cost = f"{total / 60:,.1f} min" if total else "—"
+        rows.append(
+            f"| [{name}]({name}) | `{run.get('command') or f'ppstudy run {name} --profile class'}` | {_md_cell(desc)} | "
+            f"{cost} | {_md_cell(device_label(m.get('device') or {}))} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def dashboard(
     manifests: Mapping[str, Mapping[str, Any]], figure_labels: Mapping[str, Mapping[str, str]] | None = None
 ) -> str:

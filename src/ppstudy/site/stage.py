@@ -19,18 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from ppstudy import PPStudyError
-from ppstudy.manifest.store import load, verify_digest
+from ppstudy.manifest.store import load, published_index, verify_digest
 from ppstudy.pipeline.codechange import code_changed_since
 from ppstudy.pipeline.publish import published_run
 from ppstudy.project import chapters as _chapters
 from ppstudy.project.notebook import figure_labels
 from ppstudy.project.paths import build_root, project_root, remove, run_dir
-from ppstudy.render import dashboard, provenance, render_table
+from ppstudy.render import class_costs, dashboard, provenance, render_table
 from ppstudy.site import config
 
 STATIC_PAGES = ("intro.md", "rerun.md", "references.md")
 #: where the intro page receives the dashboard generated from the chapters' runs
 DASHBOARD_MARK = "<!-- ppstudy:dashboard -->"
+#: where the rerun page shows the published teaching runs (:func:`ppstudy.render.class_costs`)
+CLASS_COSTS_MARK = "<!-- ppstudy:class-costs -->"
+CLASS_PROFILE = "class"
 
 
 def chapter_sources(profile: str | None, root: Path | None = None) -> dict[str, Path]:
@@ -82,8 +85,28 @@ def stage_book(profile: str | None = "smoke", root: Path | None = None) -> Path:
     intro = stage / "book" / "intro.md"
     if intro.is_file():
         intro.write_text(intro.read_text().replace(DASHBOARD_MARK, dashboard(manifests, labels)))
+    insert_class_costs(stage / "book" / "rerun.md", root)
     config.configure_stage(stage, root)  # repository link, launch buttons, .md downloads
     return stage
+
+
+def class_runs(root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The manifest of each chapter's published ``class`` run (chapters without one are left out)."""
+    index = published_index(root)
+    out = {}
+    for name in _chapters.CHAPTERS:
+        if CLASS_PROFILE in ((index.get(name) or {}).get("runs") or []):
+            out[name] = load(published_run(name, root, profile=CLASS_PROFILE))
+    return out
+
+
+def insert_class_costs(page: Path, root: Path | None = None) -> bool:
+    """Replace :data:`CLASS_COSTS_MARK` in the staged ``page`` by the table of the published class runs;
+    False when the page has no such mark."""
+    if not page.is_file() or CLASS_COSTS_MARK not in page.read_text():
+        return False
+    page.write_text(page.read_text().replace(CLASS_COSTS_MARK, class_costs(class_runs(root))))
+    return True
 
 
 def _relative_run_path(path: str) -> str:

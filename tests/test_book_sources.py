@@ -13,8 +13,8 @@ import yaml
 from pybtex.database import parse_string
 from pybtex.richtext import Text
 
-from ppstudy.chapters import CHAPTERS
-from ppstudy.sphinxext import _register_bibliography_style, author_year_label
+from ppstudy.project.chapters import CHAPTERS
+from ppstudy.site.sphinxext import _register_bibliography_style, author_year_label
 
 ROOT = Path(__file__).resolve().parents[1]
 DOI = re.compile(r"^10\.\d{4,9}/[-._;()/:A-Za-z0-9]+$")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ppstudy.chapters import CHAPTERS
+from ppstudy.project.chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISE = re.compile(

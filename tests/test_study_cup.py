@@ -503,8 +503,8 @@ class _Run:
         self.values[name] = v
 
     def check(self, name, claim, passed, *, kind="claim", paper=None, measured=None, evidence=None, needs=None):
+        from ppstudy.manifest.status import check_status
         from ppstudy.manifest.store import jsonable
-        from ppstudy.results import check_status
 
         rec = {
             "claim": claim,

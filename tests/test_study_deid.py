@@ -14,7 +14,7 @@ KEY = ope.OPEKey(b"deid-test-key-0123456789", (-500, 500), (-5000, 5000))
 
 
 class FakeRun:
-    """What the record functions use of :class:`ppstudy.results.Run`."""
+    """What the record functions use of :class:`ppstudy.kernel.run.Run`."""
 
     def __init__(self, smoke: bool = False):
         self.checks: dict = {}
@@ -23,7 +23,7 @@ class FakeRun:
         self.smoke = smoke
 
     def check(self, name, claim, passed, **kw):
-        from ppstudy.results import check_status
+        from ppstudy.manifest.status import check_status
 
         rec = {"claim": claim, "passed": bool(passed), "kind": kw.get("kind", "claim"), "smoke": self.smoke}
         rec.update({k: kw.get(k) for k in ("paper", "measured", "evidence", "needs")})

@@ -168,7 +168,7 @@ def test_readings_rows_compare_each_reading_with_the_paper(faces):
 
 
 class _Run:
-    """A stand-in for ppstudy.results.Run that records values and checks and has no tables."""
+    """A stand-in for ppstudy.kernel.run.Run that records values and checks and has no tables."""
 
     def __init__(self):
         self.values, self.checks = {}, {}

@@ -15,7 +15,7 @@ class FakeRun:
         self.values: dict = {}
 
     def check(self, name, claim, passed, **kw):
-        from ppstudy.results import check_status
+        from ppstudy.manifest.status import check_status
 
         rec = {
             "claim": claim,

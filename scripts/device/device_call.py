@@ -494,7 +494,7 @@ class Call:
         file may be; the tool returns at most 8 files: up to 6 parts, call3.json and call3.log)."""
         dest = self.out / "run.tar.xz"
         with tarfile.open(dest, "w:xz", preset=6) as tar:
-            # the run is a link to its staged directory (ppstudy.runner): pack the directory itself
+            # the run is a link to its staged directory (ppstudy.pipeline.execute): pack the directory itself
             tar.add(run_dir.resolve(), arcname="run", filter=lambda ti: None if ".checkpoints" in ti.name else ti)
             for name in DEVICE_FIGURES:
                 if (self.state / name).is_file():

@@ -126,7 +126,7 @@ def unpack(files_at: Path, chapter: str, profile: str, runs_root: Path) -> Path:
     if final.is_symlink():  # the usual run link: unlinked, never followed (its target is not ours to delete)
         final.unlink()
     elif final.exists():
-        from ppstudy.chapters import remove
+        from ppstudy.project.paths import remove
 
         remove(final, runs_root)
     run.rename(final)

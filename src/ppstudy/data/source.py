@@ -1,7 +1,7 @@
 """What data a run used: the dataset, the files read and their checksums, in one record.
 
 Every loader returns a :class:`DataSource` beside its arrays; a chapter hands it to its
-:class:`~ppstudy.results.Run`, which puts it into ``results.json`` and the book into the chapter's
+:class:`~ppstudy.kernel.run.Run`, which puts it into ``results.json`` and the book into the chapter's
 provenance, so that a reader knows exactly what a number was computed on.
 """
 

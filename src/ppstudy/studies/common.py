@@ -9,9 +9,9 @@ from ppstudy import InputError
 
 
 def start(chapter: str, namespace: dict[str, Any], source):
-    """The chapter's :class:`~ppstudy.results.Run`: its parameters read from the notebook's ``namespace``
+    """The chapter's :class:`~ppstudy.kernel.run.Run`: its parameters read from the notebook's ``namespace``
     and ``source`` (a :class:`~ppstudy.data.source.DataSource`) recorded as its data."""
-    from ppstudy.results import Run
+    from ppstudy.kernel.run import Run
 
     run = Run.start(chapter, namespace)
     run.use_data(source)

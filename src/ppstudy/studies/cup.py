@@ -357,8 +357,8 @@ def write_submission(path: str | Path, predictions: dict[int, np.ndarray]) -> Pa
 def fig_examples(manifest: dict, run_dir: Path):
     import matplotlib.pyplot as plt
 
+    from ppstudy.manifest.store import load_arrays
     from ppstudy.plots import style
-    from ppstudy.results import load_arrays
 
     arr = load_arrays(run_dir, "arrays")
     with style():

@@ -991,7 +991,7 @@ EXERCISE_KEY = b"an exercise key of 32 bytes long"
 
 # --------------------------------------------------------------------------- arrays + figures
 def _arrays(run_dir, name):
-    from ppstudy.results import load_arrays
+    from ppstudy.manifest.store import load_arrays
 
     return load_arrays(run_dir, name)
 

@@ -762,7 +762,7 @@ def steps_illustration(block: int = 16, size: int = 256, seed: int = 1) -> dict[
 
 
 def flatten(groups: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Arrays for :meth:`ppstudy.results.Run.arrays`, keyed ``<group>/<key>``."""
+    """Arrays for :meth:`ppstudy.kernel.run.Run.arrays`, keyed ``<group>/<key>``."""
     return {f"{g}/{k}": np.asarray(v) for g, d in groups.items() for k, v in d.items()}
 
 
@@ -1257,7 +1257,7 @@ def record_other_classifiers(run, results: list[dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------------- figures
 def _arrays(run_dir: str | Path, name: str) -> dict[str, np.ndarray]:
-    from ppstudy.results import load_arrays
+    from ppstudy.manifest.store import load_arrays
 
     return load_arrays(run_dir, name)
 

@@ -900,7 +900,7 @@ def row_cache_dir(row_cache: str) -> Path | None:
     inside the project's ``results/`` or runs root."""
     if not row_cache:
         return None
-    from ppstudy.chapters import inside, project_root
+    from ppstudy.project.paths import inside, project_root
 
     root = project_root()
     p = Path(row_cache) if Path(row_cache).is_absolute() else root / row_cache
@@ -962,8 +962,8 @@ def not_run_text(not_run: list) -> str:
 # ------------------------------------------------------------------------------------------- figures
 def fig4_examples(manifest: dict, run_dir: Path):
     """Fig. 4 (and Fig. 1): one image encrypted by every cipher of the chapter."""
+    from ppstudy.manifest.store import load_arrays
     from ppstudy.plots import image_grid
-    from ppstudy.results import load_arrays
 
     a = load_arrays(run_dir, "fig4")
     cols = [

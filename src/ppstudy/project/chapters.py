@@ -35,11 +35,20 @@ CHAPTERS: dict[str, Chapter] = {
             "pixel",
             "Pixel-based encryption and the adaptation network (Sirichotedumrong et al.)",
             "ppstudy.studies.pixel",
+            references=True,
         ),
         Chapter(
-            "deid", "Structural de-identification with order-preserving encryption (Ko et al.)", "ppstudy.studies.deid"
+            "deid",
+            "Structural de-identification with order-preserving encryption (Ko et al.)",
+            "ppstudy.studies.deid",
+            references=True,
         ),
-        Chapter("cup", "Matching encrypted images: the IEEE Big Data Cup 2022 (Thing)", "ppstudy.studies.cup"),
+        Chapter(
+            "cup",
+            "Matching encrypted images: the IEEE Big Data Cup 2022 (Thing)",
+            "ppstudy.studies.cup",
+            references=True,
+        ),
     )
 }
 

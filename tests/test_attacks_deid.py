@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tracers import tracer_missing
 
 from ppstudy import InputError
 from ppstudy import metrics as M
@@ -14,18 +15,10 @@ KEY = ope.OPEKey(b"attack-test-key-01234567", (-500, 500), (-5000, 5000))
 LIB_DIR = imagetracer.install_dir()
 
 
-def _tracer_missing():
-    try:
-        imagetracer.library_path()
-    except imagetracer.TracerUnavailableError as e:
-        return str(e)
-    return None if imagetracer.available_engines() else "no JavaScript engine"
-
-
 TRACERS = [
     pytest.param(
         "imagetracer",
-        marks=pytest.mark.skipif(_tracer_missing() is not None, reason=f"imagetracerjs: {_tracer_missing()}"),
+        marks=pytest.mark.skipif(tracer_missing() is not None, reason=f"imagetracerjs: {tracer_missing()}"),
     ),
     "vtracer",
 ]

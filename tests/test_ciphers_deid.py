@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from tracers import tracer_missing
 
 from ppstudy import InputError
 from ppstudy.ciphers import deid, imagetracer, ope
@@ -18,17 +19,7 @@ SV = deid.Settings(size=24, out_size=48, tracer="vtracer")
 LIB_DIR = imagetracer.install_dir()
 
 
-def _tracer_missing():
-    try:
-        imagetracer.library_path()
-    except imagetracer.TracerUnavailableError as e:
-        return str(e)
-    return None if imagetracer.available_engines() else "no JavaScript engine"
-
-
-needs_tracer = pytest.mark.skipif(
-    _tracer_missing() is not None, reason=f"imagetracerjs unavailable: {_tracer_missing()}"
-)
+needs_tracer = pytest.mark.skipif(tracer_missing() is not None, reason=f"imagetracerjs unavailable: {tracer_missing()}")
 TRACERS = [pytest.param(S, id="imagetracer", marks=needs_tracer), pytest.param(SV, id="vtracer")]
 needs_imagemagick = pytest.mark.skipif(
     deid.imagemagick_executable() is None, reason="ImageMagick's convert is not installed (apt-get install imagemagick)"

@@ -484,6 +484,11 @@ def _md_text(text: str) -> str:
     return text.replace("\n", " ")
 
 
+def _minutes(seconds: float | None) -> str:
+    """Seconds as minutes for the cost tables ("—" for none)."""
+    return f"{seconds / 60:,.1f} min" if seconds else "—"
+
+
 def class_costs(manifests: Mapping[str, Mapping[str, Any]]) -> str:
     """The rerun page's table of the teaching runs, as MyST markdown, from their published manifests
     (``{chapter: manifest}`` of each chapter's published ``class`` run): the command, the data, what a rerun
@@ -498,8 +503,7 @@ def class_costs(manifests: Mapping[str, Mapping[str, Any]]) -> str:
         run = m.get("run") or {}
         data = m.get("data") or {}
         desc = f"{data.get('dataset', '')}: {data.get('description', '')}" if isinstance(data, dict) else str(data)
-        total = compute_seconds(m)
-        cost = f"{total / 60:,.1f} min" if total else "—"
+        cost = _minutes(compute_seconds(m))
         rows.append(
             f"| [{name}]({name}) | `{run.get('command') or f'ppstudy run {name} --profile class'}` | {_md_cell(desc)} | "
             f"{cost} | {_md_cell(device_label(m.get('device') or {}))} |"
@@ -539,10 +543,8 @@ def dashboard(
         run = m.get("run") or {}
         data = m.get("data") or {}
         ds = data.get("dataset", "") if isinstance(data, dict) else str(data)
-        total = compute_seconds(m)
-        wall = f"{total / 60:,.1f} min" if total else "—"
-        prior = sum((m.get("reused_compute_s") or {}).values())
-        reused = f"{prior / 60:,.1f} min" if prior else "—"
+        wall = _minutes(compute_seconds(m))
+        reused = _minutes(sum((m.get("reused_compute_s") or {}).values()))
         mem = f"{run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else "—"
         cost.append(
             f"| [{name}]({name}) | `{m.get('profile')}` | {_md_cell(ds)} | "

@@ -93,3 +93,15 @@ def test_status_kind_and_evidence_flag(tmp_path):
     cup = Run("cup", "quick", {}, tmp_path / "cup")
     cup.check("bare", "x", True)
     assert EVIDENCE_FLAG not in cup.manifest and evidence_missing(cup.manifest) == []
+
+
+def test_the_device_names_the_cpu_model():
+    from ppstudy.manifest.environment import cpu_model, device_info
+    from ppstudy.render import device_label
+
+    text = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B12\nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B12\n"
+    assert cpu_model(text) == "AMD EPYC 7B12" and cpu_model("processor : 0\n") is None
+    assert device_label({"cpu_model": "AMD EPYC 7B12", "cpu_count": 2}) == "AMD EPYC 7B12, 2 cores"
+    assert device_label({"cpu_count": 2}) == "CPU, 2 cores"  # a run recorded before the model was
+    assert device_label({"gpu": "NVIDIA H200", "cpu_model": "x"}) == "NVIDIA H200"
+    assert "cpu_model" in device_info()

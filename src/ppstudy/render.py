@@ -32,10 +32,11 @@ def measured_label(manifest: Mapping[str, Any]) -> str:
 
 
 def device_label(device: Mapping[str, Any]) -> str:
-    """A short human label: the GPU's name, else the CPU cores."""
+    """A short human label: the GPU's name, else the CPU's model (runs recorded before it was: "CPU") and
+    cores."""
     if device.get("gpu"):
         return str(device["gpu"])
-    return f"CPU, {device.get('cpu_count', '?')} cores"
+    return f"{device.get('cpu_model') or 'CPU'}, {device.get('cpu_count', '?')} cores"
 
 
 def format_value(v: Any, fmt: str | None = None) -> str:

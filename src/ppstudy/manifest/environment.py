@@ -71,11 +71,27 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def cpu_model(cpuinfo: str | None = None) -> str | None:
+    """The CPU's model name (``/proc/cpuinfo``'s first ``model name``; machines differ from session to
+    session), or None where it is not known."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "model name" and value.strip():
+            return value.strip()
+    return None
+
+
 def device_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
     }
     try:

@@ -492,8 +492,9 @@ def _minutes(seconds: float | None) -> str:
 
 def class_costs(manifests: Mapping[str, Mapping[str, Any]]) -> str:
     """The rerun page's table of the teaching runs, as MyST markdown, from their published manifests
-    (``{chapter: manifest}`` of each chapter's published ``class`` run): the command, the data, what a rerun
-    from scratch costs (:func:`compute_seconds`) and the machine it was measured on."""
+    (``{chapter: manifest}`` of each chapter's published ``class`` run): the profile's command (the run's own
+    overrides, such as a fresh checkpoint folder, left out), the dataset, what a rerun from scratch costs
+    (:func:`compute_seconds`) and the machine it was measured on."""
     if not manifests:
         return "No chapter has a published `class` run yet (`ppstudy publish CHAPTER --profile class`).\n"
     rows = [
@@ -503,10 +504,10 @@ def class_costs(manifests: Mapping[str, Mapping[str, Any]]) -> str:
     for name, m in manifests.items():
         run = m.get("run") or {}
         data = m.get("data") or {}
-        desc = f"{data.get('dataset', '')}: {data.get('description', '')}" if isinstance(data, dict) else str(data)
+        dataset = data.get("dataset", "") if isinstance(data, dict) else str(data)
         cost = _minutes(compute_seconds(m))
         rows.append(
-            f"| [{name}]({name}) | `{run.get('command') or f'ppstudy run {name} --profile class'}` | {_md_cell(desc)} | "
+            f"| [{name}]({name}) | `ppstudy run {name} --profile {m.get('profile')}` | {_md_cell(dataset)} | "
             f"{cost} | {_md_cell(device_label(m.get('device') or {}))} |"
         )
     return "\n".join(rows) + "\n"

@@ -502,7 +502,6 @@ def class_costs(manifests: Mapping[str, Mapping[str, Any]]) -> str:
         "|---|---|---|---|---|",
     ]
     for name, m in manifests.items():
-        run = m.get("run") or {}
         data = m.get("data") or {}
         dataset = data.get("dataset", "") if isinstance(data, dict) else str(data)
         cost = _minutes(compute_seconds(m))

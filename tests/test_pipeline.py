@@ -88,6 +88,7 @@ def test_run_writes_manifest_and_notebook(tiny_root):
     assert m["tables"]["t"]["rows"] == [{"n": 2, "paper": 4.5, "measured": 3.0}]
     assert m["timings_s"]["compute"] >= 0 and m["versions"]["numpy"]
     assert m["run"]["wall_s"] > 0 and m["run"]["peak_rss_mb"] > 10 and m["run"]["overrides"] == {"n": 2}
+    assert m["run"]["compute_s"] == m["run"]["wall_s"]  # nothing reused: the cost from scratch is the wall time
     assert m["invocation"]["profile"] == "smoke"  # the kernel saw the runner's invocation
     # the chapter ran in this environment's Python (the kernel is the venv's, not some other python3)
     assert m["values"]["python"] == sys.executable

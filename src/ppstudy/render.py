@@ -415,7 +415,12 @@ def compute_seconds(manifest: Mapping[str, Any]) -> float | None:
     run = manifest.get("run") or {}
     if run.get("wall_s") is None:
         return None
-    return float(run["wall_s"]) + sum((manifest.get("reused_compute_s") or {}).values())
+    return float(run["wall_s"]) + reused_seconds(manifest)
+
+
+def reused_seconds(manifest: Mapping[str, Any]) -> float:
+    """The seconds of work the run reused from earlier invocations (:meth:`ppstudy.kernel.run.Run.reused_compute`)."""
+    return float(sum((manifest.get("reused_compute_s") or {}).values()))
 
 
 def provenance(manifest: Mapping[str, Any], changed: list[str] | None = None) -> str:
@@ -545,7 +550,7 @@ def dashboard(
         data = m.get("data") or {}
         ds = data.get("dataset", "") if isinstance(data, dict) else str(data)
         wall = _minutes(compute_seconds(m))
-        reused = _minutes(sum((m.get("reused_compute_s") or {}).values()))
+        reused = _minutes(reused_seconds(m))
         mem = f"{run['peak_rss_mb'] / 1024:.1f} GB" if run.get("peak_rss_mb") else "—"
         cost.append(
             f"| [{name}]({name}) | `{m.get('profile')}` | {_md_cell(ds)} | "

@@ -33,6 +33,7 @@ from ppstudy.pipeline.params import resolve
 from ppstudy.project import chapters as _chapters
 from ppstudy.project.notebook import KERNEL, parameters_cell, read_notebook
 from ppstudy.project.paths import check_profile, checkpoints_root, inside, project_root, remove, run_dir, runs_root
+from ppstudy.render import compute_seconds
 
 
 def export_notebooks(dest: Path, root: Path | None = None, names: list[str] | None = None) -> list[Path]:
@@ -289,14 +290,9 @@ def run(
             _keep_failed(staging, failed)
             raise PPStudyError(f"chapter {chapter} [{profile}] ran but wrote no {RESULTS_FILE} (see {failed})")
         m = load(staging)
-        reused = sum((m.get("reused_compute_s") or {}).values())
-        m["run"] = {
-            **invocation,
-            "wall_s": round(wall, 1),
-            # the cost from scratch: this invocation plus the work it reused (Run.reused_compute)
-            "compute_s": round(wall + reused, 1),
-            "peak_rss_mb": round(_peak_rss_mb(), 1),
-        }
+        m["run"] = {**invocation, "wall_s": round(wall, 1), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+        # the cost from scratch: this invocation plus the work it reused (Run.reused_compute)
+        m["run"]["compute_s"] = round(compute_seconds(m) or 0.0, 1)
         write_json_atomic(staging / RESULTS_FILE, m)
         _tidy_notebook(out_nb, staging, final, root)
         target = staging.with_suffix("")  # drop ".partial": a finished run

@@ -103,9 +103,10 @@ def class_runs(root: Path | None = None) -> dict[str, dict[str, Any]]:
 def insert_class_costs(page: Path, root: Path | None = None) -> bool:
     """Replace :data:`CLASS_COSTS_MARK` in the staged ``page`` by the table of the published class runs;
     False when the page has no such mark."""
-    if not page.is_file() or CLASS_COSTS_MARK not in page.read_text():
+    text = page.read_text() if page.is_file() else ""
+    if CLASS_COSTS_MARK not in text:
         return False
-    page.write_text(page.read_text().replace(CLASS_COSTS_MARK, class_costs(class_runs(root))))
+    page.write_text(text.replace(CLASS_COSTS_MARK, class_costs(class_runs(root))))
     return True
 
 

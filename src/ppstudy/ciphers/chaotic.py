@@ -115,12 +115,23 @@ class ChaoticKey(GatherXorCipher):
 
 
 def keygen(shape, *, seed: int | np.random.SeedSequence | None = None) -> ChaoticKey:
-    """A random key: ``x0`` in (0, 1), ``mu`` in (3.99, 4) and a 16-byte RC4 key."""
+    """A random key: ``x0`` in (0, 1), ``mu`` in (3.99, 4) and a 16-byte RC4 key. A weak ``(x0, mu)`` (the
+    map falls into a short periodic orbit for this shape, which :class:`ChaoticKey` refuses) is drawn again
+    from the same generator, so a seed still gives one key."""
     shape = image_shape(shape)
     rng = rng_from(seed)
-    x0 = float(rng.uniform(0.01, 0.99))
-    mu = float(rng.uniform(3.99, 4.0))
-    return ChaoticKey(shape, x0, mu, rng.bytes(16))
+    for _ in range(_KEYGEN_TRIES):
+        x0 = float(rng.uniform(0.01, 0.99))
+        mu = float(rng.uniform(3.99, 4.0))
+        rc4 = rng.bytes(16)
+        h, w, _c = shape
+        seq = logistic_sequence(x0, mu, h * w)
+        if h * w == 1 or np.unique(seq).size >= MIN_DISTINCT_FRACTION * h * w:
+            return ChaoticKey(shape, x0, mu, rc4)
+    raise InputError(f"chaotic keygen: {_KEYGEN_TRIES} draws in a row were weak keys for shape {shape}")
+
+
+_KEYGEN_TRIES = 100
 
 
 def _check_key(key) -> ChaoticKey:

@@ -49,6 +49,13 @@ CHAPTERS: dict[str, Chapter] = {
             "ppstudy.studies.cup",
             references=True,
         ),
+        Chapter(
+            "attacks",
+            "Every scheme under every attack, side by side",
+            "ppstudy.studies.attacks",
+            evidence=True,
+            references=True,
+        ),
     )
 }
 

@@ -1,0 +1,1097 @@
+"""Every scheme of the book under every attack, side by side: the logic of ``book/attacks.md``.
+
+The schemes are the book's (:data:`SCHEMES`, with the chapters' settings), the attacks those of
+:mod:`ppstudy.attacks` (:data:`ATTACKS`, each with what the attacker holds). A *cell* is one scheme under
+one attack: over ``draws`` random draws of test images (each draw under a fresh key, except for the
+network trained on one target key's pairs), the attack's reconstructions are compared with the originals
+(SSIM and PSNR per draw, with 95% Student-t intervals over the draws), the fraction of the key it
+recovers is recorded where it recovers one, and a classifier trained on plain public images is scored on
+every reconstruction (its accuracy with the Clopper-Pearson interval; chance and the plain test images
+are the two ends). A cell that no attack of its column fits is marked with the reason
+(:func:`no_attack_reason`).
+
+The utility side (the accuracy each scheme costs) is not measured here: :func:`published_utility` reads
+it from the other chapters' published runs (``results/<chapter>/<profile>/results.json``), with their
+provenance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ppstudy import InputError
+
+SHAPE = (32, 32, 3)
+
+
+# ---------------------------------------------------------------------- schemes and attacks
+@dataclass(frozen=True)
+class Scheme:
+    """A scheme of the book as this chapter runs it: ``kind`` (its cipher module) and its options."""
+
+    name: str
+    label: str
+    kind: str  # etc, tanaka, pixel, chaotic, catmap, deid, bfv
+    chapter: str  # the chapter that studies it
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+SCHEMES: dict[str, Scheme] = {
+    s.name: s
+    for s in (
+        Scheme("etc4", "EtC, 4x4 blocks", "etc", "pixel", {"block": 4}),
+        Scheme("etc8", "EtC, 8x8 blocks", "etc", "etc", {"block": 8}),
+        Scheme("etc16", "EtC, 16x16 blocks", "etc", "etc", {"block": 16}),
+        Scheme("etc-gray8", "grayscale-based EtC, 8x8 blocks", "etc", "etc", {"block": 8, "grayscale": True}),
+        Scheme("tanaka", "Tanaka, 4x4 blocks", "tanaka", "pixel", {"block": 4}),
+        Scheme("pixel2", "pixel-based, step 2", "pixel", "pixel", {"shuffle": False}),
+        Scheme("pixel23", "pixel-based, steps 2 and 3", "pixel", "pixel", {"shuffle": True}),
+        Scheme("chaotic", "logistic map + RC4", "chaotic", "pixel", {}),
+        Scheme("catmap-tile8", "cat map per 8x8 tile", "catmap", "cup", {"mode": "tile", "tile": 8}),
+        Scheme("catmap-whole", "cat map on the whole image", "catmap", "cup", {"mode": "whole", "tile": 32}),
+        Scheme("deid-imagetracer", "de-identification (imagetracerjs)", "deid", "deid", {"tracer": "imagetracer"}),
+        Scheme("deid-vtracer", "de-identification (vtracer)", "deid", "deid", {"tracer": "vtracer"}),
+        Scheme("bfv", "BFV homomorphic encryption", "bfv", "cup", {}),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    label: str
+    holds: str  # the threat model: what the attacker holds
+    module: str
+
+
+ATTACKS: dict[str, Attack] = {
+    a.name: a
+    for a in (
+        Attack("released", "the cipher image as released", "one cipher image; nothing is done to it", "—"),
+        Attack(
+            "keyrec",
+            "ciphertext-only key recovery",
+            "cipher images under one key (one key per data set) and public images",
+            "attacks.pixel, attacks.jigsaw, attacks.exhaustive",
+        ),
+        Attack("jigsaw", "jigsaw solver, one image", "one cipher image and public images", "attacks.jigsaw"),
+        Attack("fold", "negative-positive fold", "one cipher image", "attacks.fold"),
+        Attack("kp", "known plaintext", "plain/cipher pairs under the key, one at a time", "attacks.known_plaintext"),
+        Attack(
+            "inv-drawn",
+            "inversion network, keys drawn",
+            "public images and the scheme, encrypted under keys it draws",
+            "attacks.inversion",
+        ),
+        Attack(
+            "inv-target", "inversion network, target-key pairs", "plain/cipher pairs under the key", "attacks.inversion"
+        ),
+    )
+}
+
+#: the attacks of an attacker who holds no plaintext under the key (the leakage of the utility figure)
+CIPHERTEXT_ONLY = ("released", "keyrec", "jigsaw", "fold", "inv-drawn")
+
+_BFV = "BFV ciphertexts are semantically secure (RLWE): they show nothing of the image; the ceiling"
+
+
+def no_attack_reason(scheme: Scheme, attack: str) -> str | None:
+    """Why no attack of column ``attack`` applies to ``scheme`` (None: one does)."""
+    k = scheme.kind
+    if k == "bfv":
+        return _BFV
+    if attack == "released":
+        return "six shuffled 4-bit planes: not a picture in the plain layout" if k == "tanaka" else None
+    if attack == "keyrec":
+        return {
+            "tanaka": "none here: one in-block permutation of 96 values shared by all blocks; not attacked",
+            "chaotic": "none here: a keystream XORed onto a secret pixel permutation",
+            "deid": "no key to recover: the OPE key moves coordinates inside a non-invertible transform",
+        }.get(k)
+    if attack == "jigsaw":
+        if k == "etc":
+            return None
+        return {
+            "tanaka": "its blocks stay in place (values are shuffled inside each block)",
+            "catmap": "pixels move inside tiles, blocks do not",
+        }.get(k, "no blocks are scrambled")
+    if attack == "fold":
+        if k == "pixel":
+            return None
+        return {
+            "etc": "blocks are scrambled: the jigsaw solver folds the flip into its colour transforms",
+            "tanaka": "values are shuffled inside each block",
+            "chaotic": "a keystream XOR, not a negative-positive flip",
+            "catmap": "no value changes, only positions",
+            "deid": "no negative-positive step",
+        }[k]
+    if attack == "kp":
+        return "not invertible: no key decrypts a de-identified image" if k == "deid" else None
+    if attack in ("inv-drawn", "inv-target"):
+        return None
+    raise InputError(f"unknown attack {attack!r} (attacks: {', '.join(ATTACKS)})")
+
+
+class _Deid:
+    """De-identification as a cipher-like transform: ``keygen`` gives an OPE key, ``encrypt`` releases the
+    de-identified images (traced at ``size`` and released at the images' own size). Building an OPE key's
+    table takes seconds, so the keys come from a pool of ``pool`` keys drawn once (``keygen``'s seed picks
+    one of them)."""
+
+    _keys: dict[int, Any] = {}
+
+    def __init__(self, tracer: str, size: int, out_size: int, pool: int = 2):
+        from ppstudy.ciphers import deid
+
+        self.settings = deid.Settings(size=size, out_size=out_size, tracer=tracer)
+        self.pool = max(1, int(pool))
+
+    def keygen(self, shape, *, seed=None):
+        from ppstudy.ciphers import deid
+
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        i = int(ss.generate_state(1)[0]) % self.pool
+        if i not in _Deid._keys:
+            _Deid._keys[i] = deid.keygen(seed=np.random.SeedSequence([2026, i]))
+        return _Deid._keys[i]
+
+    def encrypt(self, x: np.ndarray, key) -> np.ndarray:
+        from ppstudy.ciphers import deid
+
+        return deid.pipeline(x, key, self.settings, outputs=("deid",))["deid"]
+
+
+def cipher_of(scheme: Scheme, *, deid_size: int = 32, deid_keys: int = 2):
+    """The scheme's configured cipher (``keygen(shape, seed=...)``, ``encrypt``, ``decrypt`` where it has
+    one), or None for BFV."""
+    from ppstudy import ciphers
+    from ppstudy.ciphers import catmap, etc
+    from ppstudy.ciphers.base import CipherSpec
+
+    o = scheme.options
+    if scheme.kind == "etc":
+        g = bool(o.get("grayscale", False))
+        opts = {"block": o["block"], "grayscale": g}
+        return CipherSpec(scheme.name, etc, scheme.label, opts, ("block", "grayscale"))
+    if scheme.kind == "pixel":
+        return ciphers.get("pixel23" if o["shuffle"] else "pixel2")
+    if scheme.kind in ("tanaka", "chaotic"):
+        return ciphers.get(scheme.kind)
+    if scheme.kind == "catmap":
+        return CipherSpec(scheme.name, catmap, scheme.label, dict(o), ("mode", "tile"))
+    if scheme.kind == "deid":
+        return _Deid(o["tracer"], deid_size, SHAPE[0], deid_keys)
+    return None
+
+
+# ---------------------------------------------------------------------- data, run, classifier
+def load_data(data: str, n_train: int, n_test: int, seed: int) -> dict[str, Any]:
+    """CIFAR-10 (or the smoke stand-in): the training split is the attacker's public images and the plain
+    classifier's training set; the test split holds the targets (:func:`ppstudy.studies.common.load_cifar10`)."""
+    from ppstudy.studies import common
+
+    return common.load_cifar10(data, n_train, n_test, seed)
+
+
+def start(namespace: dict[str, Any], data: dict[str, Any]):
+    """The chapter's run (:func:`ppstudy.studies.common.start`)."""
+    from ppstudy.studies import common
+
+    return common.start("attacks", namespace, data["source"])
+
+
+@dataclass
+class Classifier:
+    """The plain classifier: trained on plain public images, scored on anything of the plain shape."""
+
+    model: Any
+    normalization: Any
+    precision: str
+    seconds: float
+
+    def correct(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        from ppstudy import train
+
+        _, c = train.evaluate(
+            self.model,
+            images,
+            labels,
+            normalization=self.normalization,
+            precision=self.precision,
+            return_correct=True,
+        )
+        return np.asarray(c, bool)
+
+
+def train_classifier(
+    data: dict[str, Any],
+    *,
+    epochs: int,
+    width: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    checkpoint_dir: str | None = None,
+    progress: bool = True,
+) -> Classifier:
+    """The CPU recipe's network (:func:`ppstudy.models.fastnet_cifar`) and schedule on the plain training
+    images (:func:`ppstudy.train.fit`, augmentation as in the pixel chapter's quick profile)."""
+    import torch
+
+    from ppstudy import schedules, train
+    from ppstudy.models import fastnet_cifar
+
+    torch.manual_seed(seed)
+    net = fastnet_cifar(len(data["classes"]), widths=(width, 4 * width, 4 * width))
+    res = train.fit(
+        net,
+        (data["x_train"], data["y_train"]),
+        schedule=schedules.get("triangle", epochs, lr=lr, batch_size=batch_size),
+        augment=train.Augment(pad=2, flip=True, padding_mode="reflect", alternate_flip=True),
+        seed=seed,
+        checkpoint_dir=checkpoint_dir or None,
+        progress=progress,
+        desc="plain classifier",
+        tag="attacks-plain-classifier",
+    )
+    return Classifier(res.model, res.normalization, res.precision, res.train_seconds)
+
+
+# ---------------------------------------------------------------------- measures
+def psnr(x: np.ndarray, y: np.ndarray) -> float:
+    """PSNR (dB) of ``y`` against ``x`` over all their values; ``inf`` when they are equal."""
+    mse = float(np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean with its two-sided Student-t interval over the values (nan interval for one value)."""
+    from scipy import stats
+
+    v = np.asarray([float(a) for a in values], float)
+    if not v.size:
+        return math.nan, math.nan, math.nan
+    m = float(v.mean())
+    if v.size < 2:
+        return m, math.nan, math.nan
+    if np.all(v == v[0]):
+        return m, m, m
+    h = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return m, m - h, m + h
+
+
+def _draw_seed(seed: int, scheme: str, attack: str, d: int) -> np.random.SeedSequence:
+    tag = [int(b) for b in f"{scheme}/{attack}".encode()]
+    return np.random.SeedSequence([int(seed), d, *tag])
+
+
+@dataclass
+class Cell:
+    """One scheme under one attack: per draw SSIM, PSNR, key bits; per image the classifier's answer."""
+
+    scheme: str
+    attack: str
+    reason: str | None = None
+    ssim: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    key_bits: list[float] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
+    extra: dict[str, list] = field(default_factory=dict)
+    example: np.ndarray | None = None
+    note: str = ""
+
+    @property
+    def measured(self) -> bool:
+        return self.reason is None
+
+    def add(self, plain: np.ndarray, recon: np.ndarray, labels: np.ndarray, clf: Classifier | None) -> None:
+        from ppstudy.metrics import ssim_images
+
+        self.ssim.append(float(ssim_images(plain, recon).mean()))
+        self.psnr.append(psnr(plain, recon))
+        if clf is not None:
+            self.correct += clf.correct(recon, labels).tolist()
+        if self.example is None:
+            self.example = recon[0].copy()
+
+    def summary(self) -> dict[str, Any]:
+        from ppstudy.metrics import binomial_ci
+
+        out: dict[str, Any] = {"scheme": self.scheme, "attack": self.attack, "reason": self.reason}
+        if not self.measured:
+            return out
+        out["draws"] = len(self.ssim)
+        out["ssim"] = mean_interval(self.ssim)
+        finite = [p for p in self.psnr if math.isfinite(p)]
+        out["exact_draws"] = len(self.psnr) - len(finite)
+        out["psnr"] = mean_interval(finite) if finite else (math.inf, math.inf, math.inf)
+        out["key_bits"] = mean_interval(self.key_bits) if self.key_bits else None
+        if self.correct:
+            k, n = int(sum(self.correct)), len(self.correct)
+            out["accuracy"] = (k / n, *binomial_ci(k, n))
+            out["images"] = n
+        else:
+            out["accuracy"], out["images"] = None, 0
+        for name, v in self.extra.items():
+            out[name] = mean_interval(v)
+        return out
+
+
+# ---------------------------------------------------------------------- the attacks, cell by cell
+@dataclass
+class Setting:
+    """How much each cell runs (the profile's parameters)."""
+
+    draws: int = 20
+    images_per_draw: int = 10
+    keyrec_images: int = 10
+    prior_images: int = 2000
+    kp_max_pairs: int = 8
+    inv_train: int = 2000
+    inv_pairs: int = 1000
+    inv_epochs: int = 3
+    inv_width: int = 8
+    inv_batch: int = 64
+    inv_budget_s: float = 300.0
+    deid_size: int = 32
+    deid_keys: int = 2
+    deid_train: int = 500  # de-identification's networks train on at most this many images (tracing is slow)
+    seed: int = 0
+
+
+class Attacker:
+    """Runs the cells: holds the data, the plain classifier and what the attacks reuse (priors, networks)."""
+
+    def __init__(self, data: dict[str, Any], clf: Classifier | None, setting: Setting, progress: bool = True):
+        self.data, self.clf, self.s, self.progress = data, clf, setting, progress
+        self.public = data["x_train"]
+        self._priors: dict[Any, Any] = {}
+        self.networks: dict[tuple[str, str], Any] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _note(self, msg: str) -> None:
+        if self.progress:
+            from ppstudy.progress import note
+
+            note(msg)
+
+    def _images(self, d: int, n: int, classes=None) -> np.ndarray:
+        """The test images of draw ``d``: the first ``n`` of a random order of the test set (of ``classes``)
+        that depends on the draw only, so that every scheme and attack sees the same images at draw ``d``
+        (and the first image of draw 0 is every cell's example)."""
+        y = self.data["y_test"]
+        pool = np.arange(len(y)) if classes is None else np.flatnonzero(np.isin(y, classes))
+        if len(pool) < n:
+            raise InputError(f"need {n} test images, the pool holds {len(pool)}")
+        tag = [] if classes is None else [1000 + int(c) for c in classes]
+        order = np.random.default_rng(np.random.SeedSequence([int(self.s.seed), 7, d, *tag])).permutation(pool)
+        return order[:n]
+
+    def example_index(self) -> int:
+        return int(self._images(0, 1)[0])
+
+    def _prior(self, kind: str, **kw):
+        from ppstudy.attacks import jigsaw
+        from ppstudy.attacks import pixel as pixel_attack
+
+        key = (kind, tuple(sorted(kw.items())))
+        if key not in self._priors:
+            pub = self.public[: self.s.prior_images]
+            if kind == "pixel":
+                self._priors[key] = pixel_attack.pixel_prior(pub, shuffle=kw["shuffle"], max_images=len(pub))
+            else:
+                self._priors[key] = jigsaw.JigsawPrior.fit(jigsaw.work_layout(pub, kw["grayscale"]))
+        return self._priors[key]
+
+    def _finish(self, cell: Cell, plain, recon, labels) -> None:
+        from ppstudy.attacks.inversion import input_layout
+
+        cell.add(plain, input_layout(recon, SHAPE) if recon.shape[1:] != SHAPE else recon, labels, self.clf)
+
+    # ------------------------------------------------------------------ a cell
+    def cell(self, name: str, attack: str, *, classes=None) -> Cell:
+        """Scheme ``name`` under ``attack`` over the setting's draws (of the test images of ``classes``
+        only, when given: the one-class draws of the ciphertext-only attacks)."""
+        scheme = SCHEMES[name]
+        reason = no_attack_reason(scheme, attack)
+        cell = Cell(name, attack, reason)
+        if reason is not None:
+            return cell
+        spec = cipher_of(scheme, deid_size=self.s.deid_size, deid_keys=self.s.deid_keys)
+        run = getattr(self, "_" + attack.replace("-", "_"))
+        self._note(f"{name} / {attack}")
+        run(cell, scheme, spec, classes)
+        return cell
+
+    def _released(self, cell, scheme, spec, classes):
+        for d in range(self.s.draws):
+            k_ss = _draw_seed(self.s.seed, scheme.name, "released", d)
+            idx = self._images(d, self.s.images_per_draw)
+            x = self.data["x_test"][idx]
+            self._finish(cell, x, spec.encrypt(x, spec.keygen(SHAPE, seed=k_ss)), self.data["y_test"][idx])
+
+    def _keyrec(self, cell, scheme, spec, classes):
+        from ppstudy.attacks import exhaustive, jigsaw
+        from ppstudy.attacks import pixel as pixel_attack
+        from ppstudy.ciphers import catmap, pixel
+
+        whole = []
+        for d in range(self.s.draws):
+            k_ss = _draw_seed(self.s.seed, scheme.name, "keyrec" + ("" if classes is None else f"{classes}"), d)
+            idx = self._images(d, self.s.keyrec_images, classes)
+            x, labels = self.data["x_test"][idx], self.data["y_test"][idx]
+            key = spec.keygen(SHAPE, seed=k_ss)
+            y = spec.encrypt(x, key)
+            if scheme.kind == "pixel":
+                shuffle = scheme.options["shuffle"]
+                r = pixel_attack.pixel_key_recovery(y, self._prior("pixel", shuffle=shuffle), shuffle=shuffle)
+                est = r["key"]
+                cell.key_bits.append(pixel_attack.pixel_key_score(est, key)["key_bits"])
+                whole.append(bool(np.array_equal(est.negpos, key.negpos) and np.array_equal(est.shuffle, key.shuffle)))
+                recon = pixel.decrypt(y, est)
+            elif scheme.kind == "etc":
+                g = bool(scheme.options.get("grayscale", False))
+                sol = jigsaw.solve(y, block=scheme.options["block"], grayscale=g, prior=self._prior("etc", grayscale=g))
+                sc = jigsaw.score(sol, x, key)
+                cell.key_bits.append(sc["key_cells"])
+                whole.append(sc["key_cells"] == 1.0)
+                cell.extra.setdefault("neighbour", []).append(sc["neighbour"])
+                recon = sol.images
+            else:  # catmap
+                r = exhaustive.catmap_ciphertext_only(y, key.tile)
+                ok = r["matrix"] == key.matrix
+                cell.key_bits.append(1.0 if ok else 0.0)
+                whole.append(ok)
+                recon = catmap.apply_matrix(y, key.shape, key.tile, r["matrix"], inverse=True)
+            self._finish(cell, x, recon, labels)
+        cell.extra["whole_key"] = [float(w) for w in whole]
+
+    def _jigsaw(self, cell, scheme, spec, classes):
+        from ppstudy.attacks import jigsaw
+
+        g = bool(scheme.options.get("grayscale", False))
+        prior = self._prior("etc", grayscale=g)
+        for d in range(self.s.draws):
+            k_ss = _draw_seed(self.s.seed, scheme.name, "jigsaw", d)
+            idx = self._images(d, self.s.images_per_draw)
+            x, labels = self.data["x_test"][idx], self.data["y_test"][idx]
+            key = spec.keygen(SHAPE, seed=k_ss)
+            y = spec.encrypt(x, key)
+            recon, kb, nb, di = [], [], [], []
+            for i in range(len(x)):  # one image at a time: the classic puzzle
+                sol = jigsaw.solve(y[i : i + 1], block=scheme.options["block"], grayscale=g, prior=prior)
+                sc = jigsaw.score(sol, x[i : i + 1], key)
+                recon.append(sol.images[0])
+                kb.append(sc["key_cells"])
+                nb.append(sc["neighbour"])
+                di.append(sc["direct"])
+            cell.key_bits.append(float(np.mean(kb)))
+            cell.extra.setdefault("neighbour", []).append(float(np.mean(nb)))
+            cell.extra.setdefault("direct", []).append(float(np.mean(di)))
+            self._finish(cell, x, np.stack(recon), labels)
+
+    def _fold(self, cell, scheme, spec, classes):
+        from ppstudy.attacks import fold
+
+        for d in range(self.s.draws):
+            k_ss = _draw_seed(self.s.seed, scheme.name, "fold", d)
+            idx = self._images(d, self.s.images_per_draw)
+            x = self.data["x_test"][idx]
+            y = spec.encrypt(x, spec.keygen(SHAPE, seed=k_ss))
+            recon = fold.reconstruct(y, gray=bool(scheme.options["shuffle"]))
+            self._finish(cell, x, recon, self.data["y_test"][idx])
+
+    def _kp(self, cell, scheme, spec, classes):
+        from ppstudy.attacks import known_plaintext as kp
+
+        pairs = []
+        for d in range(self.s.draws):
+            k_ss = _draw_seed(self.s.seed, scheme.name, "kp", d)
+            m, f = self.s.kp_max_pairs, self.s.images_per_draw
+            idx = self._images(d, f + m)  # the draw's images are the fresh ones, the pairs come after
+            x, labels = self.data["x_test"][idx], self.data["y_test"][idx]
+            key = spec.keygen(SHAPE, seed=k_ss)
+            y = spec.encrypt(x, key)
+            needed, rec = None, None
+            for k in range(1, m + 1):
+                rec = kp.recover(spec, x[f : f + k], y[f : f + k])
+                if k == 1:
+                    cell.key_bits.append(rec.key_bits)
+                if rec.determined:
+                    needed = k
+                    break
+            assert rec is not None
+            pairs.append(math.nan if needed is None else float(needed))
+            self._finish(cell, x[:f], rec.decrypt(y[:f]), labels[:f])
+        cell.extra["pairs"] = pairs
+
+    def _network(self, scheme, spec, mode: str):
+        """The inversion network of ``scheme`` (trained once): keys drawn, or one target key's pairs."""
+        from ppstudy.attacks import inversion
+
+        if (scheme.name, mode) in self.networks:
+            return self.networks[(scheme.name, mode)]
+        s = self.s
+        seed = int(np.random.SeedSequence([s.seed, *map(ord, scheme.name + mode)]).generate_state(1)[0] >> 1)
+        cap = s.deid_train if scheme.kind == "deid" else None
+        if mode == "drawn":
+            plain = self.public[: s.inv_train][:cap]
+            if scheme.kind == "deid":  # slow to trace: a fixed training set under a few keys of its own
+                from ppstudy.ciphers import deid
+
+                keys = [deid.keygen(seed=np.random.SeedSequence([seed, i])) for i in range(s.deid_keys)]
+                enc: Any = np.concatenate(
+                    [spec.encrypt(part, keys[i % len(keys)]) for i, part in enumerate(np.array_split(plain, len(keys)))]
+                )
+            else:
+                enc = inversion.drawn_keys(spec, SHAPE, seed)
+            target = None
+        else:
+            plain = self.public[-s.inv_pairs :][:cap]  # the client's images the attacker knows
+            target = spec.keygen(SHAPE, seed=seed)
+            enc = spec.encrypt(plain, target)
+        net = inversion.train_inversion(
+            plain,
+            enc,
+            epochs=s.inv_epochs,
+            batch_size=s.inv_batch,
+            width=s.inv_width,
+            seed=seed % (2**31),
+            time_budget_s=s.inv_budget_s or None,  # 0: no budget
+        )
+        self.networks[(scheme.name, mode)] = (net, target)
+        return net, target
+
+    def _inversion(self, cell, scheme, spec, mode: str):
+        net, target = self._network(scheme, spec, mode)
+        for d in range(self.s.draws):
+            k_ss = _draw_seed(self.s.seed, scheme.name, "inv-" + mode, d)
+            idx = self._images(d, self.s.images_per_draw)
+            x = self.data["x_test"][idx]
+            key = target if target is not None else spec.keygen(SHAPE, seed=k_ss)
+            self._finish(cell, x, net.reconstruct(spec.encrypt(x, key)), self.data["y_test"][idx])
+        cell.extra["epochs"] = [float(len(net.history))]
+        cell.extra["train_s"] = [float(net.seconds)]
+        if target is not None:
+            cell.note = "one target key; the draws are of test images"
+
+    def _inv_drawn(self, cell, scheme, spec, classes):
+        self._inversion(cell, scheme, spec, "drawn")
+
+    def _inv_target(self, cell, scheme, spec, classes):
+        self._inversion(cell, scheme, spec, "target")
+
+
+def run_cells(attacker: Attacker, schemes, attacks) -> dict[tuple[str, str], Cell]:
+    """Every cell of ``schemes`` x ``attacks``."""
+    for s in schemes:
+        if s not in SCHEMES:
+            raise InputError(f"unknown scheme {s!r} (schemes: {', '.join(SCHEMES)})")
+    for a in attacks:
+        if a not in ATTACKS:
+            raise InputError(f"unknown attack {a!r} (attacks: {', '.join(ATTACKS)})")
+    return {(s, a): attacker.cell(s, a) for s in schemes for a in attacks}
+
+
+def class_draws(attacker: Attacker, schemes, classes, *, draws_per_class: int) -> dict[str, Cell]:
+    """The ciphertext-only key recovery on draws of one class at a time (``draws_per_class`` draws of the
+    test images of each class of ``classes``), for comparison with the uniform draws."""
+    import dataclasses
+
+    out = {}
+    saved = attacker.s
+    attacker.s = dataclasses.replace(saved, draws=draws_per_class)
+    try:
+        for s in schemes:
+            if no_attack_reason(SCHEMES[s], "keyrec") is not None:
+                continue
+            merged = Cell(s, "keyrec-one-class")
+            for c in classes:
+                cl = attacker.cell(s, "keyrec", classes=[c])
+                merged.ssim += cl.ssim
+                merged.psnr += cl.psnr
+                merged.key_bits += cl.key_bits
+                merged.correct += cl.correct
+                for k, v in cl.extra.items():
+                    merged.extra.setdefault(k, []).extend(v)
+            out[s] = merged
+    finally:
+        attacker.s = saved
+    return out
+
+
+# ---------------------------------------------------------------------- tables
+def _iv(t, fmt: str = ".2f", scale: float = 1.0) -> str:
+    m, lo, hi = (v * scale for v in t)
+    if not math.isfinite(m):
+        return "exact" if m == math.inf else "—"
+    if not math.isfinite(lo) or lo == hi:
+        return format(m, fmt)
+    return f"{m:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def key_space_bits(scheme: Scheme) -> float | None:
+    spec = cipher_of(scheme)
+    if spec is None or not hasattr(spec, "key_space"):
+        return None
+    return float(spec.key_space(SHAPE).bits)
+
+
+def scheme_rows(schemes) -> list[dict[str, Any]]:
+    """The schemes as this chapter runs them (no data: an exact table)."""
+    return [
+        {
+            "scheme": SCHEMES[s].label,
+            "name": s,
+            "studied in": SCHEMES[s].chapter,
+            "measured: key space (bits)": key_space_bits(SCHEMES[s]),
+        }
+        for s in schemes
+    ]
+
+
+def attack_rows(attacks) -> list[dict[str, Any]]:
+    return [
+        {"attack": ATTACKS[a].label, "the attacker holds": ATTACKS[a].holds, "code": ATTACKS[a].module} for a in attacks
+    ]
+
+
+def matrix_rows(cells: dict, schemes, attacks, measure: str = "ssim") -> list[dict[str, Any]]:
+    """The scheme x attack table: each measured cell's ``measure`` (``"ssim"`` or ``"accuracy"``) with its
+    95% interval, or the reason why no attack of that column fits."""
+    rows = []
+    for s in schemes:
+        row: dict[str, Any] = {"scheme": SCHEMES[s].label}
+        for a in attacks:
+            sm = cells[(s, a)].summary()
+            if sm["reason"] is not None:
+                row[ATTACKS[a].label] = "no such attack: " + sm["reason"]
+            elif measure == "accuracy":
+                row[ATTACKS[a].label] = _iv(sm["accuracy"], ".0f", 100.0) + " %" if sm["accuracy"] else "—"
+            else:
+                row[ATTACKS[a].label] = _iv(sm["ssim"])
+        rows.append(row)
+    return rows
+
+
+def cell_rows(cells: dict) -> list[dict[str, Any]]:
+    """Every measured cell with every measure and its interval (long format)."""
+    rows = []
+    for (s, a), c in cells.items():
+        sm = c.summary()
+        if sm["reason"] is not None:
+            continue
+        kb = sm["key_bits"] or (None, None, None)
+        acc = sm["accuracy"] or (None, None, None)
+        ps = sm["psnr"]
+        rows.append(
+            {
+                "scheme": SCHEMES[s].label,
+                "attack": ATTACKS[a].label,
+                "draws": sm["draws"],
+                "images": sm["images"],
+                "measured: key bits": kb[0],
+                "measured: key bits 95% low": kb[1],
+                "measured: key bits 95% high": kb[2],
+                "measured: SSIM": sm["ssim"][0],
+                "measured: SSIM 95% low": sm["ssim"][1],
+                "measured: SSIM 95% high": sm["ssim"][2],
+                "measured: PSNR (dB)": ps[0] if math.isfinite(ps[0]) else None,
+                "measured: PSNR 95% low": ps[1] if math.isfinite(ps[1]) else None,
+                "measured: PSNR 95% high": ps[2] if math.isfinite(ps[2]) else None,
+                "measured: exact draws": sm["exact_draws"],
+                "measured: accuracy (%)": None if acc[0] is None else 100 * acc[0],
+                "measured: accuracy 95% low": None if acc[1] is None else 100 * acc[1],
+                "measured: accuracy 95% high": None if acc[2] is None else 100 * acc[2],
+                "note": c.note,
+            }
+        )
+    return rows
+
+
+def kp_rows(cells: dict, schemes) -> list[dict[str, Any]]:
+    """Known plaintext per scheme: the pairs that pinned the whole key, the key bits one pair gives."""
+    rows = []
+    for s in schemes:
+        c = cells.get((s, "kp"))
+        if c is None or not c.measured:
+            continue
+        pairs = np.asarray(c.extra["pairs"], float)
+        ok = pairs[np.isfinite(pairs)]
+        rows.append(
+            {
+                "scheme": SCHEMES[s].label,
+                "draws": len(pairs),
+                "measured: whole key (draws)": int(ok.size),
+                "measured: pairs needed (mean)": float(ok.mean()) if ok.size else None,
+                "measured: pairs needed (max)": float(ok.max()) if ok.size else None,
+                "measured: key bits from one pair": mean_interval(c.key_bits)[0],
+                "measured: fresh images decrypted exactly (draws)": c.summary()["exact_draws"],
+            }
+        )
+    return rows
+
+
+def class_rows(cells: dict, one_class: dict) -> list[dict[str, Any]]:
+    """Ciphertext-only key recovery on uniform draws and on draws of one class at a time."""
+    from ppstudy.metrics import binomial_ci
+
+    rows = []
+    for s, oc in one_class.items():
+        for label, c in (("uniform over the test set", cells[(s, "keyrec")]), ("one class at a time", oc)):
+            w = np.asarray(c.extra["whole_key"], float)
+            k, n = int(w.sum()), int(w.size)
+            lo, hi = binomial_ci(k, n)
+            rows.append(
+                {
+                    "scheme": SCHEMES[s].label,
+                    "draws of": label,
+                    "draws": n,
+                    "measured: whole key recovered": k / n,
+                    "measured: 95% low": lo,
+                    "measured: 95% high": hi,
+                    "measured: key bits": mean_interval(c.key_bits)[0],
+                    "measured: SSIM": mean_interval(c.ssim)[0],
+                }
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------- utility: the other chapters' runs
+#: where the accuracy with each scheme is published: (chapter, table, label column, rows (the best is
+#: taken), accuracy column, the plain row of the same table)
+UTILITY: dict[str, tuple[str, str, str, tuple[str, ...], str, str]] = {
+    "etc4": ("pixel", "table2", "encryption", ("EtC [9, 10]",), "measured: accuracy (%)", "Plain image"),
+    "tanaka": ("pixel", "table2", "encryption", ("Tanaka's scheme [6]",), "measured: accuracy (%)", "Plain image"),
+    "pixel2": (
+        "pixel",
+        "table2",
+        "encryption",
+        ("Proposed (step 2) without adaptation", "Proposed (step 2) with adaptation"),
+        "measured: accuracy (%)",
+        "Plain image",
+    ),
+    "pixel23": (
+        "pixel",
+        "table2",
+        "encryption",
+        ("Proposed (steps 2 and 3) without adaptation", "Proposed (steps 2 and 3) with adaptation"),
+        "measured: accuracy (%)",
+        "Plain image",
+    ),
+    "chaotic": (
+        "pixel",
+        "table2",
+        "encryption",
+        ("Pixel-based [16] (logistic map + RC4)",),
+        "measured: accuracy (%)",
+        "Plain image",
+    ),
+    "deid": (
+        "deid",
+        "table6",
+        "method",
+        ("structural de-identification (this chapter)",),
+        "measured: accuracy (%)",
+        "plain images",
+    ),
+}
+
+
+def published_utility(schemes, root: Path | None = None) -> list[dict[str, Any]]:
+    """The accuracy each scheme keeps, from the chapters' published runs: per scheme the chapter, profile,
+    commit and data of the run, the accuracy with the scheme (the best of the listed rows), the plain
+    accuracy of the same table and ``utility`` = (accuracy - chance) / (plain - chance), chance = 1 / 10
+    (CIFAR-10). A de-identification row counts for the tracer the run used. Schemes without a published
+    CIFAR-10 accuracy are left out."""
+    from ppstudy.manifest.store import load, published_run
+
+    cache: dict[str, dict] = {}
+    rows = []
+    for s in schemes:
+        sc = SCHEMES[s]
+        src = UTILITY.get(s) or (UTILITY["deid"] if sc.kind == "deid" else None)
+        if src is None:
+            continue
+        chapter, table, col, labels, acc_col, plain_label = src
+        if chapter not in cache:
+            try:
+                d = published_run(chapter, root)
+            except Exception:  # no published run of that chapter: nothing to read
+                cache[chapter] = {}
+                continue
+            cache[chapter] = {"dir": d, "m": load(d)}
+        if not cache[chapter]:
+            continue
+        m = cache[chapter]["m"]
+        if sc.kind == "deid" and (m.get("params") or {}).get("tracer", "imagetracer") != sc.options["tracer"]:
+            continue
+        t = (m.get("tables") or {}).get(table)
+        if not t:
+            continue
+        by = {r.get(col): r.get(acc_col) for r in t["rows"]}
+        accs = [float(v) for lab in labels if (v := by.get(lab)) is not None]
+        plain_v = by.get(plain_label)
+        if not accs or plain_v is None:
+            continue
+        acc, plain, chance = max(accs), float(plain_v), 10.0
+        data = m.get("data") or {}
+        rows.append(
+            {
+                "scheme": sc.label,
+                "name": s,
+                "chapter": chapter,
+                "profile": m.get("profile"),
+                "commit": ((m.get("git") or {}).get("commit") or "")[:10],
+                "data": data.get("description", "") if isinstance(data, dict) else str(data),
+                "measured: accuracy (%)": acc,
+                "measured: plain accuracy (%)": plain,
+                "measured: utility": (acc - chance) / (plain - chance),
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------- leakage and checks
+def best_attack(cells: dict, scheme: str, attacks) -> tuple[str, dict] | None:
+    """The attack whose reconstructions the plain classifier gets right most often (ties: higher SSIM)."""
+    best = None
+    for a in attacks:
+        c = cells.get((scheme, a))
+        if c is None or not c.measured or not c.correct:
+            continue
+        sm = c.summary()
+        k = (sm["accuracy"][0], sm["ssim"][0])
+        if best is None or k > best[0]:
+            best = (k, a, sm)
+    return None if best is None else (best[1], best[2])
+
+
+def leakage_rows(cells: dict, schemes, attacks, plain_acc: float, chance: float) -> list[dict[str, Any]]:
+    """Per scheme its best ciphertext-only attack (:data:`CIPHERTEXT_ONLY`: known pairs give every
+    invertible scheme away), that attack's accuracy and SSIM, and ``leakage`` = (accuracy - chance) /
+    (plain - chance) with the interval carried over from the accuracy's."""
+    rows = []
+    attacks = [a for a in attacks if a in CIPHERTEXT_ONLY]
+    for s in schemes:
+        b = best_attack(cells, s, attacks)
+        if b is None:
+            rows.append({"scheme": SCHEMES[s].label, "name": s, "best attack": "none (no attack applies)"})
+            continue
+        a, sm = b
+        acc = sm["accuracy"]
+        rel = [(v - chance) / (plain_acc - chance) for v in acc]
+        rows.append(
+            {
+                "scheme": SCHEMES[s].label,
+                "name": s,
+                "best attack": ATTACKS[a].label,
+                "measured: accuracy (%)": 100 * acc[0],
+                "measured: accuracy 95% low": 100 * acc[1],
+                "measured: accuracy 95% high": 100 * acc[2],
+                "measured: SSIM": sm["ssim"][0],
+                "measured: leakage": rel[0],
+                "measured: leakage 95% low": rel[1],
+                "measured: leakage 95% high": rel[2],
+            }
+        )
+    return rows
+
+
+def record(run, cells: dict, one_class: dict, schemes, attacks, plain: dict, chance: float, s: Setting) -> None:
+    """The chapter's values and checks, each with its evidence and the tables that show it."""
+    from ppstudy.metrics import binomial_ci
+
+    run.value("draws_n", s.draws, "d")
+    run.value("images_per_draw_n", s.images_per_draw, "d")
+    run.value("keyrec_images_n", s.keyrec_images, "d")
+    run.value("kp_max_pairs_n", s.kp_max_pairs, "d")
+    run.value("inv_pairs_n", s.inv_pairs, "d")
+    run.value("plain_accuracy", 100 * plain["accuracy"], ".1f")
+    run.value("chance_accuracy", 100 * chance, ".0f")
+    keyrec = [
+        (sc, cells[(sc, "keyrec")]) for sc in schemes if cells.get((sc, "keyrec")) and cells[(sc, "keyrec")].measured
+    ]
+    run.value(
+        "keyrec_summary",
+        "; ".join(
+            f"{SCHEMES[sc].label} {int(sum(c.extra['whole_key']))} of {len(c.extra['whole_key'])}" for sc, c in keyrec
+        )
+        or "none run",
+        "s",
+    )
+    oc = [(sc, c) for sc, c in one_class.items()]
+    run.value(
+        "one_class_summary",
+        "; ".join(
+            f"{SCHEMES[sc].label} {int(sum(c.extra['whole_key']))} of {len(c.extra['whole_key'])}" for sc, c in oc
+        )
+        or "none run",
+        "s",
+    )
+    leaks = []
+    cto = [a for a in attacks if a in CIPHERTEXT_ONLY]
+    for sc in schemes:
+        b = best_attack(cells, sc, cto)
+        if b is not None:
+            leaks.append(f"{SCHEMES[sc].label}: {ATTACKS[b[0]].label}, {100 * b[1]['accuracy'][0]:.0f}%")
+    run.value("leak_summary", "; ".join(leaks) or "none run", "s")
+    # known plaintext: the whole key of every invertible scheme
+    kp = {k[0]: c for k, c in cells.items() if k[1] == "kp" and c.measured}
+    if kp:
+        worst = {sc: np.asarray(c.extra["pairs"], float) for sc, c in kp.items()}
+        ok = all(np.isfinite(v).all() for v in worst.values())
+        most = max(float(np.nanmax(v)) if np.isfinite(v).any() else math.inf for v in worst.values())
+        exact = all(c.summary()["exact_draws"] == len(c.psnr) for c in kp.values())
+        run.value("kp_most_pairs", most, ".0f")
+        run.check(
+            "kp-whole-key",
+            f"Known plaintext gives the whole key of every invertible scheme, in every draw, from at most "
+            f"{s.kp_max_pairs} pairs, and the key decrypts fresh images exactly",
+            ok and exact,
+            measured=f"at most {most:.0f} pairs" if math.isfinite(most) else "not in every draw",
+            evidence={
+                "pairs needed per scheme": {sc: v.tolist() for sc, v in worst.items()},
+                "exact decryptions": exact,
+                "shown_in": ["known_plaintext"],
+            },
+        )
+    # ciphertext-only key recovery per scheme
+    for sc in schemes:
+        c = cells.get((sc, "keyrec"))
+        if c is None or not c.measured:
+            continue
+        w = np.asarray(c.extra["whole_key"], float)
+        k, n = int(w.sum()), int(w.size)
+        lo, hi = binomial_ci(k, n)
+        run.value(f"keyrec_rate_{sc}", k / n, ".2f")
+        run.value(f"keyrec_ci_{sc}", f"[{lo:.2f}, {hi:.2f}]", "s")
+        run.check(
+            f"keyrec-{sc}",
+            f"{SCHEMES[sc].label}: cipher images alone ({s.keyrec_images} under one key) give the whole key "
+            f"in most draws",
+            lo > 0.5,
+            measured=f"{k}/{n} draws",
+            evidence={"whole key": k, "draws": n, "95% interval": [lo, hi], "shown_in": ["class_draws", "cells"]},
+        )
+    # the jigsaw: more than the cipher image shows, and less on the grayscale-based variant
+    jig = {
+        sc: cells[(sc, "jigsaw")].summary()
+        for sc in schemes
+        if cells.get((sc, "jigsaw")) and cells[(sc, "jigsaw")].measured
+    }
+    rel = {sc: cells[(sc, "released")].summary() for sc in jig if cells.get((sc, "released"))}
+    if jig and rel:
+        above = {
+            sc: bool(jig[sc]["ssim"][1] > rel[sc]["ssim"][2]) for sc in jig if sc in rel and rel[sc]["reason"] is None
+        }
+        run.check(
+            "jigsaw-beats-cipher",
+            "On every EtC variant, the one-image jigsaw solver's reconstructions are closer to the originals "
+            "(SSIM) than the cipher images are",
+            all(above.values()),
+            measured=", ".join(f"{sc}: {_iv(jig[sc]['ssim'])}" for sc in jig),
+            evidence={
+                "jigsaw SSIM": {sc: jig[sc]["ssim"] for sc in jig},
+                "released SSIM": {sc: rel[sc]["ssim"] for sc in rel if rel[sc]["reason"] is None},
+                "shown_in": ["matrix_ssim", "cells"],
+            },
+        )
+    if "etc8" in jig and "etc-gray8" in jig:
+        a, b = jig["etc-gray8"]["neighbour"], jig["etc8"]["neighbour"]
+        run.value("neighbour_gray8", a[0], ".2f")
+        run.value("neighbour_etc8", b[0], ".2f")
+        run.check(
+            "grayscale-resists-jigsaw",
+            "The grayscale-based EtC keeps fewer neighbouring blocks together under the jigsaw solver than "
+            "colour EtC with the same 8x8 blocks (neighbour comparison)",
+            bool(a[2] < b[1]),
+            measured=f"{_iv(a)} against {_iv(b)}",
+            evidence={"grayscale-based": a, "colour": b, "shown_in": ["cells"]},
+        )
+    # leakage: the best ciphertext-only attack's reconstructions are recognised above chance
+    for sc in schemes:
+        b = best_attack(cells, sc, cto)
+        if b is None:
+            continue
+        a, sm = b
+        acc = sm["accuracy"]
+        run.check(
+            f"leaks-{sc}",
+            f"{SCHEMES[sc].label}: from cipher images alone, the plain classifier recognises the "
+            f"reconstructions of the best attack ({ATTACKS[a].label}) above chance",
+            bool(acc[1] > chance),
+            measured=f"{100 * acc[0]:.1f}% [{100 * acc[1]:.1f}, {100 * acc[2]:.1f}]",
+            evidence={"accuracy": acc, "chance": chance, "attack": a, "shown_in": ["leakage"]},
+        )
+
+
+# ---------------------------------------------------------------------- arrays and figures
+def example_arrays(attacker: Attacker, cells: dict, schemes, attacks) -> dict[str, np.ndarray]:
+    """For the examples figure: the first test image of draw 0 and each measured cell's reconstruction of
+    it (and nothing else)."""
+    out = {"original": attacker.data["x_test"][attacker.example_index()]}
+    for s in schemes:
+        for a in attacks:
+            c = cells[(s, a)]
+            if c.measured and c.example is not None:
+                out[f"{s}|{a}"] = c.example
+    return out
+
+
+def figure_arrays(leak: list[dict], util: list[dict]) -> dict[str, np.ndarray]:
+    """What the utility-against-leakage figure needs: the schemes with both measures."""
+    u = {r["name"]: r["measured: utility"] for r in util}
+    rows = [r for r in leak if r["name"] in u and "measured: leakage" in r]
+    return {
+        "names": np.array([r["name"] for r in rows]),
+        "utility": np.array([u[r["name"]] for r in rows], float),
+        "leakage": np.array([r["measured: leakage"] for r in rows], float),
+        "low": np.array([r["measured: leakage 95% low"] for r in rows], float),
+        "high": np.array([r["measured: leakage 95% high"] for r in rows], float),
+    }
+
+
+def fig_frontier(manifest: dict, run_dir: Path):
+    """Utility (the accuracy a scheme keeps, from the chapters' published runs) against leakage (how well
+    the plain classifier recognises the best attack's reconstructions), both between chance (0) and plain (1)."""
+    import matplotlib.pyplot as plt
+
+    from ppstudy.manifest.store import load_arrays
+
+    a = load_arrays(run_dir, "frontier")
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    err = np.vstack([a["leakage"] - a["low"], a["high"] - a["leakage"]])
+    ax.errorbar(a["utility"], a["leakage"], yerr=err, fmt="o", capsize=3)
+    for i, (name, x, y) in enumerate(zip(a["names"].tolist(), a["utility"], a["leakage"])):
+        # the short names of the schemes table, above and below in turn so that neighbours do not collide
+        ax.annotate(name, (x, y), xytext=(5, 5 if i % 2 == 0 else -12), textcoords="offset points", fontsize=9)
+    ax.axhline(0, color="0.5", lw=0.8, ls="--")
+    ax.axhline(1, color="0.5", lw=0.8, ls=":")
+    ax.set_xlabel("utility: accuracy kept (0 chance, 1 plain)")
+    ax.set_ylabel("leakage: best attack recognised (0 chance, 1 plain)")
+    ax.set_xlim(-0.1, 1.15)
+    fig.tight_layout()
+    return fig
+
+
+def fig_examples(manifest: dict, run_dir: Path):
+    """One test image per scheme (row) as each measured attack reconstructs it (column)."""
+    from ppstudy.manifest.store import load_arrays
+    from ppstudy.plots import image_grid
+
+    a = load_arrays(run_dir, "examples")
+    schemes = [s for s in manifest["params"]["schemes"] if any(k.startswith(s + "|") for k in a)]
+    attacks = [t for t in manifest["params"]["attacks"] if any(k.endswith("|" + t) for k in a)]
+    blank = np.full(SHAPE, 255, np.uint8)
+    rows = [(SCHEMES[s].name, [a["original"]] + [a.get(f"{s}|{t}", blank) for t in attacks]) for s in schemes]
+    return image_grid(rows, titles=["original", *attacks], cell=0.85, label_width=1.6)
+
+
+FIGURES: dict[str, Callable[[dict, Path], Any]] = {"frontier": fig_frontier, "examples": fig_examples}

@@ -35,18 +35,21 @@ CHAPTERS: dict[str, Chapter] = {
             "pixel",
             "Pixel-based encryption and the adaptation network (Sirichotedumrong et al.)",
             "ppstudy.studies.pixel",
+            evidence=True,
             references=True,
         ),
         Chapter(
             "deid",
             "Structural de-identification with order-preserving encryption (Ko et al.)",
             "ppstudy.studies.deid",
+            evidence=True,
             references=True,
         ),
         Chapter(
             "cup",
             "Matching encrypted images: the IEEE Big Data Cup 2022 (Thing)",
             "ppstudy.studies.cup",
+            evidence=True,
             references=True,
         ),
         Chapter(

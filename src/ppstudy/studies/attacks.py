@@ -590,12 +590,12 @@ class Attacker:
 
 def run_cells(attacker: Attacker, schemes, attacks) -> dict[tuple[str, str], Cell]:
     """Every cell of ``schemes`` x ``attacks``."""
+    from ppstudy import validate
+
     for s in schemes:
-        if s not in SCHEMES:
-            raise InputError(f"unknown scheme {s!r} (schemes: {', '.join(SCHEMES)})")
+        validate.choice("scheme", s, SCHEMES)
     for a in attacks:
-        if a not in ATTACKS:
-            raise InputError(f"unknown attack {a!r} (attacks: {', '.join(ATTACKS)})")
+        validate.choice("attack", a, ATTACKS)
     return {(s, a): attacker.cell(s, a) for s in schemes for a in attacks}
 
 

@@ -666,11 +666,9 @@ def factor_study(
 
     n_train = validate.integer("factor_study: n_train", n_train, low=0)
     for f in factors:
-        if f not in FACTORS:
-            raise InputError(f"factor_study: factors must be among {FACTORS}, got {f!r}")
+        validate.choice("factor_study: factor", f, FACTORS)
     for r in rows:
-        if r not in CONFIGS:
-            raise InputError(f"factor_study: unknown row {r!r}")
+        validate.choice("factor_study: row", r, CONFIGS)
     sub = dict(data)
     if n_train:
         sub["x_train"], sub["y_train"] = data["x_train"][:n_train], data["y_train"][:n_train]

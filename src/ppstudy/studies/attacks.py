@@ -214,6 +214,7 @@ class Classifier:
     normalization: Any
     precision: str
     seconds: float
+    resumed_seconds: float = 0.0  # beside ``seconds``: epochs a checkpoint held, trained by an earlier call
 
     def correct(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
         from ppstudy import train
@@ -260,7 +261,7 @@ def train_classifier(
         desc="plain classifier",
         tag="attacks-plain-classifier",
     )
-    return Classifier(res.model, res.normalization, res.precision, res.train_seconds)
+    return Classifier(res.model, res.normalization, res.precision, res.train_seconds, res.resumed_seconds or 0.0)
 
 
 # ---------------------------------------------------------------------- measures

@@ -79,6 +79,13 @@ def rc4_keystream(key: bytes, n: int, drop: int = RC4_DROP) -> np.ndarray:
 MIN_DISTINCT_FRACTION = 0.99
 
 
+def _weak_orbit(seq: np.ndarray) -> int | None:
+    """The number of distinct values of a logistic sequence that falls into a short periodic orbit (fewer
+    than :data:`MIN_DISTINCT_FRACTION` of its length: a weak key), or None for a usable one."""
+    n = np.unique(seq).size
+    return n if seq.size > 1 and n < MIN_DISTINCT_FRACTION * seq.size else None
+
+
 @dataclass(frozen=True, eq=False)
 class ChaoticKey(GatherXorCipher):
     """Secret ``(x0, mu, rc4_key)`` and the derived pixel permutation and keystream for ``shape``."""
@@ -98,10 +105,11 @@ class ChaoticKey(GatherXorCipher):
         if not isinstance(self.rc4_key, (bytes, bytearray)):  # bytes(5) would be five zero bytes
             raise InputError(f"chaotic key: rc4_key must be bytes, got {type(self.rc4_key).__name__}")
         seq = logistic_sequence(self.x0, self.mu, h * w)
-        if h * w > 1 and np.unique(seq).size < MIN_DISTINCT_FRACTION * h * w:
+        distinct = _weak_orbit(seq)
+        if distinct is not None:
             raise InputError(
                 f"chaotic key: x0={self.x0}, mu={self.mu} is a weak key (the logistic map falls into "
-                f"a periodic orbit: {np.unique(seq).size} distinct values for {h * w} pixels, so "
+                f"a periodic orbit: {distinct} distinct values for {h * w} pixels, so "
                 f"the permutation is (nearly) the identity); draw another key"
             )
         pix = np.argsort(seq, kind="stable")
@@ -124,9 +132,7 @@ def keygen(shape, *, seed: int | np.random.SeedSequence | None = None) -> Chaoti
         x0 = float(rng.uniform(0.01, 0.99))
         mu = float(rng.uniform(3.99, 4.0))
         rc4 = rng.bytes(16)
-        h, w, _c = shape
-        seq = logistic_sequence(x0, mu, h * w)
-        if h * w == 1 or np.unique(seq).size >= MIN_DISTINCT_FRACTION * h * w:
+        if _weak_orbit(logistic_sequence(x0, mu, shape[0] * shape[1])) is None:
             return ChaoticKey(shape, x0, mu, rc4)
     raise InputError(f"chaotic keygen: {_KEYGEN_TRIES} draws in a row were weak keys for shape {shape}")
 

@@ -188,3 +188,30 @@ def test_costs_are_the_compute_from_scratch_with_what_was_reused(tmp_path):
     assert "| 86.7 min | 84.0 min | 2.0 GB |" in row
     with pytest.raises(InputError):
         run.reused_compute(-1.0, "x")
+
+
+def test_a_long_cell_text_a_table_repeats_is_written_once_as_a_note(tmp_path):
+    why = "no such attack: BFV ciphertexts are semantically secure (RLWE): the ceiling"
+    other = "no such attack: values are shuffled inside each block, not moved"
+    rows = [
+        {"scheme": "BFV", "a": why, "b": why, "c": why},
+        {"scheme": "Tanaka", "a": "0.42", "b": other, "c": other},
+        {"scheme": "EtC", "a": "0.10", "b": "no such attack: said once, so it stays in its cell", "c": "0.3"},
+    ]
+    run = Run("attacks", "quick", {}, tmp_path, data="toy")
+    run.table("m", rows, caption="matrix")
+    html = render_table(run.manifest, "m")
+    # each repeated reason once, in a numbered list below the table, in order of first appearance
+    notes = re.search(r'<ol class="ppstudy-cell-notes">(.*?)</ol>', html).group(1)
+    assert re.findall(r"<li>(.*?)</li>", notes) == [
+        "BFV ciphertexts are semantically secure (RLWE): the ceiling",
+        "values are shuffled inside each block, not moved",
+    ]
+    assert html.count("semantically secure") == 1 and html.count("shuffled inside") == 1
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    assert cells.count('no such attack <sup class="ppstudy-cell-note">1</sup>') == 3
+    assert cells.count('no such attack <sup class="ppstudy-cell-note">2</sup>') == 2
+    assert "no such attack: said once, so it stays in its cell" in cells  # said once: kept whole
+    # a table without repeats has no notes
+    run.table("plain", [{"x": why}, {"x": "short"}], caption="p")
+    assert "ppstudy-cell-notes" not in render_table(run.manifest, "plain")

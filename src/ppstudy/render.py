@@ -159,16 +159,50 @@ def render_table(manifest: Mapping[str, Any], name: str, *, figure_labels: Mappi
             # "this run (quick)" on two lines: a column no wider than its numbers
             sub.append(f"<th>{'paper' if k == 'paper' else escape(label).replace(' (', '<br>(', 1)}</th>")
     fmts = [_cell_formatter(t, c) for c in cols]
+    texts = [[f(r.get(c)) for c, f in zip(cols, fmts)] for r in t["rows"]]
+    notes = repeated_cell_notes(texts)
     body = []
-    for r in t["rows"]:
+    for r, row_texts in zip(t["rows"], texts):
         cells = []
-        for c, f in zip(cols, fmts):
+        for c, text in zip(cols, row_texts):
             v = r.get(c)
             cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
-            cells.append(f"<td{cls}>{escape(f(v))}</td>")
+            if text in notes:
+                n, short, _ = notes[text]
+                cells.append(f'<td>{escape(short)} <sup class="ppstudy-cell-note">{n}</sup></td>')
+            else:
+                cells.append(f"<td{cls}>{escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     head = "<tr>" + "".join(top) + "</tr>" + ("<tr>" + "".join(sub) + "</tr>" if sub else "")
-    return _table_html(manifest, name, head, body, len(cols))
+    extra = ""
+    if notes:
+        items = "".join(f"<li>{escape(notes[k][2])}</li>" for k in sorted(notes, key=lambda k: notes[k][0]))
+        extra = f'<ol class="ppstudy-cell-notes">{items}</ol>'
+    return _table_html(manifest, name, head, body, len(cols), extra)
+
+
+#: a cell text this long that a table repeats is written once, under the table, as a numbered note
+NOTE_MIN_CHARS = 40
+
+
+def repeated_cell_notes(rows: list[list[str]]) -> dict[str, tuple[int, str, str]]:
+    """The cell texts of ``rows`` (each a list of rendered cell texts) that are at least
+    :data:`NOTE_MIN_CHARS` long and occur more than once: text -> (note number from 1 in order of first
+    appearance, what the cell keeps: the text before its first ": " or "see note", what the note says:
+    the rest of the text, or all of it)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        for text in row:
+            if len(text) >= NOTE_MIN_CHARS:
+                counts[text] = counts.get(text, 0) + 1
+    out: dict[str, tuple[int, str, str]] = {}
+    for row in rows:
+        for text in row:
+            if counts.get(text, 0) > 1 and text not in out:
+                head, sep, rest = text.partition(": ")
+                split = bool(sep and head and rest)
+                out[text] = (len(out) + 1, head if split else "see note", rest if split else text)
+    return out
 
 
 def _table_html(manifest: Mapping[str, Any], name: str, head: str, body: list[str], ncols: int, extra: str = "") -> str:

@@ -145,3 +145,62 @@ def test_record_makes_a_check_per_claim(tmp_path):
     assert {"leaks-pixel2", "leaks-catmap-tile8", "keyrec-pixel2"} <= set(checks)
     assert all(c["evidence"]["shown_in"] for c in checks.values())
     assert len(study.class_rows(cells, one)) == 2 * len(one)
+
+
+def toy_faces(n: int = 48, seed: int = 1) -> dict:
+    """One-channel 48 x 40 smooth images standing in for faces, three 'persons'."""
+    rng = np.random.default_rng(seed)
+    noise = gaussian_filter(rng.normal(0, 1, (2 * n, 48, 40, 1)), (0, 2.5, 2.5, 0))
+    ramp = np.mgrid[0:48, 0:40].sum(0)[None, :, :, None] * 1.2
+    x = np.clip(np.rint(90 + 50 * noise / noise.std() + ramp), 0, 255).astype(np.uint8)
+    y = np.arange(2 * n) % 3
+    return {"x_train": x[:n], "y_train": y[:n], "x_test": x[n:], "y_test": y[n:], "classes": ("a", "b", "c")}
+
+
+def test_the_face_schemes_run_on_one_channel_faces_with_known_answers():
+    att = study.Attacker(toy_faces(), None, SMALL, progress=False)
+    assert att.shape == (48, 40, 1)
+    cells = study.run_cells(att, list(study.FACE_SCHEMES), ["released", "kp", "fold", "inv-target"])
+    kp = cells[("etc8", "kp")]
+    sm = kp.summary()  # known plaintext decrypts fresh faces exactly
+    assert sm["ssim"] == (1.0, 1.0, 1.0) and sm["exact_draws"] == SMALL.draws
+    assert kp.example.shape == (48, 40, 1)
+    assert cells[("etc8", "released")].summary()["ssim"][0] < 0.5  # the scrambled face is not the face
+    assert cells[("etc8", "inv-target")].example.shape == (48, 40, 1)  # a one-channel inversion network
+    assert not cells[("etc8", "fold")].measured
+    assert all(not cells[("bfv", a)].measured for a in ("released", "kp", "fold", "inv-target"))
+    with pytest.raises(InputError, match="face scheme"):  # a colour scheme on one-channel faces
+        study.run_cells(att, ["pixel2"], ["released"])
+
+
+def test_the_face_recogniser_names_the_persons_of_the_synthetic_faces():
+    faces = study.load_faces("synthetic", seed=0)
+    assert faces["x_train"].shape[1:] == (48, 40, 1) and set(faces["y_train"]) == set(faces["y_test"])
+    clf = study.train_face_classifier(faces)
+    acc = clf.correct(faces["x_test"], faces["y_test"]).mean()
+    chance = 1 / len(faces["classes"])
+    assert acc >= 0.8 > 5 * chance
+    # it reads the face, not the brightness: scrambled blocks of the same faces are not recognised
+    from ppstudy.ciphers import etc
+
+    key = etc.keygen(faces["x_test"].shape[1:], block=8, seed=3)
+    assert clf.correct(etc.encrypt(faces["x_test"], key), faces["y_test"]).mean() < acc / 2
+
+
+def test_record_faces_makes_the_face_checks(tmp_path):
+    import dataclasses
+
+    from ppstudy.kernel.run import Run
+
+    six = dataclasses.replace(SMALL, draws=6)
+    att = study.Attacker(toy_faces(), None, six, progress=False)
+    attacks = ["released", "kp", "fold"]
+    cells = study.run_cells(att, list(study.FACE_SCHEMES), attacks)
+    for c in cells.values():  # a recogniser that is always right
+        c.correct = [True] * (len(c.ssim) * six.images_per_draw) if c.measured else []
+    run = Run("attacks", "quick", {}, tmp_path, data="toy")
+    study.record_faces(run, cells, list(study.FACE_SCHEMES), attacks, {"accuracy": 0.9}, 1 / 3, six)
+    checks = run.manifest["checks"]
+    assert checks["kp-whole-key-faces"]["passed"] and checks["leaks-etc8-faces"]["passed"]
+    assert checks["kp-whole-key-faces"]["evidence"]["shown_in"] == ["face_cells"]
+    assert "kp-whole-key" not in checks and run.manifest["values"]["face_chance_accuracy"]

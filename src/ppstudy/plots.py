@@ -103,7 +103,9 @@ def save_figure(fig, out_dir: str | Path, name: str, *, photo: bool = False) -> 
 
 
 def show_image(ax, img) -> None:
-    """Show a uint8 image (gray or colour) at its true intensities, without axes."""
+    """Show a uint8 image (gray, H x W or H x W x 1, or colour) at its true intensities, without axes."""
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])

@@ -98,7 +98,7 @@ class Inversion:
 
     @torch.no_grad()
     def reconstruct(self, cipher: np.ndarray, *, batch: int = 256) -> np.ndarray:
-        """Plain-image estimates (uint8 N x H x W x 3) of cipher images."""
+        """Plain-image estimates (uint8 N x H x W x C, the plain images' channels) of cipher images."""
         x = input_layout(cipher, self.plain_shape)
         dev = next(self.model.parameters()).device
         self.model.eval()
@@ -123,14 +123,14 @@ def train_inversion(
 ) -> Inversion:
     """Train a :class:`UNet` to map ``encrypt(plain_batch, batch_number)`` back to ``plain_batch``.
 
-    ``plain``: public (or known) plain images, uint8 N x H x W x 3. ``encrypt(x, i)`` encrypts batch ``i``
+    ``plain``: public (or known) plain images, uint8 N x H x W x C (C = 3 colour, or 1 grayscale). ``encrypt(x, i)`` encrypts batch ``i``
     of the whole training (a fresh key per batch for the key-drawing attacker; the target key for the
     known-pairs one) and returns uint8 cipher images; or ``encrypt`` is the array of the ``N`` cipher
     images of ``plain`` themselves (fixed pairs: the known-pairs attacker, or ciphers too slow to redo). AdamW with a cosine decay of ``lr`` over the
     training, the mean absolute error; ``time_budget_s`` stops after the epoch that exceeds it."""
     check_uint8(plain, "plain images")
-    if plain.ndim != 4 or plain.shape[-1] != 3 or not len(plain):
-        raise InputError(f"plain images: expected N x H x W x 3, got {plain.shape}")
+    if plain.ndim != 4 or plain.shape[-1] not in (1, 3) or not len(plain):
+        raise InputError(f"plain images: expected N x H x W x 3 (or x 1), got {plain.shape}")
     epochs = validate.positive_int("epochs", epochs)
     batch_size = validate.positive_int("batch_size", batch_size)
     seed = validate.integer("seed", seed, low=0)
@@ -154,7 +154,7 @@ def train_inversion(
 
     torch.manual_seed(seed)
     probe = batch_cipher(np.arange(1), 0)
-    model = UNet(probe.shape[-1], 3, width).to(dev)
+    model = UNet(probe.shape[-1], shape[2], width).to(dev)
     steps_per_epoch = max(1, len(plain) // batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)

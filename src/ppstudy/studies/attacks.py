@@ -199,11 +199,13 @@ def load_data(data: str, n_train: int, n_test: int, seed: int) -> dict[str, Any]
     return common.load_cifar10(data, n_train, n_test, seed)
 
 
-def start(namespace: dict[str, Any], data: dict[str, Any]):
-    """The chapter's run (:func:`ppstudy.studies.common.start`)."""
+def start(namespace: dict[str, Any], data: dict[str, Any], faces: dict[str, Any] | None = None):
+    """The chapter's run (:func:`ppstudy.studies.common.start`), its data CIFAR-10 (``data``) and, when
+    given, the faces (:func:`load_faces`) beside them."""
     from ppstudy.studies import common
 
-    return common.start("attacks", namespace, data["source"])
+    source = data["source"] if faces is None else data["source"].combine(faces["source"])
+    return common.start("attacks", namespace, source)
 
 
 @dataclass
@@ -264,6 +266,78 @@ def train_classifier(
     return Classifier(res.model, res.normalization, res.precision, res.train_seconds, res.resumed_seconds or 0.0)
 
 
+# ---------------------------------------------------------------------- faces
+#: the schemes the book applies to faces: the etc chapter's EtC (8 x 8 blocks on the 192 x 160 grayscale
+#: Extended Yale B crops, one channel: no colour shuffle) and BFV (the cup chapter's face subtask), the ceiling
+FACE_SCHEMES = ("etc8", "bfv")
+
+
+def load_faces(source: str, *, seed: int = 0) -> dict[str, Any]:
+    """The face targets and the attacker's public faces: the etc chapter's face set
+    (:func:`ppstudy.studies.etc.load_faces`: Extended Yale B, or its offline synthetic stand-in) split half
+    and half per person (every person on both sides); images ``N x H x W x 1`` uint8, labels the persons."""
+    from ppstudy.studies import etc
+
+    d = etc.load_faces(source, data_seed=seed, split_seed=seed)
+    x = np.asarray(d["images"], np.uint8)[..., None]
+    y = np.asarray(d["labels"], np.int64)
+    tr, q = d["train_idx"], d["query_idx"]
+    return {
+        "x_train": x[tr],
+        "y_train": y[tr],
+        "x_test": x[q],
+        "y_test": y[q],
+        "classes": list(d["persons"]),
+        "source": d["source"],
+        "description": d["description"],
+    }
+
+
+@dataclass
+class FaceClassifier:
+    """The plain face recogniser that scores reconstructions of faces: each image reduced by ``factor`` x
+    ``factor`` block means, its vector z-scored (the etc chapter's normalisation), PCA and a linear SVM
+    (scikit-learn), trained on the plain public faces."""
+
+    model: Any
+    factor: int
+    seconds: float
+    resumed_seconds: float = 0.0
+
+    @staticmethod
+    def features(images: np.ndarray, factor: int) -> np.ndarray:
+        x = np.asarray(images, np.float64)
+        if x.ndim == 4:
+            x = x.mean(axis=3)
+        n, h, w = x.shape
+        f = int(factor)
+        x = x[:, : h - h % f, : w - w % f].reshape(n, h // f, f, w // f, f).mean(axis=(2, 4)).reshape(n, -1)
+        x = x - x.mean(axis=1, keepdims=True)
+        return x / np.maximum(x.std(axis=1, keepdims=True), 1e-12)
+
+    def correct(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict(self.features(images, self.factor)) == np.asarray(labels), bool)
+
+
+def train_face_classifier(data: dict[str, Any], *, factor: int = 4, components: int = 150) -> FaceClassifier:
+    """:class:`FaceClassifier` on the public faces (``data["x_train"]``, ``data["y_train"]``)."""
+    import time
+
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    from ppstudy import validate
+
+    factor = validate.positive_int("face_factor", factor)
+    x = FaceClassifier.features(data["x_train"], factor)
+    k = max(1, min(int(components), x.shape[0] - 1, x.shape[1]))
+    t0 = time.perf_counter()
+    model = make_pipeline(PCA(k, random_state=0), LinearSVC(C=1.0, max_iter=20000, random_state=0))
+    model.fit(x, data["y_train"])
+    return FaceClassifier(model, factor, time.perf_counter() - t0)
+
+
 # ---------------------------------------------------------------------- measures
 def psnr(x: np.ndarray, y: np.ndarray) -> float:
     """PSNR (dB) of ``y`` against ``x`` over all their values; ``inf`` when they are equal."""
@@ -311,7 +385,7 @@ class Cell:
     def measured(self) -> bool:
         return self.reason is None
 
-    def add(self, plain: np.ndarray, recon: np.ndarray, labels: np.ndarray, clf: Classifier | None) -> None:
+    def add(self, plain: np.ndarray, recon: np.ndarray, labels: np.ndarray, clf: Any) -> None:
         from ppstudy.metrics import ssim_images
 
         self.ssim.append(float(ssim_images(plain, recon).mean()))
@@ -366,12 +440,29 @@ class Setting:
     seed: int = 0
 
 
-class Attacker:
-    """Runs the cells: holds the data, the plain classifier and what the attacks reuse (priors, networks)."""
+def face_setting(setting: Setting, **sizes: int) -> Setting:
+    """``setting`` with the face part's own sizes (draws, images per draw, key-recovery images, pairs,
+    inversion training sets, prior images), each a positive integer; the networks' widths, epochs and
+    budget and the seed stay the chapter's."""
+    import dataclasses
 
-    def __init__(self, data: dict[str, Any], clf: Classifier | None, setting: Setting, progress: bool = True):
+    from ppstudy import validate
+
+    allowed = ("draws", "images_per_draw", "keyrec_images", "kp_max_pairs", "inv_train", "inv_pairs", "prior_images")
+    for k in sizes:
+        validate.choice("face setting", k, allowed)
+    return dataclasses.replace(setting, **{k: validate.positive_int(f"face_{k}", v) for k, v in sizes.items()})
+
+
+class Attacker:
+    """Runs the cells: holds the data (CIFAR-10 or faces: the cells use the test images' shape), the plain
+    classifier (anything with ``correct(images, labels)``: :class:`Classifier`, :class:`FaceClassifier`)
+    and what the attacks reuse (priors, networks)."""
+
+    def __init__(self, data: dict[str, Any], clf: Any, setting: Setting, progress: bool = True):
         self.data, self.clf, self.s, self.progress = data, clf, setting, progress
         self.public = data["x_train"]
+        self.shape = tuple(int(v) for v in data["x_test"].shape[1:])  # CIFAR-10's 32 x 32 x 3, or faces
         self._priors: dict[Any, Any] = {}
         self.networks: dict[tuple[str, str], Any] = {}
 
@@ -413,7 +504,8 @@ class Attacker:
     def _finish(self, cell: Cell, plain, recon, labels) -> None:
         from ppstudy.attacks.inversion import input_layout
 
-        cell.add(plain, input_layout(recon, SHAPE) if recon.shape[1:] != SHAPE else recon, labels, self.clf)
+        shape = self.shape
+        cell.add(plain, input_layout(recon, shape) if recon.shape[1:] != shape else recon, labels, self.clf)
 
     # ------------------------------------------------------------------ a cell
     def cell(self, name: str, attack: str, *, classes=None) -> Cell:
@@ -435,7 +527,7 @@ class Attacker:
             k_ss = _draw_seed(self.s.seed, scheme.name, "released", d)
             idx = self._images(d, self.s.images_per_draw)
             x = self.data["x_test"][idx]
-            self._finish(cell, x, spec.encrypt(x, spec.keygen(SHAPE, seed=k_ss)), self.data["y_test"][idx])
+            self._finish(cell, x, spec.encrypt(x, spec.keygen(self.shape, seed=k_ss)), self.data["y_test"][idx])
 
     def _keyrec(self, cell, scheme, spec, classes):
         from ppstudy.attacks import exhaustive, jigsaw
@@ -447,7 +539,7 @@ class Attacker:
             k_ss = _draw_seed(self.s.seed, scheme.name, "keyrec" + ("" if classes is None else f"{classes}"), d)
             idx = self._images(d, self.s.keyrec_images, classes)
             x, labels = self.data["x_test"][idx], self.data["y_test"][idx]
-            key = spec.keygen(SHAPE, seed=k_ss)
+            key = spec.keygen(self.shape, seed=k_ss)
             y = spec.encrypt(x, key)
             if scheme.kind == "pixel":
                 shuffle = scheme.options["shuffle"]
@@ -482,7 +574,7 @@ class Attacker:
             k_ss = _draw_seed(self.s.seed, scheme.name, "jigsaw", d)
             idx = self._images(d, self.s.images_per_draw)
             x, labels = self.data["x_test"][idx], self.data["y_test"][idx]
-            key = spec.keygen(SHAPE, seed=k_ss)
+            key = spec.keygen(self.shape, seed=k_ss)
             y = spec.encrypt(x, key)
             recon, kb, nb, di = [], [], [], []
             for i in range(len(x)):  # one image at a time: the classic puzzle
@@ -504,7 +596,7 @@ class Attacker:
             k_ss = _draw_seed(self.s.seed, scheme.name, "fold", d)
             idx = self._images(d, self.s.images_per_draw)
             x = self.data["x_test"][idx]
-            y = spec.encrypt(x, spec.keygen(SHAPE, seed=k_ss))
+            y = spec.encrypt(x, spec.keygen(self.shape, seed=k_ss))
             recon = fold.reconstruct(y, gray=bool(scheme.options["shuffle"]))
             self._finish(cell, x, recon, self.data["y_test"][idx])
 
@@ -517,7 +609,7 @@ class Attacker:
             m, f = self.s.kp_max_pairs, self.s.images_per_draw
             idx = self._images(d, f + m)  # the draw's images are the fresh ones, the pairs come after
             x, labels = self.data["x_test"][idx], self.data["y_test"][idx]
-            key = spec.keygen(SHAPE, seed=k_ss)
+            key = spec.keygen(self.shape, seed=k_ss)
             y = spec.encrypt(x, key)
             needed, rec = None, None
             for k in range(1, m + 1):
@@ -551,11 +643,11 @@ class Attacker:
                     [spec.encrypt(part, keys[i % len(keys)]) for i, part in enumerate(np.array_split(plain, len(keys)))]
                 )
             else:
-                enc = inversion.drawn_keys(spec, SHAPE, seed)
+                enc = inversion.drawn_keys(spec, self.shape, seed)
             target = None
         else:
             plain = self.public[-s.inv_pairs :][:cap]  # the client's images the attacker knows
-            target = spec.keygen(SHAPE, seed=seed)
+            target = spec.keygen(self.shape, seed=seed)
             enc = spec.encrypt(plain, target)
         net = inversion.train_inversion(
             plain,
@@ -575,7 +667,7 @@ class Attacker:
             k_ss = _draw_seed(self.s.seed, scheme.name, "inv-" + mode, d)
             idx = self._images(d, self.s.images_per_draw)
             x = self.data["x_test"][idx]
-            key = target if target is not None else spec.keygen(SHAPE, seed=k_ss)
+            key = target if target is not None else spec.keygen(self.shape, seed=k_ss)
             self._finish(cell, x, net.reconstruct(spec.encrypt(x, key)), self.data["y_test"][idx])
         cell.extra["epochs"] = [float(len(net.history))]
         cell.extra["train_s"] = [float(net.seconds)]
@@ -590,11 +682,12 @@ class Attacker:
 
 
 def run_cells(attacker: Attacker, schemes, attacks) -> dict[tuple[str, str], Cell]:
-    """Every cell of ``schemes`` x ``attacks``."""
+    """Every cell of ``schemes`` x ``attacks`` (on one-channel faces, the schemes of :data:`FACE_SCHEMES`)."""
     from ppstudy import validate
 
+    allowed = FACE_SCHEMES if attacker.shape[-1] == 1 else SCHEMES
     for s in schemes:
-        validate.choice("scheme", s, SCHEMES)
+        validate.choice("scheme" if allowed is SCHEMES else "face scheme", s, allowed)
     for a in attacks:
         validate.choice("attack", a, ATTACKS)
     return {(s, a): attacker.cell(s, a) for s in schemes for a in attacks}
@@ -907,7 +1000,6 @@ def leakage_rows(cells: dict, schemes, attacks, plain_acc: float, chance: float)
 
 def record(run, cells: dict, one_class: dict, schemes, attacks, plain: dict, chance: float, s: Setting) -> None:
     """The chapter's values and checks, each with its evidence and the tables that show it."""
-    from ppstudy.metrics import binomial_ci
 
     run.value("draws_n", s.draws, "d")
     run.value("images_per_draw_n", s.images_per_draw, "d")
@@ -916,71 +1008,13 @@ def record(run, cells: dict, one_class: dict, schemes, attacks, plain: dict, cha
     run.value("inv_pairs_n", s.inv_pairs, "d")
     run.value("plain_accuracy", 100 * plain["accuracy"], ".1f")
     run.value("chance_accuracy", 100 * chance, ".0f")
-    keyrec = [
-        (sc, cells[(sc, "keyrec")]) for sc in schemes if cells.get((sc, "keyrec")) and cells[(sc, "keyrec")].measured
-    ]
+    run.value("keyrec_summary", _keyrec_summary(cells, schemes), "s")
     run.value(
-        "keyrec_summary",
-        "; ".join(
-            f"{SCHEMES[sc].label} {int(sum(c.extra['whole_key']))} of {len(c.extra['whole_key'])}" for sc, c in keyrec
-        )
-        or "none run",
-        "s",
+        "one_class_summary", _keyrec_summary({(sc, "keyrec"): c for sc, c in one_class.items()}, list(one_class)), "s"
     )
-    oc = [(sc, c) for sc, c in one_class.items()]
-    run.value(
-        "one_class_summary",
-        "; ".join(
-            f"{SCHEMES[sc].label} {int(sum(c.extra['whole_key']))} of {len(c.extra['whole_key'])}" for sc, c in oc
-        )
-        or "none run",
-        "s",
-    )
-    leaks = []
-    cto = [a for a in attacks if a in CIPHERTEXT_ONLY]
-    for sc in schemes:
-        b = best_attack(cells, sc, cto)
-        if b is not None:
-            leaks.append(f"{SCHEMES[sc].label}: {ATTACKS[b[0]].label}, {100 * b[1]['accuracy'][0]:.0f}%")
-    run.value("leak_summary", "; ".join(leaks) or "none run", "s")
-    # known plaintext: the whole key of every invertible scheme
-    kp = {k[0]: c for k, c in cells.items() if k[1] == "kp" and c.measured}
-    if kp:
-        worst = {sc: np.asarray(c.extra["pairs"], float) for sc, c in kp.items()}
-        ok = all(np.isfinite(v).all() for v in worst.values())
-        most = max(float(np.nanmax(v)) if np.isfinite(v).any() else math.inf for v in worst.values())
-        exact = all(c.summary()["exact_draws"] == len(c.psnr) for c in kp.values())
-        run.value("kp_most_pairs", most, ".0f")
-        run.check(
-            "kp-whole-key",
-            f"Known plaintext gives the whole key of every invertible scheme, in every draw, from at most "
-            f"{s.kp_max_pairs} pairs, and the key decrypts fresh images exactly",
-            ok and exact,
-            measured=f"at most {most:.0f} pairs" if math.isfinite(most) else "not in every draw",
-            evidence={
-                "pairs needed per scheme": {sc: v.tolist() for sc, v in worst.items()},
-                "exact decryptions": exact,
-                "shown_in": ["known_plaintext"],
-            },
-        )
-    # ciphertext-only key recovery per scheme
-    for sc in schemes:
-        c = cells.get((sc, "keyrec"))
-        if c is None or not c.measured:
-            continue
-        w = np.asarray(c.extra["whole_key"], float)
-        k, n = int(w.sum()), int(w.size)
-        lo, hi = binomial_ci(k, n)
-        run.value(f"keyrec_rate_{sc}", k / n, ".2f")
-        run.value(f"keyrec_ci_{sc}", f"[{lo:.2f}, {hi:.2f}]", "s")
-        run.check(
-            f"keyrec-{sc}",
-            f"{SCHEMES[sc].label}: cipher images alone ({s.keyrec_images} under one key) give the whole key "
-            f"in most draws",
-            lo > 0.5,
-            measured=f"{k}/{n} draws",
-            evidence={"whole key": k, "draws": n, "95% interval": [lo, hi], "shown_in": ["class_draws", "cells"]},
-        )
+    run.value("leak_summary", _leak_summary(cells, schemes, attacks), "s")
+    _kp_check(run, cells, s, "", ["known_plaintext"])
+    _keyrec_checks(run, cells, schemes, s, "", ["class_draws", "cells"])
     # the jigsaw: more than the cipher image shows, and less on the grayscale-based variant
     jig = {
         sc: cells[(sc, "jigsaw")].summary()
@@ -1016,7 +1050,97 @@ def record(run, cells: dict, one_class: dict, schemes, attacks, plain: dict, cha
             measured=f"{_iv(a)} against {_iv(b)}",
             evidence={"grayscale-based": a, "colour": b, "shown_in": ["cells"]},
         )
-    # leakage: the best ciphertext-only attack's reconstructions are recognised above chance
+    _leak_checks(run, cells, schemes, attacks, chance, "", ["leakage"])
+
+
+def record_faces(run, cells: dict, schemes, attacks, plain: dict, chance: float, s: Setting) -> None:
+    """The face part's values and checks (ids ending in ``-faces``), with the tables that show them."""
+    run.value("face_draws_n", s.draws, "d")
+    run.value("face_images_per_draw_n", s.images_per_draw, "d")
+    run.value("face_keyrec_images_n", s.keyrec_images, "d")
+    run.value("face_plain_accuracy", 100 * plain["accuracy"], ".1f")
+    run.value("face_chance_accuracy", 100 * chance, ".1f")
+    run.value("face_keyrec_summary", _keyrec_summary(cells, schemes), "s")
+    run.value("face_leak_summary", _leak_summary(cells, schemes, attacks), "s")
+    _kp_check(run, cells, s, "-faces", ["face_cells"])
+    _keyrec_checks(run, cells, schemes, s, "-faces", ["face_cells"])
+    _leak_checks(run, cells, schemes, attacks, chance, "-faces", ["face_matrix_accuracy", "face_cells"])
+
+
+def _keyrec_summary(cells: dict, schemes) -> str:
+    done = [
+        (sc, cells[(sc, "keyrec")]) for sc in schemes if cells.get((sc, "keyrec")) and cells[(sc, "keyrec")].measured
+    ]
+    return (
+        "; ".join(
+            f"{SCHEMES[sc].label} {int(sum(c.extra['whole_key']))} of {len(c.extra['whole_key'])}" for sc, c in done
+        )
+        or "none run"
+    )
+
+
+def _leak_summary(cells: dict, schemes, attacks) -> str:
+    cto = [a for a in attacks if a in CIPHERTEXT_ONLY]
+    leaks = []
+    for sc in schemes:
+        b = best_attack(cells, sc, cto)
+        if b is not None:
+            leaks.append(f"{SCHEMES[sc].label}: {ATTACKS[b[0]].label}, {100 * b[1]['accuracy'][0]:.0f}%")
+    return "; ".join(leaks) or "none run"
+
+
+def _kp_check(run, cells: dict, s: Setting, tag: str, shown_in: list[str]) -> None:
+    """``kp-whole-key<tag>``: known plaintext gives the whole key of every invertible scheme of ``cells``."""
+    kp = {k[0]: c for k, c in cells.items() if k[1] == "kp" and c.measured}
+    if not kp:
+        return
+    worst = {sc: np.asarray(c.extra["pairs"], float) for sc, c in kp.items()}
+    ok = all(np.isfinite(v).all() for v in worst.values())
+    most = max(float(np.nanmax(v)) if np.isfinite(v).any() else math.inf for v in worst.values())
+    exact = all(c.summary()["exact_draws"] == len(c.psnr) for c in kp.values())
+    run.value("kp_most_pairs" + tag.replace("-", "_"), most, ".0f")
+    run.check(
+        "kp-whole-key" + tag,
+        f"Known plaintext gives the whole key of every invertible scheme{' on the faces' if tag else ''}, in every "
+        f"draw, from at most {s.kp_max_pairs} pairs, and the key decrypts fresh images exactly",
+        ok and exact,
+        measured=f"at most {most:.0f} pairs" if math.isfinite(most) else "not in every draw",
+        evidence={
+            "pairs needed per scheme": {sc: v.tolist() for sc, v in worst.items()},
+            "exact decryptions": exact,
+            "shown_in": shown_in,
+        },
+    )
+
+
+def _keyrec_checks(run, cells: dict, schemes, s: Setting, tag: str, shown_in: list[str]) -> None:
+    """``keyrec-<scheme><tag>``: cipher images under one key give the whole key in most draws."""
+    from ppstudy.metrics import binomial_ci
+
+    for sc in schemes:
+        c = cells.get((sc, "keyrec"))
+        if c is None or not c.measured:
+            continue
+        w = np.asarray(c.extra["whole_key"], float)
+        k, n = int(w.sum()), int(w.size)
+        lo, hi = binomial_ci(k, n)
+        v = f"{sc}{tag.replace('-', '_')}"
+        run.value(f"keyrec_rate_{v}", k / n, ".2f")
+        run.value(f"keyrec_ci_{v}", f"[{lo:.2f}, {hi:.2f}]", "s")
+        run.check(
+            f"keyrec-{sc}{tag}",
+            f"{SCHEMES[sc].label}{' on the faces' if tag else ''}: cipher images alone ({s.keyrec_images} under "
+            f"one key) give the whole key in most draws",
+            lo > 0.5,
+            measured=f"{k}/{n} draws",
+            evidence={"whole key": k, "draws": n, "95% interval": [lo, hi], "shown_in": shown_in},
+        )
+
+
+def _leak_checks(run, cells: dict, schemes, attacks, chance: float, tag: str, shown_in: list[str]) -> None:
+    """``leaks-<scheme><tag>``: the best ciphertext-only attack's reconstructions are recognised above
+    chance."""
+    cto = [a for a in attacks if a in CIPHERTEXT_ONLY]
     for sc in schemes:
         b = best_attack(cells, sc, cto)
         if b is None:
@@ -1024,12 +1148,12 @@ def record(run, cells: dict, one_class: dict, schemes, attacks, plain: dict, cha
         a, sm = b
         acc = sm["accuracy"]
         run.check(
-            f"leaks-{sc}",
-            f"{SCHEMES[sc].label}: from cipher images alone, the plain classifier recognises the "
-            f"reconstructions of the best attack ({ATTACKS[a].label}) above chance",
+            f"leaks-{sc}{tag}",
+            f"{SCHEMES[sc].label}{' on the faces' if tag else ''}: from cipher images alone, the plain "
+            f"classifier recognises the reconstructions of the best attack ({ATTACKS[a].label}) above chance",
             bool(acc[1] > chance),
             measured=f"{100 * acc[0]:.1f}% [{100 * acc[1]:.1f}, {100 * acc[2]:.1f}]",
-            evidence={"accuracy": acc, "chance": chance, "attack": a, "shown_in": ["leakage"]},
+            evidence={"accuracy": acc, "chance": chance, "attack": a, "shown_in": shown_in},
         )
 
 
@@ -1082,17 +1206,31 @@ def fig_frontier(manifest: dict, run_dir: Path):
     return fig
 
 
-def fig_examples(manifest: dict, run_dir: Path):
-    """One test image per scheme (row) as each measured attack reconstructs it (column)."""
+def _examples(manifest: dict, run_dir: Path, arrays: str, schemes_param: str, attacks_param: str):
     from ppstudy.manifest.store import load_arrays
     from ppstudy.plots import image_grid
 
-    a = load_arrays(run_dir, "examples")
-    schemes = [s for s in manifest["params"]["schemes"] if any(k.startswith(s + "|") for k in a)]
-    attacks = [t for t in manifest["params"]["attacks"] if any(k.endswith("|" + t) for k in a)]
-    blank = np.full(SHAPE, 255, np.uint8)
+    a = load_arrays(run_dir, arrays)
+    params = manifest["params"]
+    schemes = [s for s in params[schemes_param] if any(k.startswith(s + "|") for k in a)]
+    attacks = [t for t in params[attacks_param] if any(k.endswith("|" + t) for k in a)]
+    blank = np.full(a["original"].shape, 255, np.uint8)
     rows = [(SCHEMES[s].name, [a["original"]] + [a.get(f"{s}|{t}", blank) for t in attacks]) for s in schemes]
     return image_grid(rows, titles=["original", *attacks], cell=0.85, label_width=1.6)
 
 
-FIGURES: dict[str, Callable[[dict, Path], Any]] = {"frontier": fig_frontier, "examples": fig_examples}
+def fig_examples(manifest: dict, run_dir: Path):
+    """One test image per scheme (row) as each measured attack reconstructs it (column)."""
+    return _examples(manifest, run_dir, "examples", "schemes", "attacks")
+
+
+def fig_face_examples(manifest: dict, run_dir: Path):
+    """One test face per face scheme (row) as each measured attack reconstructs it (column)."""
+    return _examples(manifest, run_dir, "face_examples", "face_schemes", "face_attacks")
+
+
+FIGURES: dict[str, Callable[[dict, Path], Any]] = {
+    "frontier": fig_frontier,
+    "examples": fig_examples,
+    "face_examples": fig_face_examples,
+}

@@ -10,13 +10,9 @@ from pathlib import Path
 import pytest
 
 from ppstudy.project.chapters import CHAPTERS
+from ppstudy.project.notebook import EXERCISE
 
 ROOT = Path(__file__).resolve().parents[1]
-EXERCISE = re.compile(
-    r"^::::\{exercise\} ([^\n]+?) · (easy|medium|hard) · (\d+) min[^\n]*\n:label: (\S+)\n(.*?)^::::$", re.M | re.S
-)
-
-
 def exercises(name: str) -> list[tuple[str, str, str]]:
     text = (ROOT / "book" / f"{name}.md").read_text()
     return [(m.group(4), m.group(1), m.group(5)) for m in EXERCISE.finditer(text)]
@@ -48,3 +44,19 @@ def test_starters_run_without_editing_the_package(name, label, code, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"{label}: {r.stderr[-2000:]}"
     assert r.stdout.strip(), f"{label}: the starter prints nothing to start from"
+
+
+def test_a_run_records_what_each_starter_prints_for_the_solutions(tmp_path):
+    from ppstudy import InputError
+    from ppstudy.kernel.run import Run
+
+    page = tmp_path / "book" / "etc.md"
+    page.parent.mkdir()
+    ok = "::::{exercise} Two lines · easy · 5 min\n:label: etc-ex-two\n\nText.\n\n```python\nprint(6 * 7)\nprint('  b ')\n```\n::::\n"
+    page.write_text(ok + "\n::::{exercise} No code · easy · 5 min\n:label: etc-ex-none\n\nJust think.\n::::\n")
+    run = Run("etc", "quick", {}, tmp_path / "run", data="toy")
+    assert run.exercise_outputs(root=tmp_path) == {"etc-ex-two": "42 / b"}
+    assert run.manifest["values"]["etc_ex_two_out"] == "42 / b"
+    page.write_text(ok.replace("print(6 * 7)", "raise SystemExit('no such file')"))
+    with pytest.raises(InputError, match="exercise etc-ex-two: its starter failed: no such file"):
+        run.exercise_outputs(root=tmp_path)

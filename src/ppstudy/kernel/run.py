@@ -28,7 +28,7 @@ from ppstudy.manifest.environment import device_info, git_commit, invocation, pa
 from ppstudy.manifest.status import EVIDENCE_FLAG, REFERENCES_FLAG, check_status
 from ppstudy.manifest.store import RESULTS_FILE, jsonable, write_json_atomic
 from ppstudy.project import chapters as _chapters
-from ppstudy.project.notebook import chapter_figure_labels, parameters_cell, read_notebook
+from ppstudy.project.notebook import chapter_figure_labels, exercise_starters, parameters_cell, read_notebook
 from ppstudy.render import Summary, Table, format_value, measured_label, table_frame, table_label
 
 
@@ -186,6 +186,29 @@ class Run:
         self.manifest["values"][name] = jsonable(value)
         if fmt is not None:
             _glue(name, format_value(value, fmt))
+
+    def exercise_outputs(self, *, root: Path | None = None, timeout_s: float = 600.0) -> dict[str, str]:
+        """Run each exercise's starter as the page prints it (a fresh Python process in an empty folder, as a
+        student would) and record what it prints, on one line, as the value ``<label>_out`` (dashes made
+        underscores), glued for the solutions: the output a student should expect, not typed. Returns
+        label -> output; a starter that fails raises, naming the exercise."""
+        import subprocess
+        import sys
+        import tempfile
+
+        out = {}
+        for label, code in exercise_starters(_chapters.get(self.manifest["chapter"]), root).items():
+            with tempfile.TemporaryDirectory(prefix="ppstudy-exercise-") as tmp:
+                r = subprocess.run(
+                    [sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, timeout=timeout_s
+                )
+            if r.returncode != 0:
+                tail = (r.stderr.strip().splitlines() or ["no message"])[-1]
+                raise InputError(f"exercise {label}: its starter failed: {tail}")
+            text = " / ".join(line.strip() for line in r.stdout.strip().splitlines() if line.strip())
+            out[label] = text
+            self.value(label.replace("-", "_") + "_out", text, "s")
+        return out
 
     def check(
         self,

@@ -2,7 +2,8 @@
 
 :func:`read_notebook` reads it with jupytext (for the kernel ``python3``); :func:`parameters_cell` gives the
 names and defaults of its cell tagged ``parameters`` (literals only, read with :mod:`ast`);
-:func:`figure_labels` the Sphinx label of each glued figure (``{glue:figure} KEY`` with ``:name: LABEL``).
+:func:`figure_labels` the Sphinx label of each glued figure (``{glue:figure} KEY`` with ``:name: LABEL``);
+:func:`exercise_starters` the starter code of each exercise as the page prints it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,25 @@ KERNEL = "python3"
 RUNNER_PARAMS = ("profile", "run_dir")
 _GLUE_FIGURE = re.compile(r"^[`:]{3,}\{glue:figure\}\s+(\S+)\s*\n((?:[ \t]*:[\w-]+:.*\n)*)", re.M)
 _NAME_OPTION = re.compile(r"^[ \t]*:name:[ \t]*(\S+)", re.M)
+#: an exercise in the book's format: title · difficulty · minutes, its label, its body
+EXERCISE = re.compile(
+    r"^::::\{exercise\} ([^\n]+?) · (easy|medium|hard) · (\d+) min[^\n]*\n:label: (\S+)\n(.*?)^::::$", re.M | re.S
+)
+_PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
+
+
+def exercise_starters(chapter: Chapter, root: Path | None = None) -> dict[str, str]:
+    """Exercise label -> its starter code (the exercise's first ``python`` block), as the chapter's page
+    prints it; exercises without one are left out."""
+    path = notebook(chapter, root)
+    if not path.is_file():
+        raise InputError(f"chapter {chapter.name}: {path} does not exist")
+    out = {}
+    for m in EXERCISE.finditer(path.read_text()):
+        code = _PYTHON_BLOCK.findall(m.group(5))
+        if code:
+            out[m.group(4)] = code[0]
+    return out
 
 
 def read_notebook(chapter: Chapter, root: Path | None = None):
